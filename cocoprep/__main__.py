@@ -1,0 +1,5 @@
+"""``python -m cocoprep`` runs the command line."""
+
+from cocoprep.cli import main
+
+main()
