@@ -1,0 +1,154 @@
+"""A real HTTP server on 127.0.0.1 with injectable faults, and small zip builders, for tests.
+
+``FaultServer`` serves in-memory files with Range support. ``server.fail(path, *faults)``
+queues one fault per coming GET of ``path``:
+
+- ``"cut"``: full headers, half the body, then the connection is closed;
+- ``"norange"``: the Range header is ignored (200 with the whole body);
+- ``"corrupt"``: the body has flipped bytes;
+- ``"503"`` / ``"500"`` / ``"403"``: that status;
+- ``"stall"``: headers, then nothing for ``stall_seconds``.
+
+``server.ranges = False`` turns Range support off for good. ``server.log`` records
+``(method, path, range_header, status)`` of every request.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import zipfile
+from collections import defaultdict, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def make_zip(members: dict[str, bytes], *, compress: bool = False) -> bytes:
+    """A zip archive (as bytes) holding ``members`` (name -> content)."""
+    buffer = io.BytesIO()
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(buffer, "w", method) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def fake_jpeg(seed: int, size: int = 3000) -> bytes:
+    """Deterministic bytes standing in for a JPEG."""
+    block = bytes((seed * 31 + i) % 251 for i in range(251))
+    return (b"\xff\xd8" + block * (size // 251 + 1))[:size]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FaultServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # keep pytest output clean
+        pass
+
+    def do_HEAD(self):
+        self._answer(head=True)
+
+    def do_GET(self):
+        self._answer(head=False)
+
+    def _answer(self, *, head: bool) -> None:
+        server = self.server
+        path = self.path.split("?")[0]
+        range_header = self.headers.get("Range")
+        fault = None if head else server.next_fault(path)
+        data = server.files.get(path)
+        status = 404 if data is None else 200
+        if fault in ("503", "500", "403"):
+            status = int(fault)
+        server.record(self.command, path, range_header, status)
+        if status != 200:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        start, end = 0, len(data) - 1
+        partial = False
+        if range_header and server.ranges and fault != "norange":
+            first, _, last = range_header.removeprefix("bytes=").partition("-")
+            start = int(first)
+            end = int(last) if last else len(data) - 1
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            partial = True
+        body = data[start : end + 1]
+        if fault == "corrupt":
+            body = bytes(b ^ 0xFF for b in body[:64]) + body[64:]
+        self.send_response(206 if partial else 200)
+        if server.ranges:
+            self.send_header("Accept-Ranges", "bytes")
+        if partial:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if head:
+            return
+        if fault == "stall":
+            time.sleep(server.stall_seconds)
+            return
+        if fault == "cut":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+
+class FaultServer(ThreadingHTTPServer):
+    """A threaded HTTP server on 127.0.0.1 (free port) serving ``files`` with faults."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.files: dict[str, bytes] = {}
+        self.faults: dict[str, deque[str]] = defaultdict(deque)
+        self.ranges = True
+        self.stall_seconds = 2.0
+        self.log: list[tuple[str, str, str | None, int]] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL with a trailing slash."""
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+    def fail(self, path: str, *faults: str) -> None:
+        """Queue ``faults`` for the next GETs of ``path`` (leading slash added)."""
+        self.faults["/" + path.lstrip("/")].extend(faults)
+
+    def next_fault(self, path: str) -> str | None:
+        with self._lock:
+            queue = self.faults.get(path)
+            return queue.popleft() if queue else None
+
+    def record(self, method: str, path: str, range_header: str | None, status: int) -> None:
+        with self._lock:
+            self.log.append((method, path, range_header, status))
+
+    def gets(self, path: str) -> list[tuple[str, str, str | None, int]]:
+        """The logged GET requests of ``path``."""
+        path = "/" + path.lstrip("/")
+        return [entry for entry in self.log if entry[0] == "GET" and entry[1] == path]
+
+    def serve(self, path: str, data: bytes) -> None:
+        """Serve ``data`` at ``path``."""
+        self.files["/" + path.lstrip("/")] = data
+
+    def __enter__(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
