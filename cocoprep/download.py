@@ -1216,8 +1216,8 @@ def list_catalog(
 
 def format_catalog(entries: Sequence[CatalogEntry]) -> str:
     """The ``--list`` table."""
-    lines = [f"{'name':<34} {'kind':<11} {'split':<14} {'size':>10}  state"]
+    lines = [f"{'name':<34} {'kind':<11} {'split':<14} {'size':>11}  state"]
     for e in entries:
         size = _human(e.size) if e.size is not None else "unpublished"
-        lines.append(f"{e.name:<34} {e.kind:<11} {e.split or '-':<14} {size:>10}  {e.state}")
+        lines.append(f"{e.name:<34} {e.kind:<11} {e.split or '-':<14} {size:>11}  {e.state}")
     return "\n".join(lines)
