@@ -546,6 +546,17 @@ def _piece(task: tuple[str, int, int]) -> bytes:
     return coco_annotations_json(_LAYOUT, _POOL, start, stop)
 
 
+def default_annotations(shape: str, images: int) -> int:
+    """The annotation count at the shape's real per-image rate.
+
+    >>> default_annotations("coco", 118_287), default_annotations("objects365", 1_742_289)
+    (860001, 10000000)
+    """
+    if shape == "objects365":
+        return round(images * OBJECTS365_ANNOTATIONS / OBJECTS365_IMAGES)
+    return round(images * TRAIN2017_ANNOTATIONS / TRAIN2017_IMAGES)
+
+
 def generate(
     out: Path,
     *,
@@ -558,18 +569,16 @@ def generate(
 ) -> dict:
     """Write a COCO-shaped instances JSON to ``out`` (via a temp file) and return a summary.
 
-    ``annotations`` defaults to the shape's real per-image rate (train2017: 860,001 per
-    118,287 images; objects365: 10 M per 1,742,289 images).
+    ``annotations`` defaults to :func:`default_annotations`.
     """
     global _LAYOUT, _POOL, _SHAPE
+    annotations = annotations or default_annotations(shape, images)
     if shape == "objects365":
-        annotations = annotations or round(images * OBJECTS365_ANNOTATIONS / OBJECTS365_IMAGES)
         _LAYOUT, _POOL, used = objects365_layout(images, annotations, seed), None, "none"
         info = {"description": "Objects365-shaped benchmark data (cocoprep)", "version": "2.0"}
         licenses = [{"id": 5, "name": "Synthetic", "url": ""}]
         categories = [{"name": f"object{i:03d}", "id": i} for i in range(1, 366)]
     else:
-        annotations = annotations or round(images * TRAIN2017_ANNOTATIONS / TRAIN2017_IMAGES)
         _LAYOUT = coco_layout(images, annotations, seed)
         _POOL, used = shape_pool(polygons_from, seed)
         info, licenses = COCO_INFO, COCO_LICENSES
