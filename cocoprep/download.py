@@ -296,13 +296,11 @@ class _RangeState:
 
         temp = self.path.with_name(self.path.name + ".tmp")
         with self.lock:
-            text = json.dumps({"size": self.size, "segments": self.segments})
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, self.path)
+            temp.write_text(json.dumps({"size": self.size, "segments": self.segments}))
+            os.replace(temp, self.path)
 
     def record(self, index: int, done: int) -> None:
-        with self.lock:
-            self.segments[index][2] = done
+        self.segments[index][2] = done  # one writer per segment
         self.save()
 
     @property

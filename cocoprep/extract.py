@@ -64,7 +64,7 @@ def _member_parts(info: zipfile.ZipInfo, archive: str | Path) -> list[str]:
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         raise _refuse(archive, info.filename, "is a symbolic link")
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
         raise _refuse(archive, info.filename, "is a special file")
     return parts
 

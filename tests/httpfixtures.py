@@ -116,7 +116,12 @@ class FaultServer(ThreadingHTTPServer):
         self.stall_seconds = 2.0
         self.log: list[tuple[str, str, str | None, int]] = []
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def handle_error(self, request, client_address) -> None:
+        """Stay quiet: clients cutting connections is what these tests do."""
 
     @property
     def url(self) -> str:
