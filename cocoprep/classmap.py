@@ -1,0 +1,180 @@
+"""One class map per dataset root: COCO category ids to dense YOLO class indices.
+
+The map is dense by sorted category id (0..N-1), which on COCO equals Ultralytics' 91→80 table
+and on any other dataset is still right. It is computed from the union of the categories of all
+input files and kept in a small record, ``ROOT/cocoprep.json``, that later runs into the same root
+reuse, so converting train today and val tomorrow gives the same ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cocoprep.errors import InputError
+from cocoprep.fileio import write_atomic
+
+RECORD_NAME = "cocoprep.json"
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ClassMap:
+    """Category ids in class-index order, their names, and whether a selection made them."""
+
+    category_ids: tuple[int, ...]
+    names: tuple[str, ...]
+    selected: bool = False
+
+    def index_of(self) -> dict[int, int]:
+        """``{category_id: class_index}``."""
+        return {cid: i for i, cid in enumerate(self.category_ids)}
+
+    def names_by_index(self) -> dict[int, str]:
+        """``{class_index: name}``, as the dataset yaml wants it."""
+        return dict(enumerate(self.names))
+
+
+def union_categories(files: Iterable[tuple[str, Sequence[dict[str, Any]]]]) -> dict[int, str]:
+    """Merge ``(file, categories)`` pairs into ``{id: name}``, refusing a renamed id.
+
+    >>> union_categories([("a", [{"id": 3, "name": "cat"}]), ("b", [{"id": 1, "name": "dog"}])])
+    {1: 'dog', 3: 'cat'}
+    """
+    merged: dict[int, str] = {}
+    origin: dict[int, str] = {}
+    for source, categories in files:
+        for category in categories:
+            cid, name = category["id"], category["name"]
+            if cid in merged and merged[cid] != name:
+                msg = (
+                    f"category id {cid} is {merged[cid]!r} in {origin[cid]} but {name!r} in "
+                    f"{source}; one id must name one class (fix the files or convert them into "
+                    "separate roots)"
+                )
+                raise InputError(msg)
+            merged.setdefault(cid, name)
+            origin.setdefault(cid, source)
+    return dict(sorted(merged.items()))
+
+
+def dense_map(categories: dict[int, str]) -> ClassMap:
+    """The default map: every category, dense by sorted id.
+
+    >>> dense_map({90: "toothbrush", 1: "person"}).index_of()
+    {1: 0, 90: 1}
+    """
+    ids = tuple(sorted(categories))
+    return ClassMap(category_ids=ids, names=tuple(categories[i] for i in ids))
+
+
+def select_classes(categories: dict[int, str], wanted: Sequence[str]) -> ClassMap:
+    """Keep only the named classes, re-indexed in the order given.
+
+    >>> select_classes({1: "person", 3: "car"}, ["car", "person"]).category_ids
+    (3, 1)
+    """
+    by_name: dict[str, int] = {}
+    for cid, name in categories.items():
+        by_name.setdefault(name, cid)
+    missing = [name for name in wanted if name not in by_name]
+    if missing:
+        known = ", ".join(sorted(by_name)[:20])
+        msg = f"--classes names {', '.join(missing)} not among the categories ({known}, …)"
+        raise InputError(msg)
+    if len(set(wanted)) != len(wanted):
+        msg = f"--classes lists a class twice: {', '.join(wanted)}"
+        raise InputError(msg)
+    ids = tuple(by_name[name] for name in wanted)
+    return ClassMap(category_ids=ids, names=tuple(wanted), selected=True)
+
+
+def read_record(root: Path) -> dict[str, Any] | None:
+    """The conversion record of ``root``, or None when there is none yet."""
+    path = root / RECORD_NAME
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        classes = record["classes"]
+        ClassMap(
+            category_ids=tuple(int(c["id"]) for c in classes),
+            names=tuple(str(c["name"]) for c in classes),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        msg = f"{path}: unreadable conversion record ({error}); delete it to start a new class map"
+        raise InputError(msg) from None
+    return record
+
+
+def map_from_record(record: dict[str, Any]) -> ClassMap:
+    """The class map a record holds."""
+    classes = record["classes"]
+    return ClassMap(
+        category_ids=tuple(int(c["id"]) for c in classes),
+        names=tuple(str(c["name"]) for c in classes),
+        selected=bool(record.get("selected", False)),
+    )
+
+
+def resolve_class_map(
+    categories: dict[int, str],
+    record: dict[str, Any] | None,
+    classes: Sequence[str] | None,
+    root: Path,
+) -> ClassMap:
+    """The class map for this run: ``--classes`` when given, else the root's record, else dense.
+
+    A category of the input that the record names differently, or that an unselected record
+    lacks, is an error: reusing the map would silently give wrong or missing classes.
+    """
+    if classes:
+        return select_classes(categories, classes)
+    if record is None:
+        return dense_map(categories)
+    existing = map_from_record(record)
+    recorded = dict(zip(existing.category_ids, existing.names, strict=True))
+    for cid, name in categories.items():
+        if cid in recorded and recorded[cid] != name:
+            msg = (
+                f"category id {cid} is {name!r} in the input but {recorded[cid]!r} in "
+                f"{root / RECORD_NAME}; pass --classes to set a new class map or use a new root"
+            )
+            raise InputError(msg)
+        if cid not in recorded and not existing.selected:
+            msg = (
+                f"category {cid} {name!r} is not in the class map of {root / RECORD_NAME} "
+                f"({len(recorded)} classes); pass --classes to set a new map or use a new root"
+            )
+            raise InputError(msg)
+    return existing
+
+
+def write_record(
+    root: Path,
+    class_map: ClassMap,
+    task: str,
+    splits: dict[str, Any],
+    *,
+    keypoint_names: Sequence[str] | None = None,
+) -> Path:
+    """Write ``ROOT/cocoprep.json``: the class map, the task, keypoint names (pose) and what
+    each split holds."""
+    record = {
+        "version": RECORD_VERSION,
+        "task": task,
+        "selected": class_map.selected,
+        "classes": [
+            {"id": cid, "name": name}
+            for cid, name in zip(class_map.category_ids, class_map.names, strict=True)
+        ],
+        "splits": splits,
+    }
+    if keypoint_names:
+        record["keypoints"] = list(keypoint_names)
+    path = root / RECORD_NAME
+    write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
+    return path

@@ -1,0 +1,356 @@
+"""Loading and indexing COCO-format JSON without holding the whole object tree.
+
+A train2017 annotation file is 448 MB; parsed whole into Python objects it takes ~4 GB and the
+garbage collector's repeated passes over millions of containers dominate the time. This module
+instead memory-maps the file and finds the byte ranges of its top-level arrays (``images``,
+``annotations``, ``categories``), then cuts each large array into byte ranges that end on element
+boundaries. Every range parses on its own with :mod:`orjson` (``b"[" + range + b"]"``), so the
+ranges can be parsed in parallel, by separate processes, each holding only its own piece.
+
+Finding the boundaries uses byte searches rather than a full tokeniser, so each piece is checked
+when it is parsed: a piece that does not parse as a list of objects (an unusual layout, or
+invalid JSON) makes the caller fall back to :func:`load_whole`, which parses the whole file with
+exact error positions.
+"""
+
+from __future__ import annotations
+
+import mmap
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import orjson
+
+from cocoprep.errors import InputError
+
+#: The top-level arrays cocoprep reads.
+SECTIONS = ("images", "annotations", "categories")
+# Bounding keys: other top-level keys of common COCO-format files, found only to end a section.
+_OTHER_KEYS = ("info", "licenses", "type")
+_ELEMENT_GAP = re.compile(rb"\}\s*,\s*\{")
+_SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
+
+
+class LayoutError(Exception):
+    """The fast byte-range reader cannot handle this file's layout; load it whole instead."""
+
+
+@dataclass(frozen=True)
+class ImageTable:
+    """The images of one COCO file as arrays, in file order.
+
+    ``paths`` are image paths relative to ``ROOT/images`` (``val2017/000000397133.jpg``).
+    """
+
+    ids: np.ndarray
+    widths: np.ndarray
+    heights: np.ndarray
+    paths: list[str] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def index_of(self, image_ids: np.ndarray) -> np.ndarray:
+        """Positions of ``image_ids`` in the table; -1 where an id is unknown."""
+        order = np.argsort(self.ids, kind="stable")
+        sorted_ids = self.ids[order]
+        pos = np.searchsorted(sorted_ids, image_ids)
+        pos = np.minimum(pos, len(sorted_ids) - 1) if len(sorted_ids) else pos
+        found = len(sorted_ids) > 0
+        hit = (sorted_ids[pos] == image_ids) if found else np.zeros(len(image_ids), bool)
+        return np.where(hit, order[pos] if found else -1, -1)
+
+
+@dataclass
+class CocoFile:
+    """A COCO-format file opened for streaming: its images and categories, and where its
+    annotations lie."""
+
+    path: Path
+    split: str
+    images: ImageTable
+    categories: list[dict[str, Any]]
+    annotation_ranges: list[tuple[int, int]] | None
+    annotations: list[dict[str, Any]] | None = field(default=None, repr=False)
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def split_from_filename(path: str | Path) -> str:
+    """The split a COCO file is named for.
+
+    >>> split_from_filename("annotations/instances_val2017.json")
+    'val2017'
+    >>> split_from_filename("person_keypoints_train2017.json")
+    'train2017'
+    >>> split_from_filename("lvis_v1_val.json")
+    'lvis_v1_val'
+    """
+    stem = PurePosixPath(str(path).replace("\\", "/")).stem
+    match = _SPLIT_RE.match(stem)
+    return match.group("split") if match else stem
+
+
+def image_relpath(image: dict[str, Any], split: str) -> str:
+    """Where an image lives below ``ROOT/images``.
+
+    ``file_name`` when present (kept with its subfolders, under the split's folder); otherwise the
+    last two parts of ``coco_url`` (LVIS images have no ``file_name``, and LVIS val names
+    train2017 images).
+
+    >>> image_relpath({"file_name": "000000397133.jpg"}, "val2017")
+    'val2017/000000397133.jpg'
+    >>> image_relpath({"coco_url": "http://images.cocodataset.org/train2017/000000000009.jpg"}, "v")
+    'train2017/000000000009.jpg'
+    """
+    name = image.get("file_name")
+    if isinstance(name, str) and name:
+        rel = f"{split}/{name}"
+    else:
+        url = image.get("coco_url")
+        parts = url.rstrip("/").split("/") if isinstance(url, str) else []
+        if len(parts) < 2 or not parts[-1]:
+            msg = f"image {image.get('id')!r} has neither file_name nor a usable coco_url"
+            raise InputError(msg)
+        rel = f"{parts[-2]}/{parts[-1]}"
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts:
+        msg = f"image {image.get('id')!r} has an unsafe path {rel!r} (absolute or with '..')"
+        raise InputError(msg)
+    return rel
+
+
+def _find_keys(buf: mmap.mmap | bytes) -> dict[str, int]:
+    """Byte offsets of the values of the top-level keys cocoprep knows about."""
+    found: dict[str, int] = {}
+    for key in SECTIONS + _OTHER_KEYS:
+        needle = b'"' + key.encode() + b'"'
+        start = buf.find(needle)
+        while start != -1:
+            pos = start + len(needle)
+            while pos < len(buf) and buf[pos] in b" \t\r\n":
+                pos += 1
+            if pos < len(buf) and buf[pos] == ord(":"):
+                pos += 1
+                while pos < len(buf) and buf[pos] in b" \t\r\n":
+                    pos += 1
+                found[key] = pos
+                break
+            start = buf.find(needle, start + 1)
+    return found
+
+
+def find_sections(buf: mmap.mmap | bytes) -> dict[str, tuple[int, int]]:
+    """Byte ranges ``[start, end)`` of the top-level arrays, from ``[`` to one past ``]``.
+
+    Raises :class:`LayoutError` when a section cannot be bounded by byte search.
+    """
+    keys = _find_keys(buf)
+    if "images" not in keys or "annotations" not in keys:
+        msg = "images or annotations key not found"
+        raise LayoutError(msg)
+    starts = sorted(keys.values())
+    end_of_object = buf.rfind(b"}")
+    sections = {}
+    for name in SECTIONS:
+        if name not in keys:
+            continue
+        start = keys[name]
+        if buf[start] != ord("["):
+            msg = f"{name} is not an array"
+            raise LayoutError(msg)
+        later = [s for s in starts if s > start]
+        limit = later[0] if later else end_of_object
+        end = buf.rfind(b"]", start, limit)
+        if end == -1:
+            msg = f"end of {name} not found"
+            raise LayoutError(msg)
+        sections[name] = (start, end + 1)
+    return sections
+
+
+def split_array(
+    buf: mmap.mmap | bytes, start: int, end: int, target_bytes: int
+) -> list[tuple[int, int]]:
+    """Cut the array ``buf[start:end]`` (brackets included) into element-aligned byte ranges of
+    about ``target_bytes`` each (brackets excluded). An empty array gives no range."""
+    inner_start, inner_end = start + 1, end - 1
+    if not buf[inner_start:inner_end].strip():
+        return []
+    ranges = []
+    begin = inner_start
+    while inner_end - begin > target_bytes:
+        match = _ELEMENT_GAP.search(buf, begin + target_bytes, inner_end)
+        if match is None:
+            break
+        ranges.append((begin, match.start() + 1))
+        begin = match.end() - 1
+    ranges.append((begin, inner_end))
+    return ranges
+
+
+def parse_range(buf: mmap.mmap | bytes, start: int, end: int) -> list[dict[str, Any]]:
+    """Parse the elements in ``buf[start:end]`` as a list of JSON objects.
+
+    Raises :class:`LayoutError` when they do not parse or are not objects.
+    """
+    try:
+        items = orjson.loads(b"[" + buf[start:end] + b"]")
+    except orjson.JSONDecodeError as error:
+        raise LayoutError(str(error)) from error
+    if items and not (type(items[0]) is dict and type(items[-1]) is dict):
+        msg = "array elements are not objects"
+        raise LayoutError(msg)
+    return items
+
+
+def parse_file_range(path: str | Path, start: int, end: int) -> list[dict[str, Any]]:
+    """:func:`parse_range` on a file, read by a worker process (no shared memory needed)."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start)
+    return parse_range(data, 0, len(data))
+
+
+def _check_int_id(value: Any, what: str, path: Path) -> None:
+    if type(value) is not int:
+        msg = f"{path}: {what} {value!r} is a {type(value).__name__}; COCO ids must be integers"
+        raise InputError(msg)
+
+
+def image_table(images: list[dict[str, Any]], split: str, path: Path) -> ImageTable:
+    """Check the images of a file and turn them into an :class:`ImageTable`."""
+    n = len(images)
+    ids = np.empty(n, np.int64)
+    widths = np.empty(n, np.float64)
+    heights = np.empty(n, np.float64)
+    paths = []
+    for i, image in enumerate(images):
+        if type(image) is not dict:
+            msg = f"{path}: images[{i}] is not an object"
+            raise InputError(msg)
+        image_id = image.get("id")
+        _check_int_id(image_id, "image id", path)
+        width, height = image.get("width"), image.get("height")
+        for name, value in (("width", width), ("height", height)):
+            if type(value) not in (int, float) or not value > 0 or value == float("inf"):
+                msg = (
+                    f"{path}: image {image_id} has {name} {value!r}; expected a positive "
+                    "number (fix the image record, e.g. from the image file)"
+                )
+                raise InputError(msg)
+        ids[i], widths[i], heights[i] = image_id, width, height
+        paths.append(image_relpath(image, split))
+    if len(np.unique(ids)) != n:
+        values, counts = np.unique(ids, return_counts=True)
+        msg = f"{path}: image id {int(values[counts > 1][0])} appears more than once"
+        raise InputError(msg)
+    return ImageTable(ids=ids, widths=widths, heights=heights, paths=paths)
+
+
+def check_categories(categories: Any, path: Path) -> list[dict[str, Any]]:
+    """Check the ``categories`` array: objects with an integer ``id`` and a string ``name``."""
+    if not isinstance(categories, list):
+        msg = f"{path}: 'categories' is missing or not a list; a COCO file needs one"
+        raise InputError(msg)
+    seen: dict[int, str] = {}
+    for i, category in enumerate(categories):
+        if type(category) is not dict or "id" not in category or "name" not in category:
+            msg = f"{path}: categories[{i}] needs an 'id' and a 'name'"
+            raise InputError(msg)
+        _check_int_id(category["id"], "category id", path)
+        if category["id"] in seen:
+            msg = f"{path}: category id {category['id']} appears more than once"
+            raise InputError(msg)
+        seen[category["id"]] = category["name"]
+    return categories
+
+
+def _open_error(path: Path, error: Exception) -> InputError:
+    return InputError(f"{path}: cannot read: {error}")
+
+
+def load_whole(path: str | Path) -> dict[str, Any]:
+    """Parse a whole JSON file, with the position of the first error when it is not JSON."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _open_error(path, error) from error
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        msg = f"{path}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        raise InputError(msg) from None
+
+
+def open_coco(path: str | Path, split: str, *, chunk_bytes: int = 8 << 20) -> CocoFile:
+    """Open a COCO-format file for streaming conversion.
+
+    The images and categories are parsed and checked now; the annotations are left in the file as
+    byte ranges of about ``chunk_bytes`` (``CocoFile.annotation_ranges``) for workers to parse.
+    Files whose layout the byte search cannot bound are parsed whole
+    (``CocoFile.annotations``), which also reports the exact position of invalid JSON.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: no such file (expected a COCO JSON annotation file)"
+        raise InputError(msg)
+    try:
+        with open(path, "rb") as handle:
+            if path.stat().st_size == 0:
+                msg = f"{path}: the file is empty; expected COCO JSON"
+                raise InputError(msg)
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                return _open_streaming(path, buf, split, chunk_bytes)
+    except LayoutError:
+        return open_whole(path, split)
+    except OSError as error:
+        raise _open_error(path, error) from error
+
+
+def _open_streaming(path: Path, buf: mmap.mmap, split: str, chunk_bytes: int) -> CocoFile:
+    sections = find_sections(buf)
+    images: list[dict[str, Any]] = []
+    for start, end in split_array(buf, *sections["images"], chunk_bytes):
+        images.extend(parse_range(buf, start, end))
+    categories: Any = None
+    if "categories" in sections:
+        categories = parse_range(buf, sections["categories"][0] + 1, sections["categories"][1] - 1)
+    return CocoFile(
+        path=path,
+        split=split,
+        images=image_table(images, split, path),
+        categories=check_categories(categories, path),
+        annotation_ranges=split_array(buf, *sections["annotations"], chunk_bytes),
+    )
+
+
+def open_whole(path: Path, split: str) -> CocoFile:
+    """Open a COCO-format file by parsing it whole (the fallback of :func:`open_coco`)."""
+    data = load_whole(path)
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        msg = f"{path}: not a COCO file (expected an object with 'images' and 'annotations')"
+        raise InputError(msg)
+    annotations = data.get("annotations")
+    if not isinstance(annotations, list):
+        msg = f"{path}: not a COCO annotation file: 'annotations' is missing or not a list"
+        raise InputError(msg)
+    return CocoFile(
+        path=path,
+        split=split,
+        images=image_table(data["images"], split, path),
+        categories=check_categories(data.get("categories"), path),
+        annotation_ranges=None,
+        annotations=annotations,
+    )
+
+
+def iter_annotation_batches(coco: CocoFile, batch_size: int = 20000) -> Iterator[list]:
+    """Batches of annotations of a file opened whole (for the in-memory path)."""
+    assert coco.annotations is not None
+    for begin in range(0, len(coco.annotations), batch_size):
+        yield coco.annotations[begin : begin + batch_size]

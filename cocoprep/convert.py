@@ -1,0 +1,425 @@
+"""``cocoprep convert``: COCO-format JSON → YOLO label files, list files and the dataset yaml.
+
+Design (why it is fast and small). A COCO file is not parsed whole: :mod:`cocoprep.coco` parses
+its images and categories and cuts its annotations array into ~8 MB byte ranges that end on
+element boundaries. Each range is parsed and turned into label rows by a worker
+(:func:`cocoprep.rows.annotation_rows`, pure) that returns only compact results: the rows' text
+formatted in bulk with numpy, and the image each row belongs to. The parent holds those results
+(the output text, a fraction of the JSON object tree), groups the rows by image with a stable
+sort, so each image keeps its annotations in JSON order, and writes each label file once,
+atomically. So memory stays near the size of the output text, parsing runs on every core, and
+the output is byte-identical for any worker count. Small files (under ``PARALLEL_MIN_BYTES`` of
+annotations) run in-process, where starting workers would cost more than it saves.
+
+Nothing is written for a split until all its annotations have been checked, so bad input leaves
+no partial output for that split.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from cocoprep import classmap, coco, yamlfile
+from cocoprep.errors import InputError
+from cocoprep.fileio import write_atomic
+from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
+
+log = logging.getLogger("cocoprep")
+
+#: Annotation bytes below which a file is converted in-process.
+PARALLEL_MIN_BYTES = 48 << 20
+_PATTERNS = {"pose": ("person_keypoints_*.json",), "segment": ("instances_*.json",)}
+_PATTERNS["detect"] = _PATTERNS["segment"]
+
+
+@dataclass
+class SplitSummary:
+    """What convert did for one input file."""
+
+    source: str
+    split: str
+    images: int
+    label_files_written: int
+    label_files_unchanged: int
+    instances: int
+    background_images: int
+    counts: dict[str, int]
+
+
+@dataclass
+class Summary:
+    """What convert did, for the command line's summary and ``--report``."""
+
+    root: str
+    task: str
+    classes: int
+    yaml: str
+    record: str
+    splits: list[SplitSummary] = field(default_factory=list)
+    unused_categories: list[str] = field(default_factory=list)
+
+    def totals(self) -> dict[str, int]:
+        """Counts added over all splits."""
+        total: Counter = Counter()
+        for split in self.splits:
+            total.update(
+                images=split.images,
+                label_files_written=split.label_files_written,
+                label_files_unchanged=split.label_files_unchanged,
+                instances=split.instances,
+                background_images=split.background_images,
+            )
+            total.update(split.counts)
+        return dict(total)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the summary."""
+        return {
+            "root": self.root,
+            "task": self.task,
+            "classes": self.classes,
+            "yaml": self.yaml,
+            "record": self.record,
+            "unused_categories": self.unused_categories,
+            "totals": self.totals(),
+            "splits": [vars(split) for split in self.splits],
+        }
+
+
+def find_annotation_files(inputs: Sequence[str | os.PathLike], task: str) -> list[Path]:
+    """Expand the inputs: files as given, directories to their annotation files for ``task``.
+
+    >>> find_annotation_files([], "segment")
+    []
+    """
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted({p for pattern in _PATTERNS[task] for p in path.glob(pattern)})
+            if not found:
+                patterns = " or ".join(_PATTERNS[task])
+                msg = f"{path}: no {patterns} files in this directory; name the files instead"
+                raise InputError(msg)
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            msg = f"{path}: no such file or directory (expected COCO JSON annotations)"
+            raise InputError(msg)
+    return files
+
+
+def label_path(root: Path, image_relpath: str) -> Path:
+    """Where Ultralytics looks for an image's labels: the image path under ``ROOT/images`` with
+    its last ``/images/`` replaced by ``/labels/`` and its suffix by ``.txt``.
+
+    >>> label_path(Path("/d"), "val2017/000000397133.jpg").as_posix()
+    '/d/labels/val2017/000000397133.txt'
+    """
+    image = f"{root.as_posix()}/images/{image_relpath}"
+    head, _, tail = image.rpartition("/images/")
+    return Path(str(PurePosixPath(f"{head}/labels/{tail}").with_suffix(".txt")))
+
+
+def _row_context(
+    coco_file: coco.CocoFile, class_map: classmap.ClassMap, task: str, keep_crowd: bool
+) -> RowContext:
+    images = coco_file.images
+    order = np.argsort(images.ids, kind="stable")
+    category_ids = np.array(sorted(c["id"] for c in coco_file.categories), np.int64)
+    index = class_map.index_of()
+    return RowContext(
+        source=str(coco_file.path),
+        task=task,
+        keep_crowd=keep_crowd,
+        sorted_image_ids=images.ids[order],
+        image_order=order,
+        widths=images.widths,
+        heights=images.heights,
+        sorted_category_ids=category_ids,
+        category_class=np.array([index.get(int(c), -1) for c in category_ids], np.int64),
+    )
+
+
+def _rows_of_range(path: str, start: int, end: int, ctx: RowContext) -> ChunkRows:
+    return annotation_rows(coco.parse_file_range(path, start, end), ctx)
+
+
+def _chunk_results(
+    coco_file: coco.CocoFile, ctx: RowContext, workers: int, backend: str, progress: bool
+) -> list[ChunkRows]:
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    if coco_file.annotations is not None:
+        batches = list(coco.iter_annotation_batches(coco_file))
+        jobs = [delayed(annotation_rows)(batch, ctx) for batch in batches]
+        sizes = [len(batch) for batch in batches]
+        unit = "ann"
+    else:
+        ranges = coco_file.annotation_ranges or []
+        jobs = [delayed(_rows_of_range)(str(coco_file.path), s, e, ctx) for s, e in ranges]
+        sizes = [e - s for s, e in ranges]
+        unit = "B"
+    total = sum(sizes)
+    small = unit == "B" and total < PARALLEL_MIN_BYTES
+    n_jobs = 1 if small or len(jobs) <= 1 else workers
+    bar = tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=True,
+        desc=f"rows {ctx.source}",
+        disable=not progress,
+        leave=False,
+    )
+    results = []
+    with bar:
+        if n_jobs == 1 and backend == "loky":
+            for job, size in zip(jobs, sizes, strict=True):
+                function, args, kwargs = job
+                results.append(function(*args, **kwargs))
+                bar.update(size)
+        else:
+            parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
+            for result, size in zip(parallel(jobs), sizes, strict=True):
+                results.append(result)
+                bar.update(size)
+    return results
+
+
+def _annotation_chunks(
+    coco_file: coco.CocoFile, ctx: RowContext, workers: int, backend: str, progress: bool
+) -> list[ChunkRows]:
+    """Rows for every annotation of the file; a file whose byte ranges do not parse is re-read
+    whole (which names the position of invalid JSON)."""
+    try:
+        return _chunk_results(coco_file, ctx, workers, backend, progress)
+    except coco.LayoutError:
+        if coco_file.annotations is not None:
+            raise
+        log.info(
+            "%s: reading the file whole (its layout defeats the byte-range reader)", coco_file.path
+        )
+        coco_file.annotations = coco.open_whole(coco_file.path, coco_file.split).annotations
+        return _chunk_results(coco_file, ctx, workers, backend, progress)
+
+
+def _group_by_image(chunks: list[ChunkRows], n_images: int) -> tuple[list[bytes], Counter]:
+    """Each image's label text (annotation order, duplicate rows dropped)."""
+    counts: Counter = Counter()
+    rows_of: list[list[bytes]] = [[] for _ in range(n_images)]
+    for chunk in chunks:
+        counts.update(chunk.counts)
+        text, ends = chunk.text, chunk.row_ends.tolist()
+        start = 0
+        for image, end in zip(chunk.image_index.tolist(), ends, strict=True):
+            rows_of[image].append(text[start:end])
+            start = end
+    texts = []
+    duplicates = 0
+    for rows in rows_of:
+        if len(rows) > 1:
+            unique = list(dict.fromkeys(rows))
+            duplicates += len(rows) - len(unique)
+            rows = unique
+        texts.append(b"".join(rows))
+    counts["duplicates_dropped"] = duplicates
+    counts["instances"] -= duplicates
+    return texts, counts
+
+
+def _write_split(
+    root: Path,
+    split: str,
+    coco_file: coco.CocoFile,
+    texts: list[bytes],
+    images_dir: Path | None,
+    progress: bool,
+) -> tuple[int, int]:
+    from tqdm import tqdm
+
+    written = unchanged = 0
+    made: set[Path] = set()
+    paths = coco_file.images.paths
+    for relpath, text in tqdm(
+        zip(paths, texts, strict=True),
+        total=len(paths),
+        desc=f"labels {split}",
+        unit="file",
+        disable=not progress,
+        leave=False,
+    ):
+        target = label_path(root, relpath)
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        if write_atomic(target, text):
+            written += 1
+        else:
+            unchanged += 1
+    listing = "".join(f"./images/{relpath}\n" for relpath in paths).encode()
+    write_atomic(root / f"{split}.txt", listing)
+    if images_dir is not None:
+        _link_images(root, images_dir, paths)
+    return written, unchanged
+
+
+def _link_images(root: Path, images_dir: Path, relpaths: Iterable[str]) -> None:
+    """Hard-link (or copy across filesystems) each image into ``ROOT/images/``."""
+    for relpath in relpaths:
+        name = relpath.split("/", 1)[1] if "/" in relpath else relpath
+        candidates = [images_dir / name, images_dir / relpath]
+        source = next((c for c in candidates if c.is_file()), None)
+        if source is None:
+            msg = f"{images_dir}: image {name} not found (looked for {candidates[0]})"
+            raise InputError(msg)
+        target = root / "images" / relpath
+        if target.exists() and os.path.samefile(source, target):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+
+
+def convert(
+    annotations: Sequence[str | os.PathLike] | str | os.PathLike,
+    root: str | os.PathLike,
+    *,
+    task: str = "segment",
+    split: str | None = None,
+    classes: Sequence[str] | None = None,
+    crowd: str = "skip",
+    workers: int | None = None,
+    backend: str = "loky",
+    images: str | os.PathLike | None = None,
+    yaml_name: str = "coco.yaml",
+    progress: bool = False,
+) -> Summary:
+    """Convert COCO-format annotation files into YOLO labels under ``root``.
+
+    Writes ``ROOT/labels/<split>/<stem>.txt`` for every image (empty for background images),
+    ``ROOT/<split>.txt`` listing the images, the dataset yaml and ``ROOT/cocoprep.json`` (the
+    class map later runs reuse). Returns a :class:`Summary`.
+
+    Examples
+    --------
+    >>> summary = convert(["annotations/instances_val2017.json"], "datasets/coco")  # doctest: +SKIP
+    >>> summary.totals()["instances"]  # doctest: +SKIP
+    36335
+    """
+    if task not in TASKS:
+        msg = f"task must be one of {', '.join(TASKS)}, found {task!r}"
+        raise InputError(msg)
+    if crowd not in ("skip", "keep"):
+        msg = f"crowd must be 'skip' or 'keep', found {crowd!r}"
+        raise InputError(msg)
+    if isinstance(annotations, str | os.PathLike):
+        annotations = [annotations]
+    files = find_annotation_files(annotations, task)
+    if not files:
+        msg = "no annotation files given"
+        raise InputError(msg)
+    if split is not None and len(files) > 1:
+        msg = f"--split names one split but {len(files)} annotation files were given"
+        raise InputError(msg)
+    root = Path(root)
+    workers = workers or os.cpu_count() or 1
+    splits = [split or coco.split_from_filename(f) for f in files]
+    if len(set(splits)) != len(splits):
+        msg = f"two inputs map to the same split ({', '.join(splits)}); pass them separately"
+        raise InputError(msg)
+
+    opened = [coco.open_coco(f, s) for f, s in zip(files, splits, strict=True)]
+    categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
+    record = classmap.read_record(root)
+    class_map = classmap.resolve_class_map(categories, record, classes, root)
+
+    root.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    used: set[int] = set()
+    for coco_file, split_name in zip(opened, splits, strict=True):
+        ctx = _row_context(coco_file, class_map, task, crowd == "keep")
+        chunks = _annotation_chunks(coco_file, ctx, workers, backend, progress)
+        texts, counts = _group_by_image(chunks, len(coco_file.images))
+        for chunk in chunks:
+            used.update(chunk.categories_used.tolist())
+        written, unchanged = _write_split(
+            root, split_name, coco_file, texts, Path(images) if images else None, progress
+        )
+        summaries.append(
+            SplitSummary(
+                source=str(coco_file.path),
+                split=split_name,
+                images=len(texts),
+                label_files_written=written,
+                label_files_unchanged=unchanged,
+                instances=counts.pop("instances", 0),
+                background_images=sum(1 for t in texts if not t),
+                counts=dict(sorted(counts.items())),
+            )
+        )
+        _warn_crowd_heavy(summaries[-1], crowd)
+
+    split_record = {s.split: {"source": s.source, "images": s.images} for s in summaries}
+    if record is not None:
+        split_record = {**record.get("splits", {}), **split_record}
+    keypoint_names = _keypoint_names(opened) if task == "pose" else None
+    record_path = classmap.write_record(
+        root, class_map, task, split_record, keypoint_names=keypoint_names
+    )
+    yaml_path = yamlfile.write_dataset_yaml(
+        root,
+        class_map.names_by_index(),
+        list(split_record),
+        name=yaml_name,
+        keypoint_names=keypoint_names,
+    )
+    unused = [
+        name
+        for cid, name in zip(class_map.category_ids, class_map.names, strict=True)
+        if cid not in used
+    ]
+    return Summary(
+        root=str(root),
+        task=task,
+        classes=len(class_map.names),
+        yaml=str(yaml_path),
+        record=str(record_path),
+        splits=summaries,
+        unused_categories=unused,
+    )
+
+
+def _keypoint_names(opened: list[coco.CocoFile]) -> list[str] | None:
+    for coco_file in opened:
+        for category in coco_file.categories:
+            names = category.get("keypoints")
+            if isinstance(names, list) and names:
+                return [str(n) for n in names]
+    return None
+
+
+def _warn_crowd_heavy(split: SplitSummary, crowd: str) -> None:
+    skipped = split.counts.get("crowd_skipped", 0)
+    if crowd == "skip" and skipped and skipped * 2 > split.counts.get("annotations", 0):
+        log.warning(
+            "%s: %d of %d annotations are crowd (iscrowd=1) and were skipped; tool exports such as "
+            "CVAT mark every mask as crowd: pass --crowd keep to convert them",
+            split.source,
+            skipped,
+            split.counts.get("annotations", 0),
+        )

@@ -1,0 +1,338 @@
+"""COCO annotations → YOLO label rows: the pure per-chunk work of ``convert``.
+
+:func:`annotation_rows` takes a list of annotation objects (one chunk of a file) and the small,
+picklable :class:`RowContext`, and returns the chunk's label text with the image each row belongs
+to and counts of everything it skipped. It does no I/O, so it runs unchanged in-process, in joblib
+workers or on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+import numpy as np
+
+from cocoprep import geometry
+from cocoprep.errors import InputError
+
+TASKS = ("segment", "detect", "pose")
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What a worker needs to turn annotations into rows (small and picklable)."""
+
+    source: str
+    task: str
+    keep_crowd: bool
+    sorted_image_ids: np.ndarray
+    image_order: np.ndarray
+    widths: np.ndarray
+    heights: np.ndarray
+    sorted_category_ids: np.ndarray
+    category_class: np.ndarray  # class index for each sorted category id, -1 when not kept
+
+    def image_positions(self, image_ids: np.ndarray) -> np.ndarray:
+        """Positions in the file's image table, -1 for unknown ids."""
+        return _lookup(self.sorted_image_ids, self.image_order, image_ids)
+
+    def classes_of(self, category_ids: np.ndarray) -> np.ndarray:
+        """Class index per category id: -1 not kept, -2 unknown to the file."""
+        found = _lookup(self.sorted_category_ids, self.category_class, category_ids, missing=-2)
+        return found
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, missing: int = -1):
+    if len(keys) == 0:
+        return np.full(len(query), missing, np.int64)
+    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return np.where(keys[pos] == query, values[pos], missing)
+
+
+@dataclass
+class ChunkRows:
+    """Label rows of one chunk, in annotation order.
+
+    ``image_index[r]`` is the image (position in the file's image table) of row ``r``; the row's
+    text is ``text[row_ends[r - 1]:row_ends[r]]``.
+    """
+
+    image_index: np.ndarray
+    text: bytes
+    row_ends: np.ndarray
+    counts: Counter = field(default_factory=Counter)
+    categories_used: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+
+def _ann_label(ann: Any) -> str:
+    return f"annotation {ann.get('id')!r}" if isinstance(ann, dict) else "annotation"
+
+
+def _fail(ctx: RowContext, ann: Any, problem: str) -> InputError:
+    return InputError(f"{ctx.source}: {_ann_label(ann)}: {problem}")
+
+
+def _ids(annotations: list[Any], ctx: RowContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(annotations)
+    image_ids = np.empty(n, np.int64)
+    category_ids = np.empty(n, np.int64)
+    crowd = np.zeros(n, bool)
+    for i, ann in enumerate(annotations):
+        try:
+            image_id, category_id = ann["image_id"], ann["category_id"]
+        except (KeyError, TypeError):
+            raise _fail(ctx, ann, "needs 'image_id' and 'category_id'") from None
+        if type(image_id) is not int or type(category_id) is not int:
+            problem = (
+                f"image_id {image_id!r} and category_id {category_id!r} must be integers "
+                "(COCO ids are whole numbers)"
+            )
+            raise _fail(ctx, ann, problem)
+        image_ids[i], category_ids[i] = image_id, category_id
+        crowd[i] = bool(ann.get("iscrowd", 0))
+    return image_ids, category_ids, crowd
+
+
+def _boxes(annotations: list[Any], ctx: RowContext, required: bool) -> np.ndarray:
+    """(n, 4) float64 ``bbox`` values; NaN rows where a box is absent and not required."""
+    out = np.full((len(annotations), 4), np.nan)
+    for i, ann in enumerate(annotations):
+        box = ann.get("bbox")
+        if box is None and not required:
+            continue
+        if type(box) is not list or len(box) != 4:
+            raise _fail(ctx, ann, f"bbox must be [x, y, width, height], found {box!r}")
+        try:
+            out[i] = box
+        except (TypeError, ValueError):
+            raise _fail(ctx, ann, f"bbox must hold numbers, found {box!r}") from None
+    if not np.isfinite(out[~np.isnan(out).all(axis=1)]).all():
+        bad = int(np.flatnonzero(~np.isfinite(out).all(axis=1) & ~np.isnan(out).all(axis=1))[0])
+        raise _fail(ctx, annotations[bad], "bbox has a non-finite number")
+    return out
+
+
+def annotation_rows(annotations: list[Any], ctx: RowContext) -> ChunkRows:
+    """Label rows for a chunk of annotations (see the module docstring)."""
+    counts: Counter = Counter(annotations=len(annotations))
+    image_ids, category_ids, crowd = _ids(annotations, ctx)
+    image_pos = ctx.image_positions(image_ids)
+    if (image_pos < 0).any():
+        bad = int(np.flatnonzero(image_pos < 0)[0])
+        problem = f"image_id {int(image_ids[bad])} is not among the file's images"
+        raise _fail(ctx, annotations[bad], problem)
+    classes = ctx.classes_of(category_ids)
+    if (classes == -2).any():
+        bad = int(np.flatnonzero(classes == -2)[0])
+        problem = f"category_id {int(category_ids[bad])} is not among the file's categories"
+        raise _fail(ctx, annotations[bad], problem)
+
+    keep = classes >= 0
+    counts["class_filtered"] = int((~keep).sum())
+    skip_crowd = crowd & keep & (not ctx.keep_crowd)
+    counts["crowd_skipped"] = int(skip_crowd.sum())
+    counts["crowd_kept"] = int((crowd & keep).sum()) - counts["crowd_skipped"]
+    keep &= ~skip_crowd
+    kept = np.flatnonzero(keep)
+    anns = [annotations[i] for i in kept]
+    boxes = _boxes(anns, ctx, required=ctx.task != "segment")
+    image_pos, classes = image_pos[kept], classes[kept]
+    widths, heights = ctx.widths[image_pos], ctx.heights[image_pos]
+
+    # Ultralytics' rule, kept for byte-identical labels: a box with w <= 0 or h <= 0 is no object.
+    empty_box = (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
+    if empty_box.any():
+        counts["empty_boxes_dropped"] = int(empty_box.sum())
+        ok = ~empty_box
+        anns = [a for a, good in zip(anns, ok, strict=True) if good]
+        boxes, image_pos, classes = boxes[ok], image_pos[ok], classes[ok]
+        widths, heights = widths[ok], heights[ok]
+
+    if ctx.task == "segment":
+        keep_rows, values, npoints = _segment_values(anns, boxes, widths, heights, ctx, counts)
+        classes, image_pos = classes[keep_rows], image_pos[keep_rows]
+        text, ends = geometry.format_rows(classes, values, npoints * 2, "g")
+    else:
+        values, nvalues, keep_rows = _box_values(anns, boxes, widths, heights, ctx, counts)
+        classes, image_pos = classes[keep_rows], image_pos[keep_rows]
+        text, ends = geometry.format_rows(classes, values, nvalues, "f6")
+    counts["instances"] = len(classes)
+    return ChunkRows(
+        image_index=image_pos,
+        text=text,
+        row_ends=ends,
+        counts=counts,
+        categories_used=np.unique(category_ids),
+    )
+
+
+def _box_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
+    """Detect ``cx cy w h`` (and pose keypoints) values, with the same float operations as
+    Ultralytics so ``%.6f`` gives its exact bytes."""
+    centre = boxes.copy()
+    centre[:, :2] += centre[:, 2:] / 2
+    centre[:, [0, 2]] /= widths[:, None]
+    centre[:, [1, 3]] /= heights[:, None]
+    if ctx.task == "detect":
+        return centre.ravel(), np.full(len(centre), 4), np.ones(len(centre), bool)
+
+    keep = np.zeros(len(anns), bool)
+    pieces = []
+    for i, ann in enumerate(anns):
+        keypoints = ann.get("keypoints")
+        if not keypoints or not any(keypoints[2::3]):
+            continue  # no labelled keypoint: COCO keypoint evaluation ignores the instance
+        if len(keypoints) % 3:
+            raise _fail(ctx, ann, f"keypoints must be x, y, v triples, found {len(keypoints)}")
+        try:
+            points = np.asarray(keypoints, np.float64).reshape(-1, 3)
+        except (TypeError, ValueError):
+            raise _fail(ctx, ann, "keypoints must be numbers") from None
+        if not np.isfinite(points).all():
+            raise _fail(ctx, ann, "keypoints hold a non-finite number")
+        points = points / np.array([widths[i], heights[i], 1.0])
+        keep[i] = True
+        pieces.append(np.concatenate([centre[i], points.ravel()]))
+    counts["no_keypoints_skipped"] = int((~keep).sum())
+    lengths = np.array([len(p) for p in pieces], np.int64)
+    values = np.concatenate(pieces) if pieces else np.empty(0)
+    return values, lengths, keep
+
+
+def _polygon_lists(ann: Any, ctx: RowContext, height: float, width: float, counts: Counter):
+    """Flat pixel coordinates of an annotation's one ring, or None to use its box."""
+    seg = ann.get("segmentation")
+    if type(seg) is list and seg:
+        if type(seg[0]) is not list:
+            seg = [seg]  # a bare coordinate list: one polygon
+        for part in seg:
+            if type(part) is not list or len(part) % 2:
+                length = len(part) if type(part) is list else type(part).__name__
+                problem = (
+                    f"segmentation polygon needs an even number of coordinates, found {length}"
+                )
+                raise _fail(ctx, ann, problem)
+        if len(seg) == 1:
+            return seg[0]
+        counts["multipart_merged"] += 1
+        try:
+            parts = [np.asarray(p, np.float64).reshape(-1, 2) for p in seg if p]
+        except (TypeError, ValueError):
+            raise _fail(ctx, ann, "segmentation polygons must hold numbers") from None
+        if not all(np.isfinite(p).all() for p in parts):
+            raise _fail(ctx, ann, "segmentation has a non-finite coordinate")
+        return geometry.merge_parts(parts).ravel().tolist() if parts else None
+    if type(seg) is dict:
+        size = seg.get("size")
+        if size != [int(height), int(width)]:
+            problem = (
+                f"RLE size {size!r} differs from its image ({int(height)}x{int(width)}); "
+                "run 'cocoprep validate' to find such masks"
+            )
+            raise _fail(ctx, ann, problem)
+        try:
+            ring = geometry.mask_to_ring(geometry.rle_to_mask(seg, int(height), int(width)))
+        except InputError as error:
+            raise _fail(ctx, ann, str(error)) from None
+        counts["rle_converted"] += 1
+        return None if ring is None else ring.ravel().tolist()
+    if seg is None or seg == [] or seg == {}:
+        counts["no_segmentation"] += 1
+        return None
+    raise _fail(ctx, ann, f"segmentation must be polygons or RLE, found {type(seg).__name__}")
+
+
+def _box_ring(box: np.ndarray) -> list[float]:
+    x, y, w, h = box.tolist()
+    return [x, y, x + w, y, x + w, y + h, x, y + h]
+
+
+def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
+    """Normalised, clipped ring coordinates, one row per kept annotation."""
+    flats = []
+    for ann, width, height in zip(anns, widths, heights, strict=True):
+        flat = _polygon_lists(ann, ctx, height, width, counts)
+        if flat is None:
+            # No usable outline: an empty row, which the degenerate rule below turns into the box.
+            flat = []
+        flats.append(flat)
+    lengths = np.fromiter((len(f) for f in flats), np.int64, len(flats))
+    try:
+        values = np.fromiter(chain.from_iterable(flats), np.float64, int(lengths.sum()))
+    except (TypeError, ValueError):
+        bad = next(i for i, f in enumerate(flats) if not all(type(v) in (int, float) for v in f))
+        raise _fail(ctx, anns[bad], "segmentation coordinates must be numbers") from None
+    if not np.isfinite(values).all():
+        ends = np.cumsum(lengths)
+        bad = int(np.searchsorted(ends, np.flatnonzero(~np.isfinite(values))[0], side="right"))
+        raise _fail(ctx, anns[bad], "segmentation has a non-finite coordinate")
+    npoints = lengths // 2
+    points = values.reshape(-1, 2)
+    scale = np.stack([np.repeat(widths, npoints), np.repeat(heights, npoints)], axis=1)
+    points = np.clip(points / scale, 0.0, 1.0)
+
+    degenerate = ~_has_three_distinct(points, npoints)
+    if degenerate.any():
+        points, npoints, keep = _replace_degenerate(
+            points, npoints, degenerate, boxes, widths, heights, counts
+        )
+    else:
+        keep = np.ones(len(npoints), bool)
+    return keep, points.ravel(), npoints[keep]
+
+
+def _has_three_distinct(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:
+    """Per row: does it have at least 3 distinct points (compared at output precision)?"""
+    result = np.zeros(len(npoints), bool)
+    nonempty = npoints > 0
+    if not nonempty.any():
+        return result
+    rounded = np.round(points, 6)
+    starts = np.concatenate([[0], np.cumsum(npoints)[:-1]])
+    row = np.repeat(np.arange(len(npoints)), npoints)
+    first = rounded[starts[nonempty]]
+    first_full = np.zeros((len(npoints), 2))
+    first_full[nonempty] = first
+    differs = (rounded != first_full[row]).any(axis=1)
+    # The first point that differs from each row's first point.
+    index = np.where(differs, np.arange(len(points)), len(points))
+    first_diff = np.full(len(npoints), len(points))
+    np.minimum.at(first_diff, row, index)
+    has_second = first_diff < len(points)
+    second = np.zeros((len(npoints), 2))
+    second[has_second] = rounded[first_diff[has_second]]
+    third = differs & (rounded != second[row]).any(axis=1)
+    np.logical_or.at(result, row, third)
+    return result
+
+
+def _replace_degenerate(points, npoints, degenerate, boxes, widths, heights, counts: Counter):
+    """Replace rows with fewer than 3 distinct points by their box; drop them if that is no
+    better."""
+    keep = np.ones(len(npoints), bool)
+    starts = np.concatenate([[0], np.cumsum(npoints)])
+    pieces, new_counts = [], npoints.copy()
+    previous = 0
+    for r in np.flatnonzero(degenerate):
+        pieces.append(points[starts[previous] : starts[r]])
+        box = boxes[r]
+        candidate = np.empty((0, 2))
+        if not math.isnan(box[0]):
+            ring = np.array(_box_ring(box)).reshape(-1, 2) / [widths[r], heights[r]]
+            ring = np.clip(ring, 0.0, 1.0)
+            if _has_three_distinct(ring, np.array([4]))[0]:
+                candidate = ring
+        if len(candidate):
+            counts["degenerate_replaced"] += 1
+        else:
+            counts["degenerate_dropped"] += 1
+            keep[r] = False
+        pieces.append(candidate)
+        new_counts[r] = len(candidate)
+        previous = r + 1
+    pieces.append(points[starts[previous] :])
+    return np.concatenate(pieces), new_counts, keep
