@@ -179,3 +179,170 @@ def download_command(
         progress=sys.stderr.isatty() if progress is None else progress,
     )
     click.echo(summary.format())
+
+
+def _print_convert_summary(summary) -> None:
+    totals = summary.totals()
+    click.echo(
+        f"converted {totals.get('images', 0)} images "
+        f"({len(summary.splits)} split{'s' if len(summary.splits) != 1 else ''}, "
+        f"task {summary.task}, {summary.classes} classes) into {summary.root}",
+        err=True,
+    )
+    lines = [
+        ("label files written", totals.get("label_files_written", 0)),
+        ("label files unchanged", totals.get("label_files_unchanged", 0)),
+        ("background images (empty files)", totals.get("background_images", 0)),
+        ("instances written", totals.get("instances", 0)),
+        ("crowd annotations skipped", totals.get("crowd_skipped", 0)),
+        ("crowd annotations kept", totals.get("crowd_kept", 0)),
+        ("annotations of other classes", totals.get("class_filtered", 0)),
+        ("duplicate rows dropped", totals.get("duplicates_dropped", 0)),
+        ("empty boxes dropped", totals.get("empty_boxes_dropped", 0)),
+        ("multi-part polygons merged", totals.get("multipart_merged", 0)),
+        ("RLE masks converted", totals.get("rle_converted", 0)),
+        ("degenerate polygons replaced by box", totals.get("degenerate_replaced", 0)),
+        ("degenerate instances dropped", totals.get("degenerate_dropped", 0)),
+        ("no labelled keypoints, skipped", totals.get("no_keypoints_skipped", 0)),
+    ]
+    for label, value in lines:
+        if value or label in (
+            "label files written",
+            "instances written",
+            "crowd annotations skipped",
+        ):
+            click.echo(f"  {label:<38} {value:>10}", err=True)
+    if summary.unused_categories:
+        shown = ", ".join(summary.unused_categories[:10])
+        more = len(summary.unused_categories) - 10
+        click.echo(
+            f"  categories no annotation uses: {shown}" + (f" (+{more} more)" if more > 0 else ""),
+            err=True,
+        )
+    click.echo(f"  dataset yaml: {summary.yaml}", err=True)
+
+
+@main.command()
+@click.argument("annotations", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="Dataset root: labels/, the list files and the yaml are written here.",
+)
+@click.option(
+    "--task",
+    type=click.Choice(["segment", "detect", "pose"]),
+    default="segment",
+    show_default=True,
+    help="Label format to write.",
+)
+@click.option(
+    "--split",
+    help="Split name for a single file (default: from the file name, "
+    "instances_val2017.json → val2017).",
+)
+@click.option("--classes", help="Comma-separated class names to keep, re-indexed in this order.")
+@click.option(
+    "--crowd",
+    type=click.Choice(["skip", "keep"]),
+    default="skip",
+    show_default=True,
+    help="Crowd (iscrowd=1) annotations: skip them as the official labels do, or "
+    "convert their masks.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["loky", "dask"]),
+    default="loky",
+    show_default=True,
+    help="joblib backend; dask needs --scheduler and `pip install cocoprep[dask]`.",
+)
+@click.option("--scheduler", help="dask.distributed scheduler address, e.g. tcp://10.0.0.5:8786.")
+@click.option(
+    "--images",
+    "images_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Hard-link (or copy) the images from this folder into ROOT/images/<split>/.",
+)
+@click.option(
+    "--yaml-name",
+    default="coco.yaml",
+    show_default=True,
+    help="File name of the dataset yaml written in ROOT.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Also write the summary as JSON to this file.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary.")
+def convert(
+    annotations,
+    root,
+    task,
+    split,
+    classes,
+    crowd,
+    workers,
+    backend,
+    scheduler,
+    images_dir,
+    yaml_name,
+    report,
+    quiet,
+) -> None:
+    """Convert COCO-format JSON ANNOTATIONS (files or directories) into YOLO labels.
+
+    Writes ROOT/labels/<split>/<image>.txt for every image (empty for background images),
+    ROOT/<split>.txt listing the images, ROOT/coco.yaml and ROOT/cocoprep.json (the class
+    map, reused by later runs into ROOT). Re-runs rewrite nothing that is already right.
+
+    \b
+    Examples:
+      cocoprep convert annotations/instances_val2017.json --root datasets/coco
+      cocoprep convert annotations/ --root datasets/coco --task detect --workers 4
+      cocoprep convert annotations/person_keypoints_val2017.json --root datasets/pose --task pose
+      cocoprep convert export.json --split train --root data --crowd keep --classes cat,dog
+    """
+    import json
+
+    from cocoprep.convert import convert as run_convert
+
+    if backend == "dask" and not scheduler:
+        msg = "--backend dask needs --scheduler ADDRESS"
+        raise click.BadParameter(msg, param_hint="--backend")
+    class_list = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    with _backend(backend, scheduler):
+        summary = run_convert(
+            list(annotations),
+            root,
+            task=task,
+            split=split,
+            classes=class_list,
+            crowd=crowd,
+            workers=workers,
+            backend=backend,
+            images=images_dir,
+            yaml_name=yaml_name,
+            progress=not quiet,
+        )
+    if report:
+        with open(report, "w", encoding="utf-8") as handle:
+            json.dump(summary.as_dict(), handle, indent=2)
+    if not quiet:
+        _print_convert_summary(summary)
+
+
+def _backend(backend: str, scheduler: str | None):
+    """A context that connects to the Dask scheduler for ``--backend dask``."""
+    import contextlib
+
+    if backend != "dask":
+        return contextlib.nullcontext()
+    from cocoprep.parallel import dask_client
+
+    return dask_client(scheduler)
