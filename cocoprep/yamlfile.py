@@ -69,7 +69,7 @@ def dataset_yaml(
     text = "# Written by cocoprep; regenerate with: cocoprep yaml " + str(root) + "\n"
     for key, value in data.items():
         # Lists inline ([17, 3]), the names one per line, as in Ultralytics' own yamls.
-        flow = False if isinstance(value, dict) else None
+        flow = None if isinstance(value, list) else False
         text += yaml.safe_dump(
             {key: value}, allow_unicode=True, default_flow_style=flow, width=1 << 16
         )
