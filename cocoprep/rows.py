@@ -57,14 +57,16 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, missing: in
 class ChunkRows:
     """Label rows of one chunk, in annotation order.
 
-    ``image_index[r]`` is the image (position in the file's image table) of row ``r``; the row's
-    text is ``text[row_ends[r - 1]:row_ends[r]]``.
+    ``image_index[r]`` is the image (position in the file's image table) of row ``r``,
+    ``source[r]`` the position of its annotation in the chunk; the row's text is
+    ``text[row_ends[r - 1]:row_ends[r]]``.
     """
 
     image_index: np.ndarray
     text: bytes
     row_ends: np.ndarray
     counts: Counter = field(default_factory=Counter)
+    source: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     categories_used: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
@@ -150,19 +152,21 @@ def annotation_rows(annotations: list[Any], ctx: RowContext) -> ChunkRows:
         ok = ~empty_box
         anns = [a for a, good in zip(anns, ok, strict=True) if good]
         boxes, image_pos, classes = boxes[ok], image_pos[ok], classes[ok]
+        kept = kept[ok]
         widths, heights = widths[ok], heights[ok]
 
     if ctx.task == "segment":
         keep_rows, values, npoints = _segment_values(anns, boxes, widths, heights, ctx, counts)
-        classes, image_pos = classes[keep_rows], image_pos[keep_rows]
+        classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
         text, ends = geometry.format_rows(classes, values, npoints * 2, "g")
     else:
         values, nvalues, keep_rows = _box_values(anns, boxes, widths, heights, ctx, counts)
-        classes, image_pos = classes[keep_rows], image_pos[keep_rows]
+        classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
         text, ends = geometry.format_rows(classes, values, nvalues, "f6")
     counts["instances"] = len(classes)
     return ChunkRows(
         image_index=image_pos,
+        source=kept,
         text=text,
         row_ends=ends,
         counts=counts,
