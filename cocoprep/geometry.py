@@ -1,0 +1,570 @@
+"""Pure geometry for COCO → YOLO: polygons, multi-part bridging, RLE masks and label text.
+
+Everything here is a pure function on numpy arrays (float64 pixel or normalised coordinates); the
+convert and validate modules do the I/O. Conventions:
+
+- A polygon or part is an ``(N, 2)`` array of ``x, y`` vertices, implicitly closed (the first
+  vertex is not repeated at the end), as in COCO ``segmentation`` lists.
+- Pixel ``(row, col)`` of a mask covers the square ``[col, col + 1] x [row, row + 1]``, the
+  convention pycocotools uses to rasterise polygons.
+- A YOLO segment holds one ring per object, so a multi-part object (or a mask with holes) becomes
+  one ring whose parts are joined by zero-width bridges, each walked out and back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cocoprep.errors import InputError
+
+__all__ = [
+    "bridge_length",
+    "chain_bridge_length",
+    "format_rows",
+    "mask_to_ring",
+    "merge_parts",
+    "normalize",
+    "polygon_from_coco",
+    "rle_to_mask",
+    "split_bridged_ring",
+]
+
+# Largest vertex-pair distance block computed at once (elements), to bound memory on big parts.
+_BLOCK = 1 << 20
+
+
+def polygon_from_coco(seg: list[float]) -> np.ndarray:
+    """Reshape a flat COCO polygon ``[x0, y0, x1, y1, ...]`` into an ``(N, 2)`` float64 array.
+
+    Examples
+    --------
+    >>> polygon_from_coco([0, 0, 4, 0, 4, 3]).tolist()
+    [[0.0, 0.0], [4.0, 0.0], [4.0, 3.0]]
+    """
+    flat = np.asarray(seg, dtype=np.float64)
+    if flat.ndim != 1 or flat.size % 2:
+        msg = (
+            f"COCO polygon: expected a flat list of x, y pairs, found shape {flat.shape}; "
+            "fix the segmentation entry or drop the annotation"
+        )
+        raise InputError(msg)
+    return flat.reshape(-1, 2)
+
+
+def normalize(points: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Divide ``x`` by ``width`` and ``y`` by ``height`` and clip the result to ``[0, 1]``.
+
+    Examples
+    --------
+    >>> normalize(np.array([[320.0, 120.0], [700.0, -2.0]]), 640, 480).tolist()
+    [[0.5, 0.25], [1.0, 0.0]]
+    """
+    if not (width > 0 and height > 0):
+        msg = (
+            f"image size: expected positive width and height, found {width} x {height}; "
+            "fix the image entry in the COCO file"
+        )
+        raise InputError(msg)
+    scaled = np.asarray(points, dtype=np.float64) / np.array([width, height], dtype=np.float64)
+    return np.clip(scaled, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- multi-part bridging
+
+
+def _as_parts(parts: list[np.ndarray]) -> list[np.ndarray]:
+    """Check that ``parts`` is a non-empty list of ``(N, 2)`` arrays with ``N >= 1``."""
+    if len(parts) == 0:
+        msg = "polygon parts: expected at least one part, found none; skip the annotation"
+        raise InputError(msg)
+    arrays = [np.asarray(p, dtype=np.float64) for p in parts]
+    for i, part in enumerate(arrays):
+        if part.ndim != 2 or part.shape[1] != 2 or len(part) == 0:
+            msg = (
+                f"polygon part {i}: expected an (N, 2) array of x, y vertices, found shape "
+                f"{part.shape}; reshape it with polygon_from_coco"
+            )
+            raise InputError(msg)
+    return arrays
+
+
+def _part_min_sq_distances(points: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``(k, k)`` matrix of the smallest squared vertex distance between every two parts."""
+    n = len(points)
+    rows = max(1, _BLOCK // n)
+    x, y = points[:, 0], points[:, 1]
+    to_part = np.empty((n, len(starts)))
+    for s in range(0, n, rows):
+        d = np.square(x[s : s + rows, None] - x) + np.square(y[s : s + rows, None] - y)
+        to_part[s : s + rows] = np.minimum.reduceat(d, starts, axis=1)
+    return np.minimum.reduceat(to_part, starts, axis=0)
+
+
+def _closest_pair(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """Indices ``(i, j)`` of the closest vertices ``a[i]``, ``b[j]`` (first such pair)."""
+    rows = max(1, _BLOCK // len(b))
+    best, pair = np.inf, (0, 0)
+    for s in range(0, len(a), rows):
+        d = np.square(a[s : s + rows, None, 0] - b[:, 0]) + np.square(
+            a[s : s + rows, None, 1] - b[:, 1]
+        )
+        flat = int(d.argmin())
+        if d.flat[flat] < best:
+            best = d.flat[flat]
+            pair = (s + flat // len(b), flat % len(b))
+    return pair
+
+
+def _minimum_spanning_tree(sq: np.ndarray) -> list[tuple[int, int]]:
+    """Kruskal on the complete graph with weights ``sq``; edges ``(i, j)`` with ``i < j``."""
+    k = len(sq)
+    iu, ju = np.triu_indices(k, 1)
+    order = np.argsort(sq[iu, ju], kind="stable")
+    root = list(range(k))
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    edges: list[tuple[int, int]] = []
+    for i, j in zip(iu[order].tolist(), ju[order].tolist(), strict=True):
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            root[ri] = rj
+            edges.append((i, j))
+            if len(edges) == k - 1:
+                break
+    return edges
+
+
+def _starts(parts: list[np.ndarray]) -> np.ndarray:
+    return np.cumsum([0] + [len(p) for p in parts[:-1]])
+
+
+def bridge_length(parts: list[np.ndarray]) -> float:
+    """Total length of the bridges :func:`merge_parts` draws (minimum spanning tree over parts).
+
+    Examples
+    --------
+    >>> square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
+    >>> bridge_length([square, square + [4, 0], square + [2, 0]])
+    2.0
+    """
+    arrays = _as_parts(parts)
+    if len(arrays) == 1:
+        return 0.0
+    sq = _part_min_sq_distances(np.concatenate(arrays), _starts(arrays))
+    return float(sum(np.sqrt(sq[i, j]) for i, j in _minimum_spanning_tree(sq)))
+
+
+def chain_bridge_length(parts: list[np.ndarray]) -> float:
+    """Total bridge length when parts are chained in list order (Ultralytics' merge).
+
+    Examples
+    --------
+    >>> square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
+    >>> chain_bridge_length([square, square + [4, 0], square + [2, 0]])
+    4.0
+    """
+    arrays = _as_parts(parts)
+    if len(arrays) == 1:
+        return 0.0
+    sq = _part_min_sq_distances(np.concatenate(arrays), _starts(arrays))
+    k = len(arrays)
+    return float(np.sqrt(sq[np.arange(k - 1), np.arange(1, k)]).sum())
+
+
+def merge_parts(parts: list[np.ndarray]) -> np.ndarray:
+    """Join the parts of a multi-part polygon into one ring with the shortest total bridges.
+
+    Parts are connected along a minimum spanning tree whose edge weights are the closest vertex
+    distances between parts; the ring starts at ``parts[0][0]``, walks around part 0 and, at each
+    attachment vertex, detours through the child part (entered at its closest vertex, walked all the
+    way round back to that vertex) and returns to the attachment vertex. Every input vertex is kept
+    and each bridge is walked twice in opposite directions, so it has zero width. A single part is
+    returned as a copy.
+
+    Examples
+    --------
+    >>> a = np.array([[0, 0], [1, 0], [1, 1]], float)
+    >>> merge_parts([a, a + [3, 0]]).tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [4.0, 0.0], [4.0, 1.0], [3.0, 0.0], [1.0, 0.0],
+     [1.0, 1.0]]
+    """
+    arrays = _as_parts(parts)
+    if len(arrays) == 1:
+        return arrays[0].copy()
+    points = np.concatenate(arrays)
+    starts = _starts(arrays)
+    sq = _part_min_sq_distances(points, starts)
+    # children[p]: (vertex of p, child part, entry vertex of child), from a walk out of part 0.
+    adjacent: list[list[int]] = [[] for _ in arrays]
+    for i, j in _minimum_spanning_tree(sq):
+        adjacent[i].append(j)
+        adjacent[j].append(i)
+    children: list[list[tuple[int, int, int]]] = [[] for _ in arrays]
+    seen, frontier = {0}, [0]
+    while frontier:
+        p = frontier.pop()
+        for c in adjacent[p]:
+            if c not in seen:
+                seen.add(c)
+                frontier.append(c)
+                v, e = _closest_pair(arrays[p], arrays[c])
+                children[p].append((v, c, e))
+    # Emit the tour with an explicit stack (no recursion limit on long chains of parts).
+    pieces: list[np.ndarray] = []
+    stack: list[tuple[int, int] | np.ndarray] = [(0, 0)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, np.ndarray):
+            pieces.append(item)
+            continue
+        p, entry = item
+        n = len(arrays[p])
+        walk = starts[p] + (entry + np.arange(n + (p != 0))) % n  # non-root parts close the loop
+        todo: list[tuple[int, int] | np.ndarray] = []
+        done = 0
+        for v, c, e in sorted(children[p], key=lambda t: (t[0] - entry) % n):
+            at = (v - entry) % n + 1
+            todo += [walk[done:at], (c, e), walk[at - 1 : at]]
+            done = at
+        todo.append(walk[done:])
+        stack.extend(reversed(todo))
+    return points[np.concatenate(pieces)]
+
+
+def split_bridged_ring(ring: np.ndarray) -> list[np.ndarray]:
+    """Recover the parts of a ring made by :func:`merge_parts` (e.g. from a YOLO label line).
+
+    The ring is read as a closed walk; whenever a vertex repeats exactly, the loop walked since its
+    previous visit is cut out. A loop of three or more vertices is a part; a loop of one or two
+    vertices is a bridge walked out and back (or a zero-length edge) and is dropped. What is left at
+    the end is the last part. Bridge ends therefore have to repeat exactly, as they do after
+    normalising and formatting every vertex the same way.
+
+    An ordinary polygon that touches itself at a vertex (a figure eight) is split at that vertex
+    into its loops, which cover the same area; spikes walked out and back are dropped. A ring with
+    no repeated vertex comes back as ``[ring]``.
+
+    Examples
+    --------
+    >>> a = np.array([[0, 0], [1, 0], [1, 1]], float)
+    >>> [p.tolist() for p in split_bridged_ring(merge_parts([a, a + [3, 0]]))]
+    [[[3.0, 0.0], [4.0, 0.0], [4.0, 1.0]], [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]]
+    """
+    ring = np.asarray(ring, dtype=np.float64)
+    if ring.ndim != 2 or ring.shape[1] != 2:
+        msg = f"ring: expected an (N, 2) array of x, y vertices, found shape {ring.shape}"
+        raise InputError(msg)
+    keys = ring.tolist()
+    if len({(x, y) for x, y in keys}) == len(keys):
+        return [ring.copy()]
+    parts: list[np.ndarray] = []
+    stack: list[int] = []  # indices into ring of the open walk
+    where: dict[tuple[float, float], int] = {}  # vertex -> its position in stack
+    for i, (x, y) in enumerate(keys):
+        key = (x, y)
+        at = where.get(key)
+        if at is None:
+            where[key] = len(stack)
+            stack.append(i)
+            continue
+        loop = stack[at:]
+        for j in loop[1:]:
+            del where[(keys[j][0], keys[j][1])]
+        del stack[at + 1 :]
+        if len(loop) >= 3:
+            parts.append(ring[loop])
+    if len(stack) >= 3:
+        parts.append(ring[stack])
+    return parts
+
+
+# --------------------------------------------------------------------------------- masks and RLE
+
+
+def rle_to_mask(rle: dict, height: int, width: int) -> np.ndarray:
+    """Decode a COCO RLE (compressed or uncompressed ``counts``) into an (H, W) uint8 mask.
+
+    Examples
+    --------
+    >>> rle_to_mask({"size": [2, 3], "counts": [1, 2, 3]}, 2, 3).tolist()
+    [[0, 1, 0], [1, 0, 0]]
+    """
+    from pycocotools import mask as mask_utils
+
+    counts = rle.get("counts") if isinstance(rle, dict) else None
+    size = list(rle.get("size", [])) if isinstance(rle, dict) else None
+    if counts is None or size != [height, width]:
+        msg = (
+            f"RLE: expected a dict with 'counts' and 'size' [{height}, {width}], found "
+            f"{type(rle).__name__} with size {size}; check the annotation against its image"
+        )
+        raise InputError(msg)
+    if isinstance(counts, list):
+        if sum(counts) != height * width:
+            msg = (
+                f"RLE: expected counts summing to {height}*{width}={height * width}, found "
+                f"{sum(counts)}; the annotation is corrupt, drop it"
+            )
+            raise InputError(msg)
+        encoded = mask_utils.frPyObjects(rle, height, width)
+    else:
+        raw = counts.encode() if isinstance(counts, str) else counts
+        encoded = {"size": [height, width], "counts": raw}
+    return np.asarray(mask_utils.decode(encoded), dtype=np.uint8)
+
+
+def mask_to_ring(mask: np.ndarray) -> np.ndarray | None:
+    """Trace a binary (H, W) mask into ONE ring in pixel-edge coordinates, or None if empty.
+
+    The mask's horizontal runs become boxes that Shapely unions into polygons; these are simplified
+    by at most half a pixel (topology preserved), oriented (outer rings counter-clockwise in image
+    axes, holes the other way) and every outer ring and hole is joined by :func:`merge_parts`, so
+    holes are cut in by zero-width keyhole bridges. No OpenCV involved.
+
+    Examples
+    --------
+    >>> m = np.zeros((4, 5), np.uint8)
+    >>> m[1:3, 1:4] = 1
+    >>> mask_to_ring(m).tolist()
+    [[4.0, 1.0], [4.0, 3.0], [1.0, 3.0], [1.0, 1.0]]
+    """
+    import shapely
+
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        msg = f"mask: expected a 2-D (H, W) array, found shape {mask.shape}"
+        raise InputError(msg)
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask != 0
+    edges = np.diff(padded, axis=1)
+    rows, x0 = np.nonzero(edges == 1)
+    if len(rows) == 0:
+        return None
+    _, x1 = np.nonzero(edges == -1)
+    boxes = shapely.box(x0, rows, x1, rows + 1)
+    shape = shapely.simplify(shapely.union_all(boxes), 0.5, preserve_topology=True)
+    rings: list[np.ndarray] = []
+    for polygon in shapely.get_parts(shapely.orient_polygons(shape)):
+        outlines = [polygon.exterior, *polygon.interiors]
+        rings += [shapely.get_coordinates(line)[:-1] for line in outlines]
+    return merge_parts(rings)
+
+
+# ------------------------------------------------------------------------------ label formatting
+#
+# Each token (a number with its leading space, plus the row's class id or newline where they
+# belong) is laid out in two little-endian uint64 words: [class id] separator, sign, "0.000" |
+# digits [newline]. Unused bytes stay 0, so the text is all non-zero bytes in order, compacted in
+# one pass. Numbers and class ids the bulk path cannot write exactly hold a placeholder byte that
+# is replaced by Python's own formatting.
+
+_PLACEHOLDER = 1  # never occurs in label text
+_BYTE = np.uint64(8)
+_POW10 = 10.0 ** np.arange(12)
+
+
+def _word(text: bytes) -> int:
+    return int.from_bytes(text, "little")
+
+
+def _words(texts: list[bytes]) -> np.ndarray:
+    return np.array([_word(t) for t in texts], dtype=np.uint64)
+
+
+# Three-digit groups "000" ... "999", and the same with trailing zeros stripped ("0" for 0: only
+# the number zero ever looks that group up, see _format_g).
+_DIGITS3 = _words([b"%03d" % i for i in range(1000)])
+_STRIPPED3 = _words([(b"%03d" % i).rstrip(b"0") or b"0" for i in range(1000)])
+# Separator, sign and, for 1e-4 <= |v| < 1, "0." and zeros; index 5 * negative + -exponent.
+_G_PREFIX = _words([s + z for s in (b" ", b" -") for z in (b"", b"0.", b"0.0", b"0.00", b"0.000")])
+
+
+def _groups(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``0 <= m < 10**6`` into its leading and trailing three-digit groups."""
+    high = m // 1000
+    return high, m - high * 1000
+
+
+def _six_digits(m: np.ndarray) -> np.ndarray:
+    """The six digits of ``0 <= m < 10**6`` as a little-endian word, leading zeros kept."""
+    high, low = _groups(m)
+    return _DIGITS3[high] | (_DIGITS3[low] << np.uint64(24))
+
+
+def _n_bytes(word: np.ndarray) -> np.ndarray:
+    """Number of bytes up to the last non-zero one of each little-endian word."""
+    n = np.zeros(word.shape, dtype=np.int64)
+    for k in range(8):
+        n += word >= np.uint64(1 << (8 * k))
+    return n
+
+
+def _n_digits(m: np.ndarray) -> np.ndarray:
+    """Number of decimal digits of ``0 <= m < 10**6`` (1 for 0)."""
+    n = np.ones_like(m)
+    for power in (10, 100, 1000, 10000, 100000):
+        n += m >= power
+    return n
+
+
+def _rounded(scaled: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """``rint(scaled)``, and where that surely equals rounding the exact (unrounded) product."""
+    mantissa = np.rint(scaled)
+    return mantissa, np.abs(scaled - mantissa) < 0.5 - tolerance
+
+
+def _format_g(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Lay out ``' ' + '%g' % v`` in ``lo | hi`` where exact in bulk; return where done.
+
+    ``'%g'`` rounds to six significant digits and, for an exponent ``-4 <= x < 6`` after
+    rounding, prints fixed-point with trailing zeros stripped: that is built here, the rest is
+    left to Python.
+    """
+    magnitude = np.abs(values)
+    exponent = np.floor(np.log10(magnitude))
+    done = (exponent >= -5) & (exponent <= 5)  # False for 0, inf and nan
+    exponent = np.where(done, exponent, 0).astype(np.int64)
+    # A double times an exact power of ten is off by < 1.2e-10 here (scaled < 1e6).
+    scaled = magnitude * _POW10[5 - exponent]
+    mantissa, exact = _rounded(scaled, 1e-6)
+    # log10 may be one off near powers of ten, and rounding may carry into a seventh digit
+    # (0.09999996 -> 0.1): move the exponent so the mantissa has six digits.
+    moved = np.flatnonzero(done & ((mantissa >= 1e6) | (mantissa < 1e5)))
+    if len(moved):
+        exponent[moved] += np.where(mantissa[moved] >= 1e6, 1, -1)
+        scaled[moved] = magnitude[moved] * _POW10[np.clip(5 - exponent[moved], 0, 11)]
+        mantissa[moved], exact[moved] = _rounded(scaled[moved], 1e-6)
+    done &= exact & (exponent >= -4) & (exponent <= 5) & (mantissa >= 1e5) & (mantissa < 1e6)
+    m = np.where(done, mantissa, 0).astype(np.int64)  # 0 also for the number zero
+    done |= magnitude == 0
+    high, low = _groups(m)
+    # Six digits with trailing zeros stripped; zero gives _STRIPPED3[0], "0".
+    hi[:] = np.where(
+        low == 0, _STRIPPED3[high], _DIGITS3[high] | (_STRIPPED3[low] << np.uint64(24))
+    )
+    negative = np.signbit(values).astype(np.int64)
+    lo[:] = _G_PREFIX[5 * negative + np.clip(-exponent, 0, 4)]
+    # |v| >= 1 (rare in normalised labels): integer digits, then "." and the rest if any.
+    big = np.flatnonzero(done & (exponent >= 0) & (m > 0))
+    point = (exponent[big] + 1).astype(np.uint64) * _BYTE
+    fraction = hi[big] >> point
+    fraction = np.where(fraction > 0, (fraction << _BYTE) | np.uint64(ord(".")), np.uint64(0))
+    integer = _six_digits(m[big]) & ((np.uint64(1) << point) - np.uint64(1))
+    hi[big] = integer | (fraction << point)
+    return done
+
+
+def _format_f6(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Lay out ``' ' + '%.6f' % v`` in ``lo | hi`` where exact in bulk; return where done."""
+    magnitude = np.abs(values)
+    done = magnitude < 1e5  # False for inf and nan; keeps sign and integer part in 7 bytes
+    # scaled < 1e11: the product is off by < 7.7e-6, so stay 1e-5 clear of ties.
+    mantissa, exact = _rounded(np.where(done, magnitude, 0.0) * 1e6, 1e-5)
+    done &= exact & (mantissa < 1e11)
+    m = np.where(done, mantissa, 0).astype(np.int64)
+    whole = m // 10**6
+    integer = _six_digits(whole) >> (_BYTE * (6 - _n_digits(whole)).astype(np.uint64))
+    negative = np.signbit(values)
+    shift = np.where(negative, np.uint64(16), _BYTE)
+    lo[:] = np.where(negative, np.uint64(_word(b" -")), np.uint64(ord(" "))) | (integer << shift)
+    hi[:] = (_six_digits(m - whole * 10**6) << _BYTE) | np.uint64(ord("."))
+    return done
+
+
+_STYLES = {"g": (_format_g, "%g"), "f6": (_format_f6, "%.6f")}
+
+
+def format_rows(
+    class_ids: np.ndarray, values: np.ndarray, counts: np.ndarray, style: str
+) -> tuple[bytes, np.ndarray]:
+    """Format label rows ``"<class> <v> <v> ...\\n"`` in bulk, byte-identical to Python's ``%``.
+
+    Row ``r`` is ``str(class_ids[r])`` followed by the next ``counts[r]`` numbers of ``values``,
+    each formatted as ``'%g' % v`` (``style="g"``, segments) or ``'%.6f' % v`` (``style="f6"``,
+    boxes and keypoints like the official Ultralytics labels). Most numbers are formatted with
+    integer arithmetic on whole arrays; the few the bulk path cannot do exactly (near a rounding
+    tie, outside its range, not finite) go through Python's own formatting.
+
+    Returns the text of all rows as one bytes blob and ``row_ends``, the offset just past each
+    row's newline, so rows ``i..j`` are ``blob[row_ends[i - 1]:row_ends[j]]``.
+
+    Examples
+    --------
+    >>> blob, ends = format_rows(np.array([0, 17]), np.array([0.5, 1.5e-05, 1, 0.12345649]),
+    ...                          np.array([3, 1]), "g")
+    >>> blob
+    b'0 0.5 1.5e-05 1\\n17 0.123456\\n'
+    >>> ends.tolist()
+    [16, 28]
+    >>> format_rows(np.array([2]), np.array([0.25, 1 / 3]), np.array([2]), "f6")[0]
+    b'2 0.250000 0.333333\\n'
+    """
+    if style not in _STYLES:
+        msg = f"label style: expected one of {sorted(_STYLES)}, found {style!r}"
+        raise InputError(msg)
+    formatter, python_format = _STYLES[style]
+    class_ids = np.asarray(class_ids).ravel()
+    values = np.asarray(values, dtype=np.float64).ravel()
+    counts = np.asarray(counts, dtype=np.int64).ravel()
+    if len(class_ids) != len(counts) or (counts < 0).any() or counts.sum() != len(values):
+        msg = (
+            f"label rows: expected one non-negative count per class id summing to the "
+            f"{len(values)} values, found {len(class_ids)} ids and counts summing to "
+            f"{int(counts.sum())}; pass matching arrays"
+        )
+        raise InputError(msg)
+    if len(counts) == 0:
+        return b"", np.zeros(0, dtype=np.int64)
+    # One token per value; an empty row gets a blank token to carry its class id and newline.
+    width = np.maximum(counts, 1)
+    first = np.cumsum(width) - width
+    last = first + width - 1
+    blank = np.zeros(int(width.sum()), dtype=bool)
+    blank[first[counts == 0]] = True
+    tokens = values
+    if blank.any():
+        tokens = np.zeros(len(blank))
+        tokens[~blank] = values
+    words = np.empty((len(tokens), 2), dtype="<u8")
+    lo, hi = words[:, 0], words[:, 1]
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        done = formatter(tokens, lo, hi)
+    slow = np.flatnonzero(~done & ~blank)
+    lo[slow], hi[slow] = _word(b" \x01"), 0
+    lo[blank] = hi[blank] = 0
+    hi[last] |= np.uint64(ord("\n")) << (_BYTE * _n_bytes(hi[last]).astype(np.uint64))
+    # Class ids go in front of the first token's prefix (at most 7 bytes) when they fit in the word.
+    ids = class_ids.astype(np.int64)
+    ids_fast = (ids >= 0) & (ids < 10**6) & (ids == class_ids)
+    ids = np.where(ids_fast, ids, 0)
+    n_digits = _n_digits(ids)
+    prefix = lo[first]
+    ids_fast &= n_digits + _n_bytes(prefix) <= 8
+    label = _six_digits(ids) >> (_BYTE * (6 - n_digits).astype(np.uint64))
+    label = np.where(ids_fast, label, np.uint64(_PLACEHOLDER))
+    lo[first] = label | (prefix << (_BYTE * np.where(ids_fast, n_digits, 1).astype(np.uint64)))
+    raw = words.view(np.uint8).ravel()
+    text = raw[raw != 0]
+    fallbacks = [(first[r], 0, str(class_ids[r]).encode()) for r in np.flatnonzero(~ids_fast)]
+    fallbacks += [
+        (i, 1, (python_format % v).encode())
+        for i, v in zip(slow.tolist(), tokens[slow].tolist(), strict=True)
+    ]
+    if fallbacks:
+        fallbacks.sort(key=lambda item: item[:2])
+        cuts = np.flatnonzero(text == _PLACEHOLDER).tolist()
+        pieces, start = [], 0
+        for cut, (_, _, piece) in zip(cuts, fallbacks, strict=True):
+            pieces += [text[start:cut].tobytes(), piece]
+            start = cut + 1
+        pieces.append(text[start:].tobytes())
+        blob = b"".join(pieces)
+    else:
+        blob = text.tobytes()
+    row_ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == ord("\n")) + 1
+    return blob, row_ends.astype(np.int64)
