@@ -13,6 +13,8 @@ convert and validate modules do the I/O. Conventions:
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import numpy as np
 
 from cocoprep.errors import InputError
@@ -88,16 +90,26 @@ def _as_parts(parts: list[np.ndarray]) -> list[np.ndarray]:
     return arrays
 
 
-def _part_min_sq_distances(points: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``(k, k)`` matrix of the smallest squared vertex distance between every two parts."""
+def _part_distances(points: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Smallest squared vertex distance between every two parts, as a ``(k, k)`` matrix.
+
+    Also returns the full ``(N, N)`` vertex distance matrix when it is small enough to keep.
+    """
     n = len(points)
-    rows = max(1, _BLOCK // n)
     x, y = points[:, 0], points[:, 1]
+    if n * n <= _BLOCK:
+        full, dy = np.subtract.outer(x, x), np.subtract.outer(y, y)
+        full *= full
+        dy *= dy
+        full += dy
+        to_part = np.minimum.reduceat(full, starts, axis=1)
+        return np.minimum.reduceat(to_part, starts, axis=0), full
+    rows = max(1, _BLOCK // n)
     to_part = np.empty((n, len(starts)))
     for s in range(0, n, rows):
         d = np.square(x[s : s + rows, None] - x) + np.square(y[s : s + rows, None] - y)
         to_part[s : s + rows] = np.minimum.reduceat(d, starts, axis=1)
-    return np.minimum.reduceat(to_part, starts, axis=0)
+    return np.minimum.reduceat(to_part, starts, axis=0), None
 
 
 def _closest_pair(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
@@ -118,8 +130,6 @@ def _closest_pair(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
 def _minimum_spanning_tree(sq: np.ndarray) -> list[tuple[int, int]]:
     """Kruskal on the complete graph with weights ``sq``; edges ``(i, j)`` with ``i < j``."""
     k = len(sq)
-    iu, ju = np.triu_indices(k, 1)
-    order = np.argsort(sq[iu, ju], kind="stable")
     root = list(range(k))
 
     def find(i: int) -> int:
@@ -129,18 +139,20 @@ def _minimum_spanning_tree(sq: np.ndarray) -> list[tuple[int, int]]:
         return i
 
     edges: list[tuple[int, int]] = []
-    for i, j in zip(iu[order].tolist(), ju[order].tolist(), strict=True):
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            root[ri] = rj
-            edges.append((i, j))
-            if len(edges) == k - 1:
-                break
+    for flat in np.argsort(sq, axis=None, kind="stable").tolist():
+        i, j = divmod(flat, k)
+        if i < j:
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                root[ri] = rj
+                edges.append((i, j))
+                if len(edges) == k - 1:
+                    break
     return edges
 
 
-def _starts(parts: list[np.ndarray]) -> np.ndarray:
-    return np.cumsum([0] + [len(p) for p in parts[:-1]])
+def _starts(parts: list[np.ndarray]) -> list[int]:
+    return list(accumulate((len(p) for p in parts[:-1]), initial=0))
 
 
 def bridge_length(parts: list[np.ndarray]) -> float:
@@ -155,7 +167,7 @@ def bridge_length(parts: list[np.ndarray]) -> float:
     arrays = _as_parts(parts)
     if len(arrays) == 1:
         return 0.0
-    sq = _part_min_sq_distances(np.concatenate(arrays), _starts(arrays))
+    sq, _ = _part_distances(np.concatenate(arrays), np.array(_starts(arrays)))
     return float(sum(np.sqrt(sq[i, j]) for i, j in _minimum_spanning_tree(sq)))
 
 
@@ -171,7 +183,7 @@ def chain_bridge_length(parts: list[np.ndarray]) -> float:
     arrays = _as_parts(parts)
     if len(arrays) == 1:
         return 0.0
-    sq = _part_min_sq_distances(np.concatenate(arrays), _starts(arrays))
+    sq, _ = _part_distances(np.concatenate(arrays), np.array(_starts(arrays)))
     k = len(arrays)
     return float(np.sqrt(sq[np.arange(k - 1), np.arange(1, k)]).sum())
 
@@ -198,8 +210,9 @@ def merge_parts(parts: list[np.ndarray]) -> np.ndarray:
         return arrays[0].copy()
     points = np.concatenate(arrays)
     starts = _starts(arrays)
-    sq = _part_min_sq_distances(points, starts)
-    # children[p]: (vertex of p, child part, entry vertex of child), from a walk out of part 0.
+    sizes = [len(p) for p in arrays]
+    sq, full = _part_distances(points, np.array(starts))
+    # children[p]: (vertex of p, child part, entry vertex of child), walking out from part 0.
     adjacent: list[list[int]] = [[] for _ in arrays]
     for i, j in _minimum_spanning_tree(sq):
         adjacent[i].append(j)
@@ -212,8 +225,17 @@ def merge_parts(parts: list[np.ndarray]) -> np.ndarray:
             if c not in seen:
                 seen.add(c)
                 frontier.append(c)
-                v, e = _closest_pair(arrays[p], arrays[c])
+                if full is None:
+                    v, e = _closest_pair(arrays[p], arrays[c])
+                else:
+                    block = full[starts[p] : starts[p] + sizes[p], starts[c] : starts[c] + sizes[c]]
+                    v, e = divmod(int(block.argmin()), sizes[c])
                 children[p].append((v, c, e))
+    # Each part's vertex indices twice in a row, so a walk from any entry vertex is one slice.
+    index = np.arange(len(points))
+    twice = np.concatenate(
+        [index[s : s + n] for s, n in zip(starts, sizes, strict=True) for _ in "ab"]
+    )
     # Emit the tour with an explicit stack (no recursion limit on long chains of parts).
     pieces: list[np.ndarray] = []
     stack: list[tuple[int, int] | np.ndarray] = [(0, 0)]
@@ -223,8 +245,8 @@ def merge_parts(parts: list[np.ndarray]) -> np.ndarray:
             pieces.append(item)
             continue
         p, entry = item
-        n = len(arrays[p])
-        walk = starts[p] + (entry + np.arange(n + (p != 0))) % n  # non-root parts close the loop
+        n = sizes[p]
+        walk = twice[2 * starts[p] + entry :][: n + (p != 0)]  # non-root parts close the loop
         todo: list[tuple[int, int] | np.ndarray] = []
         done = 0
         for v, c, e in sorted(children[p], key=lambda t: (t[0] - entry) % n):
@@ -438,7 +460,8 @@ def _format_g(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     if len(moved):
         exponent[moved] += np.where(mantissa[moved] >= 1e6, 1, -1)
         scaled[moved] = magnitude[moved] * _POW10[np.clip(5 - exponent[moved], 0, 11)]
-        mantissa[moved], exact[moved] = _rounded(scaled[moved], 1e-6)
+        mantissa[moved], exact_again = _rounded(scaled[moved], 1e-6)
+        exact[moved] &= exact_again  # a move decided on a near tie is itself in doubt
     done &= exact & (exponent >= -4) & (exponent <= 5) & (mantissa >= 1e5) & (mantissa < 1e6)
     m = np.where(done, mantissa, 0).astype(np.int64)  # 0 also for the number zero
     done |= magnitude == 0

@@ -1,0 +1,373 @@
+"""Tests for cocoprep.geometry: bridging, splitting, mask tracing and exact label formatting."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pycocotools import mask as mask_utils
+
+from cocoprep.errors import InputError
+from cocoprep.geometry import (
+    bridge_length,
+    chain_bridge_length,
+    format_rows,
+    mask_to_ring,
+    merge_parts,
+    normalize,
+    polygon_from_coco,
+    rle_to_mask,
+    split_bridged_ring,
+)
+
+SQUARE = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)
+
+
+def python_rows(class_ids, values, counts, fmt: str) -> bytes:
+    """The reference: what ``' '.join`` of Python's ``%`` formatting gives."""
+    lines, i = [], 0
+    for c, k in zip(np.asarray(class_ids).tolist(), np.asarray(counts).tolist(), strict=True):
+        lines.append(" ".join([str(c)] + [fmt % v for v in values[i : i + k].tolist()]) + "\n")
+        i += k
+    return "".join(lines).encode()
+
+
+def cycles(parts) -> set[tuple]:
+    """Parts as vertex cycles, each rotated to start at its smallest vertex."""
+    out = set()
+    for part in parts:
+        verts = [tuple(v) for v in np.asarray(part).tolist()]
+        k = verts.index(min(verts))
+        out.add(tuple(verts[k:] + verts[:k]))
+    return out
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(bool), b.astype(bool)
+    return (a & b).sum() / (a | b).sum()
+
+
+def rasterise(ring: np.ndarray, height: int, width: int) -> np.ndarray:
+    rle = mask_utils.frPyObjects([ring.ravel().tolist()], height, width)
+    return mask_utils.decode(rle)[..., 0]
+
+
+# ----------------------------------------------------------------------------- simple reshaping
+
+
+@pytest.mark.parametrize(
+    ("seg", "expected"),
+    [([1, 2, 3, 4, 5, 6], [[1, 2], [3, 4], [5, 6]]), ([], np.zeros((0, 2)).tolist())],
+)
+def test_polygon_from_coco(seg, expected):
+    assert polygon_from_coco(seg).tolist() == expected
+
+
+def test_polygon_from_coco_odd_length():
+    with pytest.raises(InputError, match=r"x, y pairs, found shape \(5,\)"):
+        polygon_from_coco([1, 2, 3, 4, 5])
+
+
+def test_normalize_divides_and_clips():
+    out = normalize(np.array([[64.0, 48.0], [-1.0, 500.0]]), 640, 480)
+    assert out.tolist() == [[0.1, 0.1], [0.0, 1.0]]
+
+
+@pytest.mark.parametrize(("width", "height"), [(0, 480), (640, -1), (float("nan"), 480)])
+def test_normalize_rejects_bad_size(width, height):
+    with pytest.raises(InputError, match="expected positive width and height"):
+        normalize(SQUARE, width, height)
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)),
+        min_size=1,
+        max_size=20,
+    ),
+    st.floats(1e-3, 1e5),
+    st.floats(1e-3, 1e5),
+)
+def test_normalize_stays_in_unit_square(points, width, height):
+    out = normalize(np.array(points), width, height)
+    assert ((out >= 0) & (out <= 1)).all()
+
+
+# ----------------------------------------------------------------------------- bridging parts
+
+
+def test_merge_single_part_is_a_copy():
+    out = merge_parts([SQUARE])
+    assert out.tolist() == SQUARE.tolist()
+    assert out is not SQUARE
+
+
+def test_merge_two_triangles_exact_ring():
+    a = np.array([[0, 0], [1, 0], [1, 1]], float)
+    ring = merge_parts([a, a + np.array([3, 0])])
+    assert ring.tolist() == [[0, 0], [1, 0], [3, 0], [4, 0], [4, 1], [3, 0], [1, 0], [1, 1]]
+
+
+def test_merge_picks_minimum_spanning_tree_not_json_order():
+    # JSON order chains 0 -> far -> middle; the MST goes 0 -> middle -> far.
+    parts = [SQUARE, SQUARE + np.array([4, 0]), SQUARE + np.array([2, 0])]
+    assert bridge_length(parts) == 2.0
+    assert chain_bridge_length(parts) == 4.0
+    ring = merge_parts(parts)
+    steps = np.linalg.norm(np.diff(np.vstack([ring, ring[:1]]), axis=0), axis=1)
+    # Square sides (1 each, 12) plus every bridge walked twice.
+    assert math.isclose(steps.sum(), 12 + 2 * 2.0)
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ([], "expected at least one part, found none"),
+        ([np.zeros((3, 3))], r"part 0: expected an \(N, 2\) array .* found shape \(3, 3\)"),
+        ([SQUARE, np.zeros((0, 2))], r"part 1: .* found shape \(0, 2\)"),
+    ],
+)
+def test_merge_bad_parts(parts, message):
+    with pytest.raises(InputError, match=message):
+        merge_parts(parts)
+
+
+@st.composite
+def distinct_parts(draw) -> list[np.ndarray]:
+    """2-6 parts of 3-15 vertices on a grid, all vertices distinct."""
+    sizes = draw(st.lists(st.integers(3, 15), min_size=2, max_size=6))
+    cells = draw(
+        st.lists(
+            st.tuples(st.integers(0, 639), st.integers(0, 479)),
+            min_size=sum(sizes),
+            max_size=sum(sizes),
+            unique=True,
+        )
+    )
+    points = np.array(cells, dtype=float) + 0.25
+    return np.split(points, np.cumsum(sizes)[:-1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(distinct_parts())
+def test_merge_keeps_vertices_and_splits_back(parts):
+    ring = merge_parts(parts)
+    # Every input vertex, plus both ends of every bridge once more.
+    assert len(ring) == sum(len(p) for p in parts) + 2 * (len(parts) - 1)
+    assert {tuple(v) for v in ring.tolist()} == {tuple(v) for p in parts for v in p.tolist()}
+    assert bridge_length(parts) <= chain_bridge_length(parts) + 1e-9
+    assert cycles(split_bridged_ring(ring)) == cycles(parts)
+
+
+@settings(max_examples=50, deadline=None)
+@given(distinct_parts())
+def test_split_after_yolo_text_round_trip(parts):
+    # What validate sees: normalised, formatted with %g, parsed back.
+    ring = normalize(merge_parts(parts), 640, 480)
+    blob, _ = format_rows(np.array([3]), ring.ravel(), np.array([ring.size]), "g")
+    parsed = np.array(blob.split()[1:], dtype=float).reshape(-1, 2)
+    expected = [np.array(blob_part, float) for blob_part in parts]
+    expected = [
+        np.array([[float("%g" % (x / 640)), float("%g" % (y / 480))] for x, y in p.tolist()])
+        for p in expected
+    ]
+    assert cycles(split_bridged_ring(parsed)) == cycles(expected)
+
+
+def test_split_plain_ring_unchanged():
+    assert [p.tolist() for p in split_bridged_ring(SQUARE)] == [SQUARE.tolist()]
+
+
+def test_split_figure_eight_into_its_loops():
+    eight = np.array([[0, 0], [1, 1], [2, 0], [2, 2], [1, 1], [0, 2]], float)
+    assert cycles(split_bridged_ring(eight)) == cycles(
+        [[[1, 1], [2, 0], [2, 2]], [[0, 0], [1, 1], [0, 2]]]
+    )
+
+
+def test_split_drops_spikes_and_repeated_points():
+    ring = np.array([[0, 0], [1, 0], [1, 0], [1, 1], [5, 5], [1, 1], [0, 1]], float)
+    assert cycles(split_bridged_ring(ring)) == cycles([SQUARE])
+
+
+def test_split_rejects_bad_shape():
+    with pytest.raises(InputError, match=r"found shape \(6,\)"):
+        split_bridged_ring(np.zeros(6))
+
+
+# ----------------------------------------------------------------------------- RLE and masks
+
+
+def test_rle_uncompressed_and_compressed_agree():
+    mask = np.zeros((5, 7), np.uint8)
+    mask[1:4, 2:6] = 1
+    mask[2, 3] = 0
+    flat = mask.ravel(order="F")  # COCO runs go down columns
+    change = np.flatnonzero(np.diff(flat)) + 1
+    counts = np.diff(np.concatenate([[0], change, [flat.size]])).tolist()
+    if flat[0]:
+        counts = [0, *counts]
+    assert (rle_to_mask({"size": [5, 7], "counts": counts}, 5, 7) == mask).all()
+    compressed = mask_utils.encode(np.asfortranarray(mask))
+    text = {"size": [5, 7], "counts": compressed["counts"].decode()}
+    assert (rle_to_mask(text, 5, 7) == mask).all()
+
+
+@pytest.mark.parametrize(
+    ("rle", "message"),
+    [
+        ({"size": [4, 4], "counts": [16]}, r"'size' \[5, 4\], found dict with size \[4, 4\]"),
+        ({"size": [5, 4], "counts": [3, 4]}, "counts summing to 5\\*4=20, found 7"),
+        ([1, 2], "found list with size None"),
+    ],
+)
+def test_rle_bad_input(rle, message):
+    with pytest.raises(InputError, match=message):
+        rle_to_mask(rle, 5, 4)
+
+
+def test_mask_to_ring_empty_and_bad_shape():
+    assert mask_to_ring(np.zeros((4, 4), bool)) is None
+    with pytest.raises(InputError, match=r"2-D \(H, W\) array, found shape \(2, 2, 2\)"):
+        mask_to_ring(np.ones((2, 2, 2)))
+
+
+def test_mask_to_ring_pixel_edges_and_keyhole():
+    mask = np.zeros((10, 12), np.uint8)
+    mask[2:8, 2:10] = 1
+    mask[4:6, 5:7] = 0  # a hole
+    ring = mask_to_ring(mask)
+    assert ring[:, 0].min() == 2 and ring[:, 0].max() == 10  # pixel (r, c) spans [c, c + 1]
+    assert len(split_bridged_ring(ring)) == 2  # outline + hole
+    assert (rasterise(ring, 10, 12) == mask).all()
+
+
+def blob_mask(rng: np.random.Generator, height: int = 120, width: int = 160) -> np.ndarray:
+    """Union of random ellipses minus random ellipses: several parts, holes, ragged edges."""
+    yy, xx = np.mgrid[:height, :width]
+    mask = np.zeros((height, width), bool)
+    for sign in [1] * int(rng.integers(1, 4)) + [0] * int(rng.integers(1, 4)):
+        cy, cx = rng.uniform(0, height), rng.uniform(0, width)
+        ry, rx = rng.uniform(5, height / 3), rng.uniform(5, width / 3)
+        inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1
+        mask = mask | inside if sign else mask & ~inside
+    return mask
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_mask_to_ring_reproduces_synthetic_masks(seed):
+    mask = blob_mask(np.random.default_rng(seed))
+    ring = mask_to_ring(mask)
+    if not mask.any():
+        assert ring is None
+        return
+    assert iou(rasterise(ring, *mask.shape), mask) >= 0.99
+
+
+def test_mask_to_ring_reproduces_coco_crowd_masks(coco_mini):
+    data = json.loads((coco_mini / "annotations" / "instances_val2017.json").read_text())
+    sizes = {im["id"]: (im["height"], im["width"]) for im in data["images"]}
+    crowd = [a for a in data["annotations"] if a["iscrowd"]]
+    assert len(crowd) == 5
+    for ann in crowd:
+        height, width = sizes[ann["image_id"]]
+        mask = rle_to_mask(ann["segmentation"], height, width)
+        ring = mask_to_ring(mask)
+        assert iou(rasterise(ring, height, width), mask) >= 0.99, ann["id"]
+
+
+# ----------------------------------------------------------------------------- label formatting
+
+
+def assert_same_as_python(values, style: str, row_size: int = 7) -> None:
+    values = np.asarray(values, dtype=float)
+    counts = np.full(len(values) // row_size, row_size)
+    counts = np.append(counts, len(values) - counts.sum())
+    ids = np.arange(len(counts)) % 91
+    blob, row_ends = format_rows(ids, values, counts, style)
+    expected = python_rows(ids, values, counts, "%g" if style == "g" else "%.6f")
+    assert blob == expected
+    assert (
+        row_ends.tolist() == (np.cumsum([len(r) + 1 for r in expected.split(b"\n")[:-1]])).tolist()
+    )
+
+
+SPECIAL = [
+    0.0, -0.0, 1.0, 0.5, 0.1, 1e-4, 9.99995e-5, 9.999949e-5, 1e-5, 1.5e-5, 0.0999995,
+    0.09999995, 0.0999999499, 0.1234565, 0.9999995, 0.99999949, 9.9999995, 0.125, 0.0625,
+    123456.5, 999999.5, 1e6, 1e300, -1e-300, 5e-324, 2.5e-7, 0.00010000049999, -0.5,
+    math.inf, -math.inf, math.nan, 16400.0, 16400.5, 99999.95,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("style", ["g", "f6"])
+def test_format_special_values(style):
+    assert_same_as_python(SPECIAL, style)
+
+
+@pytest.mark.parametrize("style", ["g", "f6"])
+def test_format_matches_python_on_millions(style):
+    rng = np.random.default_rng(7)
+    values = np.concatenate(
+        [
+            rng.random(2_000_000),  # normalised coordinates
+            rng.integers(0, 2**20, 200_000) / 2.0 ** rng.integers(1, 21, 200_000),  # exact ties
+            np.round(rng.random(200_000), 7) + 5e-8,  # decimal halves
+            10.0 ** rng.uniform(-12, 12, 200_000) * rng.choice([-1, 1], 200_000),
+        ]
+    )
+    assert_same_as_python(values, style, row_size=20)
+
+
+unit = st.floats(0, 1)
+dyadic = st.builds(lambda k, m: k / 2.0**m, st.integers(0, 2**24), st.integers(0, 30))
+decimal_half = st.builds(
+    lambda k, p: (2 * k + 1) / 10**p / 2, st.integers(0, 10**6), st.integers(1, 9)
+)
+near_power = st.builds(lambda p, d: 10.0**p * (1 - d), st.integers(-6, 6), st.floats(-1e-6, 1e-6))
+carry = st.builds(  # where rounding to six digits carries into a seventh: 99999.95, 0.9999995
+    lambda p, d: (999999.5 + d) * 10.0**p, st.integers(-12, 0), st.floats(-1e-3, 1e-3)
+)
+any_finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(unit, dyadic, decimal_half, near_power, carry, any_finite), max_size=40))
+def test_format_property(values):
+    for style in ("g", "f6"):
+        assert_same_as_python(values, style, row_size=3)
+
+
+def test_format_empty_rows_and_class_ids():
+    ids = np.array([0, 5, 1234567, -2, 79])
+    values = np.array([0.5, 0.25, 0.125])
+    counts = np.array([1, 0, 2, 0, 0])
+    blob, ends = format_rows(ids, values, counts, "g")
+    assert blob == b"0 0.5\n5\n1234567 0.25 0.125\n-2\n79\n"
+    assert ends.tolist() == [6, 8, 27, 30, 33]
+
+
+def test_format_no_rows():
+    blob, ends = format_rows(np.array([], int), np.array([]), np.array([], int), "g")
+    assert blob == b""
+    assert ends.tolist() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([0], [0.5], [1], "e"), r"expected one of \['f6', 'g'\], found 'e'"),
+        (
+            ([0], [0.5, 0.5], [1], "g"),
+            "summing to the 2 values, found 1 ids and counts summing to 1",
+        ),
+        (([0, 1], [0.5], [2, -1], "g"), "non-negative count"),
+    ],
+)
+def test_format_bad_input(args, message):
+    with pytest.raises(InputError, match=message):
+        format_rows(*(np.asarray(a) if isinstance(a, list) else a for a in args))
