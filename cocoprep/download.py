@@ -31,7 +31,13 @@ from urllib.parse import unquote, urlparse
 from cocoprep.catalog import COCO_2017, COCO_BASE_URL, COCO_TLS_URL, Archive, Catalog, load_catalog
 from cocoprep.errors import CocoprepError, InputError
 from cocoprep.extract import extract_zip, extracted_size, is_done, marker_path, read_marker
-from cocoprep.hashes import ChecksumError, new_hasher, parse_hash, update_from_file
+from cocoprep.hashes import (
+    BackgroundHasher,
+    ChecksumError,
+    new_hasher,
+    parse_hash,
+    update_from_file,
+)
 
 logger = logging.getLogger("cocoprep")
 
@@ -250,7 +256,7 @@ def _stream(
 def _restart(part: Path, hasher, have: int, on_bytes: OnBytes):
     part.write_bytes(b"")
     on_bytes(-have)
-    return new_hasher(hasher.name)
+    return BackgroundHasher(hasher.name)
 
 
 # --------------------------------------------------------------------------- parallel ranges
@@ -440,7 +446,7 @@ def _fill_part(
                 on_bytes(-reported)
                 ranges_state.unlink(missing_ok=True)
                 part.unlink(missing_ok=True)
-    hasher = new_hasher(alg)
+    hasher = BackgroundHasher(alg)
     if part.exists() and ranges_state.exists():
         ranges_state.unlink()
         part.unlink()
@@ -748,8 +754,6 @@ def _process(
         finally:
             close()
         transferred = result.transferred
-    else:
-        progress.update(item.extract_bytes or 0)
     extracted = extract_zip(
         item.archive_path,
         item.dest,

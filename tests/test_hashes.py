@@ -7,7 +7,14 @@ import hashlib
 import pytest
 
 from cocoprep.errors import CocoprepError
-from cocoprep.hashes import ChecksumError, file_hash, hash_matches, parse_hash, update_from_file
+from cocoprep.hashes import (
+    BackgroundHasher,
+    ChecksumError,
+    file_hash,
+    hash_matches,
+    parse_hash,
+    update_from_file,
+)
 
 
 @pytest.fixture
@@ -58,3 +65,19 @@ def test_hash_matches_strict_names_both_digests(blob):
     assert not hash_matches(path, "0" * 32)
     with pytest.raises(ChecksumError, match=rf"expected MD5 0{{32}}, found {good}"):
         hash_matches(path, "0" * 32, strict=True)
+
+
+def test_background_hasher_matches_and_its_thread_ends_when_dropped(blob):
+    import gc
+
+    path, data = blob
+    hasher = BackgroundHasher("sha1")
+    update_from_file(hasher, path)
+    assert hasher.hexdigest() == hashlib.sha1(data).hexdigest()
+    hasher.update(b"more")
+    assert hasher.hexdigest() == hashlib.sha1(data + b"more").hexdigest()
+    thread = hasher._thread
+    del hasher
+    gc.collect()
+    thread.join(timeout=2)
+    assert not thread.is_alive()
