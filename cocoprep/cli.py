@@ -346,3 +346,47 @@ def _backend(backend: str, scheduler: str | None):
     from cocoprep.parallel import dask_client
 
     return dask_client(scheduler)
+
+
+@main.command("yaml")
+@click.argument("root", type=click.Path(file_okay=False, path_type=str))
+@click.option(
+    "--name",
+    default="coco",
+    show_default=True,
+    help="Name of the yaml written in ROOT (.yaml is added).",
+)
+@click.option(
+    "--annotations",
+    multiple=True,
+    type=click.Path(exists=True, path_type=str),
+    help="COCO JSON (file or folder, repeatable) to take class names from instead of "
+    "ROOT/cocoprep.json.",
+)
+@click.option(
+    "--download",
+    is_flag=True,
+    help="Add a download: block so Ultralytics fetches and converts the data with cocoprep.",
+)
+def yaml_command(root: str, name: str, annotations: tuple[str, ...], download: bool) -> None:
+    """(Re)write the Ultralytics dataset yaml of ROOT from what is on disk.
+
+    Splits are the folders under ROOT/labels/ and ROOT/images/ and the list files
+    ROOT/<split>.txt (a list whose images are gone is replaced by images/<split>); split
+    names starting with train, val or test fill those keys. Class names come from
+    ROOT/cocoprep.json or --annotations; pose roots get kpt_shape and flip_idx.
+
+    \b
+    Examples:
+      cocoprep yaml datasets/coco
+      cocoprep yaml datasets/coco --download          # Ultralytics can rebuild it anywhere
+      cocoprep yaml data/labels-only --annotations instances_val2017.json --name mine
+    """
+    from cocoprep.yamlfile import write_root_yaml
+
+    result = write_root_yaml(root, name=name, annotations=annotations, download=download)
+    for key, splits in result.keys.items():
+        click.echo(f"  {key:<6} {', '.join(result.splits[s] for s in splits)}", err=True)
+    extra = f", kpt_shape [{len(result.keypoint_names)}, 3]" if result.keypoint_names else ""
+    click.echo(f"  {len(result.names)} classes{extra}", err=True)
+    click.echo(str(result.path))
