@@ -424,7 +424,9 @@ def _fill_part(
     """Download ``url`` into ``part`` by the best means; returns a hasher over all of it."""
     source = _local_path(url)
     ranges_state = part.with_name(part.name + ".ranges")
-    if source is None and (connections > 1 or ranges_state.exists()):
+    # A part written by one stream keeps being resumed that way, whatever ``connections`` says.
+    fresh = connections > 1 and not part.exists()
+    if source is None and (ranges_state.exists() or fresh):
         supported, announced = _supports_ranges(url, policy)
         total = size if size is not None else announced
         if supported and total and (ranges_state.exists() or total >= 2 * MIN_SEGMENT_BYTES):
@@ -665,7 +667,7 @@ def check_space(root: str | Path, items: Sequence[PlanItem]) -> tuple[int, int]:
 class _Progress:
     """Optional tqdm bars on stderr: one per file in flight plus a total."""
 
-    def __init__(self, enabled: bool, total: int | None, unit: str = "B"):
+    def __init__(self, enabled: bool, total: int | None, unit: str = "B", desc: str = "total"):
         self.enabled = enabled
         self.unit = unit
         self.lock = threading.Lock()
@@ -673,7 +675,7 @@ class _Progress:
         if enabled:
             from tqdm import tqdm
 
-            self.total = tqdm(total=total, desc="total", **self._style())
+            self.total = tqdm(total=total, desc=desc, **self._style())
 
     def _style(self) -> dict:
         if self.unit == "B":
@@ -937,7 +939,7 @@ def download_subset(
     folder = root / "images" / split
     missing = [image for image in subset["images"] if not (folder / image["file_name"]).is_file()]
     policy = policy or RetryPolicy()
-    bars = _Progress(progress, len(missing), unit="img")
+    bars = _Progress(progress, len(missing), unit="img", desc=f"{split} images")
 
     def fetch_image(image: dict) -> None:
         fetch(_image_url(image, split, base), folder / image["file_name"], policy=policy)
@@ -993,6 +995,9 @@ class DownloadSummary:
             return "\n".join(lines)
         total = sum(o.transferred for o in self.archives)
         for o in sorted(self.archives, key=lambda o: o.name):
+            if o.action.startswith("skipped"):
+                lines.append(f"  {o.name:<34} {o.action}")
+                continue
             detail = f", {o.members} members ({o.written} written)" if o.members else ""
             kept = ", archive kept" if o.kept else ""
             lines.append(

@@ -167,6 +167,13 @@ def test_parallel_ranges_resume_from_the_saved_state(server, tmp_path, small_seg
     assert f"bytes={half}-{end - 1}" in [entry[2] for entry in server.gets("blob.bin")]
 
 
+def test_single_stream_part_is_resumed_even_with_connections(server, tmp_path, small_segments):
+    (tmp_path / "blob.bin.part").write_bytes(BLOB[:1000])
+    _fetch(server, tmp_path / "blob.bin", connections=4)
+    assert [entry[2] for entry in server.gets("blob.bin")] == ["bytes=1000-"]
+    assert (tmp_path / "blob.bin").read_bytes() == BLOB
+
+
 def test_parallel_falls_back_to_one_stream_without_ranges(server, tmp_path, small_segments):
     server.fail("blob.bin", *["norange"] * 4)
     _fetch(server, tmp_path / "blob.bin", connections=4)
