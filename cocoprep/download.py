@@ -34,7 +34,6 @@ from cocoprep.extract import extract_zip, extracted_size, is_done, marker_path, 
 from cocoprep.hashes import (
     BackgroundHasher,
     ChecksumError,
-    new_hasher,
     parse_hash,
     update_from_file,
 )
@@ -196,11 +195,11 @@ def _content_range_start(response) -> int | None:
 def _stream(
     url: str,
     part: Path,
-    hasher,
+    hasher: BackgroundHasher,
     size: int | None,
     policy: RetryPolicy,
     on_bytes: OnBytes,
-) -> tuple:
+) -> BackgroundHasher:
     """Fill ``part`` from ``url`` with one connection, resuming with Range; returns the hasher.
 
     ``hasher`` must already hold the bytes in ``part``. A 200 answer to a Range request truncates
@@ -216,6 +215,8 @@ def _stream(
         try:
             with _session().get(url, headers=headers, stream=True, timeout=policy.timeout) as r:
                 if r.status_code == 416 and have:
+                    if r.headers.get("Content-Range", "").endswith(f"/{have}"):
+                        return hasher  # the part already holds the whole file
                     logger.info("%s: server refused the resume offset, restarting", url)
                     hasher = _restart(part, hasher, have, on_bytes)
                     continue
@@ -253,7 +254,9 @@ def _stream(
             time.sleep(delay)
 
 
-def _restart(part: Path, hasher, have: int, on_bytes: OnBytes):
+def _restart(
+    part: Path, hasher: BackgroundHasher, have: int, on_bytes: OnBytes
+) -> BackgroundHasher:
     part.write_bytes(b"")
     on_bytes(-have)
     return BackgroundHasher(hasher.name)
@@ -440,7 +443,7 @@ def _fill_part(
 
             try:
                 _ranges(url, part, total, workers, policy, counting)
-                hasher = new_hasher(alg)
+                hasher = BackgroundHasher(alg)
                 update_from_file(hasher, part)
                 return hasher
             except _NoRanges:
@@ -524,6 +527,14 @@ def fetch(
             logger.warning("%s; deleted the file, fetching it once more", error)
             resumed_from = 0
             continue
+        except OSError as error:
+            if isinstance(error, _transient_errors()):
+                raise
+            message = (
+                f"{part}: expected to write the download, found {error.strerror or error}; "
+                "free some space or check permissions, then re-run to resume"
+            )
+            raise DownloadError(message) from error
         break
     os.replace(part, dest)
     seconds = time.monotonic() - started

@@ -192,6 +192,12 @@ def extract_zip(
             "delete it and download it again"
         )
         raise CocoprepError(message) from error
+    except OSError as error:
+        message = (
+            f"{error.filename or archive}: expected to extract {archive.name} into {dest}, found "
+            f"{error.strerror or error}; free some space or check permissions, then re-run"
+        )
+        raise CocoprepError(message) from error
     result = ExtractResult(archive, dest, len(targets), written, skipped, nbytes)
     if marker is not None and known_hash is not None:
         _write_marker(Path(marker), known_hash, result)

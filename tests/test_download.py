@@ -68,6 +68,19 @@ def test_part_longer_than_the_file_starts_over(server, tmp_path):
     assert [entry[2] for entry in server.gets("blob.bin")] == [None]
 
 
+def test_complete_part_answered_416_is_kept(server, tmp_path):
+    (tmp_path / "blob.bin.part").write_bytes(BLOB)
+    _fetch(server, tmp_path / "blob.bin")
+    assert [entry[2] for entry in server.gets("blob.bin")] == [f"bytes={len(BLOB)}-"]
+    assert (tmp_path / "blob.bin").read_bytes() == BLOB
+
+
+def test_unwritable_part_is_a_clear_error(server, tmp_path):
+    (tmp_path / "blob.bin.part").mkdir()
+    with pytest.raises(dl.DownloadError, match=r"blob.bin.part: expected to write the download"):
+        _fetch(server, tmp_path / "blob.bin")
+
+
 def test_corrupt_bytes_are_refetched_once(server, tmp_path):
     server.fail("blob.bin", "corrupt")
     _fetch(server, tmp_path / "blob.bin")

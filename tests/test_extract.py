@@ -199,3 +199,10 @@ def test_crc_error_is_reported(tmp_path, archive):
         extract_zip(archive, tmp_path / "out")
     assert not (tmp_path / "out" / "000000000003.jpg").exists()
     assert os.listdir(tmp_path / "out")  # earlier members are complete
+
+
+def test_unwritable_target_is_a_clear_error(tmp_path, archive):
+    dest = tmp_path / "out"
+    (dest / "000000000002.jpg").mkdir(parents=True)
+    with pytest.raises(CocoprepError, match=r"expected to extract val2017.zip into .*out, found"):
+        extract_zip(archive, dest)
