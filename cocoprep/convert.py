@@ -37,6 +37,8 @@ log = logging.getLogger("cocoprep")
 
 #: Annotation bytes below which a file is converted in-process.
 PARALLEL_MIN_BYTES = 48 << 20
+#: Size of the annotation byte ranges handed to workers.
+CHUNK_BYTES = 8 << 20
 _PATTERNS = {"pose": ("person_keypoints_*.json",), "segment": ("instances_*.json",)}
 _PATTERNS["detect"] = _PATTERNS["segment"]
 
@@ -343,7 +345,9 @@ def convert(
         msg = f"two inputs map to the same split ({', '.join(splits)}); pass them separately"
         raise InputError(msg)
 
-    opened = [coco.open_coco(f, s) for f, s in zip(files, splits, strict=True)]
+    opened = [
+        coco.open_coco(f, s, chunk_bytes=CHUNK_BYTES) for f, s in zip(files, splits, strict=True)
+    ]
     categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
     record = classmap.read_record(root)
     class_map = classmap.resolve_class_map(categories, record, classes, root)
