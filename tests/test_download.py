@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import time
 
@@ -10,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 from httpfixtures import FaultServer, fake_jpeg, make_zip
 
-import cocoprep.download as dl
 from cocoprep.catalog import parse_catalog
 from cocoprep.cli import main
 from cocoprep.errors import InputError
 from cocoprep.hashes import ChecksumError
 
+# By module path: the package may re-export the function download() under the same name.
+dl = importlib.import_module("cocoprep.download")
 FAST = dl.RetryPolicy(retries=3, backoff=0.01, timeout=0.5)
 BLOB = bytes((i * 7) % 256 for i in range(3 << 20))
 BLOB_MD5 = hashlib.md5(BLOB).hexdigest()
