@@ -402,8 +402,14 @@ def _words(texts: list[bytes]) -> np.ndarray:
 # the number zero ever looks that group up, see _format_g).
 _DIGITS3 = _words([b"%03d" % i for i in range(1000)])
 _STRIPPED3 = _words([(b"%03d" % i).rstrip(b"0") or b"0" for i in range(1000)])
-# Separator, sign and, for 1e-4 <= |v| < 1, "0." and zeros; index 5 * negative + -exponent.
-_G_PREFIX = _words([s + z for s in (b" ", b" -") for z in (b"", b"0.", b"0.0", b"0.00", b"0.000")])
+# Separator, sign and, for 1e-4 <= |v| < 1, "0." and zeros, by [negative][exponent + 6] for
+# exponents -6 ... 6 (those outside -4 ... 5 are never used: Python formats them).
+_G_PREFIX = np.array(
+    [
+        _words([sign + (b"0." + b"0" * (-x - 1) if -4 <= x < 0 else b"") for x in range(-6, 7)])
+        for sign in (b" ", b" -")
+    ]
+)
 
 
 def _groups(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -467,11 +473,12 @@ def _format_g(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     done |= magnitude == 0
     high, low = _groups(m)
     # Six digits with trailing zeros stripped; zero gives _STRIPPED3[0], "0".
-    hi[:] = np.where(
-        low == 0, _STRIPPED3[high], _DIGITS3[high] | (_STRIPPED3[low] << np.uint64(24))
-    )
-    negative = np.signbit(values).astype(np.int64)
-    lo[:] = _G_PREFIX[5 * negative + np.clip(-exponent, 0, 4)]
+    hi[:] = _DIGITS3[high] | (_STRIPPED3[low] << np.uint64(24))
+    round_thousands = np.flatnonzero(low == 0)
+    hi[round_thousands] = _STRIPPED3[high[round_thousands]]
+    lo[:] = _G_PREFIX[0, exponent + 6]
+    negative = np.flatnonzero(np.signbit(values))
+    lo[negative] = _G_PREFIX[1, exponent[negative] + 6]
     # |v| >= 1 (rare in normalised labels): integer digits, then "." and the rest if any.
     big = np.flatnonzero(done & (exponent >= 0) & (m > 0))
     point = (exponent[big] + 1).astype(np.uint64) * _BYTE
