@@ -9,12 +9,13 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from httpfixtures import FaultServer, fake_jpeg, make_zip
 
 from cocoprep.catalog import parse_catalog
 from cocoprep.cli import main
 from cocoprep.errors import InputError
 from cocoprep.hashes import ChecksumError
+
+from httpfixtures import FaultServer, fake_jpeg, make_zip
 
 # By module path: the package may re-export the function download() under the same name.
 dl = importlib.import_module("cocoprep.download")
@@ -519,3 +520,23 @@ def test_cli_help_ends_with_examples():
     assert result.exit_code == 0
     assert result.output.rstrip().splitlines()[-1].strip() == "cocoprep download --list"
     assert "--keep-archives" in result.output and "COCOPREP_MIRROR" in result.output
+
+
+def test_builtin_catalog_dry_run_with_tls_and_extra_annotations(tmp_path, monkeypatch):
+    monkeypatch.delenv(dl.MIRROR_ENV, raising=False)
+    summary = dl.download(
+        ["val2017"],
+        root=tmp_path / "coco",
+        tls=True,
+        annotations=["image_info_test2017"],
+        dry_run=True,
+    )
+    urls = [item.url for item in summary.plan]
+    assert urls == [
+        "https://s3.amazonaws.com/images.cocodataset.org/zips/val2017.zip",
+        "https://s3.amazonaws.com/images.cocodataset.org/annotations/annotations_trainval2017.zip",
+        "https://s3.amazonaws.com/images.cocodataset.org/annotations/image_info_test2017.zip",
+    ]
+    assert summary.needed_bytes == 2 * 815585330 + 5 * 252907541 + 5 * 1144034
+    assert [item.dest.name for item in summary.plan] == ["val2017", "annotations", "annotations"]
+    assert not (tmp_path / "coco").exists()

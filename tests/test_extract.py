@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from httpfixtures import fake_jpeg, make_zip
 
 from cocoprep.errors import CocoprepError
 from cocoprep.extract import (
@@ -21,6 +20,8 @@ from cocoprep.extract import (
     is_done,
     marker_path,
 )
+
+from httpfixtures import fake_jpeg, make_zip
 
 MEMBERS = {f"val2017/{i:012d}.jpg": fake_jpeg(i, 20_000 + i) for i in range(8)}
 
