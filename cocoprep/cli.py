@@ -316,36 +316,25 @@ def convert(
         msg = "--backend dask needs --scheduler ADDRESS"
         raise click.BadParameter(msg, param_hint="--backend")
     class_list = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
-    with _backend(backend, scheduler):
-        summary = run_convert(
-            list(annotations),
-            root,
-            task=task,
-            split=split,
-            classes=class_list,
-            crowd=crowd,
-            workers=workers,
-            backend=backend,
-            images=images_dir,
-            yaml_name=yaml_name,
-            progress=not quiet,
-        )
+    summary = run_convert(
+        list(annotations),
+        root,
+        task=task,
+        split=split,
+        classes=class_list,
+        crowd=crowd,
+        workers=workers,
+        backend=backend,
+        scheduler=scheduler,
+        images=images_dir,
+        yaml_name=yaml_name,
+        progress=not quiet,
+    )
     if report:
         with open(report, "w", encoding="utf-8") as handle:
             json.dump(summary.as_dict(), handle, indent=2)
     if not quiet:
         _print_convert_summary(summary)
-
-
-def _backend(backend: str, scheduler: str | None):
-    """A context that connects to the Dask scheduler for ``--backend dask``."""
-    import contextlib
-
-    if backend != "dask":
-        return contextlib.nullcontext()
-    from cocoprep.parallel import dask_client
-
-    return dask_client(scheduler)
 
 
 @main.command("yaml")
@@ -390,3 +379,35 @@ def yaml_command(root: str, name: str, annotations: tuple[str, ...], download: b
     extra = f", kpt_shape [{len(result.keypoint_names)}, 3]" if result.keypoint_names else ""
     click.echo(f"  {len(result.names)} classes{extra}", err=True)
     click.echo(str(result.path))
+
+
+@main.command("stats")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Worker processes (default: all cores)."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def stats_command(sources: tuple[str, ...], fmt: str, workers: int | None, quiet: bool) -> None:
+    """Count images, instances, crowd, multi-part objects, background images and vertices per
+    polygon, per split and per class, of a dataset ROOT (its YOLO labels) or of COCO JSON files.
+
+    \b
+    Examples:
+      cocoprep stats datasets/coco
+      cocoprep stats annotations/instances_val2017.json --format csv > val.csv
+      cocoprep stats annotations/ --format json
+    """
+    import sys
+
+    from cocoprep.stats import stats
+
+    result = stats(list(sources), workers=workers, progress=not quiet and sys.stderr.isatty())
+    click.echo(result.format(fmt), nl=False)

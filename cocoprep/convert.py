@@ -31,6 +31,7 @@ import numpy as np
 from cocoprep import classmap, coco, yamlfile
 from cocoprep.errors import InputError
 from cocoprep.fileio import write_atomic
+from cocoprep.parallel import backend_context
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
 
 log = logging.getLogger("cocoprep")
@@ -192,7 +193,9 @@ def _chunk_results(
                 results.append(function(*args, **kwargs))
                 bar.update(size)
         else:
-            parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
+            # Under the dask backend the cluster decides; parallel_config has selected it.
+            options = {"n_jobs": n_jobs, "backend": "loky"} if backend == "loky" else {}
+            parallel = Parallel(return_as="generator", **options)
             for result, size in zip(parallel(jobs), sizes, strict=True):
                 results.append(result)
                 bar.update(size)
@@ -307,6 +310,7 @@ def convert(
     crowd: str = "skip",
     workers: int | None = None,
     backend: str = "loky",
+    scheduler: str | None = None,
     images: str | os.PathLike | None = None,
     yaml_name: str = "coco.yaml",
     progress: bool = False,
@@ -317,6 +321,9 @@ def convert(
     ``ROOT/<split>.txt`` listing the images, the dataset yaml and ``ROOT/cocoprep.json`` (the
     class map later runs reuse). Returns a :class:`Summary`.
 
+    ``backend="dask"`` runs the per-chunk work on the dask.distributed cluster at ``scheduler``
+    (or the current client); its workers must see the same paths.
+
     Examples
     --------
     >>> summary = convert(["annotations/instances_val2017.json"], "datasets/coco")  # doctest: +SKIP
@@ -325,6 +332,9 @@ def convert(
     """
     if task not in TASKS:
         msg = f"task must be one of {', '.join(TASKS)}, found {task!r}"
+        raise InputError(msg)
+    if backend not in ("loky", "dask"):
+        msg = f"backend must be 'loky' or 'dask', found {backend!r}"
         raise InputError(msg)
     if crowd not in ("skip", "keep"):
         msg = f"crowd must be 'skip' or 'keep', found {crowd!r}"
@@ -357,7 +367,8 @@ def convert(
     used: set[int] = set()
     for coco_file, split_name in zip(opened, splits, strict=True):
         ctx = _row_context(coco_file, class_map, task, crowd == "keep")
-        chunks = _annotation_chunks(coco_file, ctx, workers, backend, progress)
+        with backend_context(backend, scheduler):
+            chunks = _annotation_chunks(coco_file, ctx, workers, backend, progress)
         texts, counts = _group_by_image(chunks, len(coco_file.images))
         for chunk in chunks:
             used.update(chunk.categories_used.tolist())
