@@ -16,7 +16,8 @@ def dask_client(address: str | None) -> Iterator[object]:
     """Connect to a dask.distributed scheduler for the duration of the block.
 
     While the block runs, joblib sends work to that cluster (its backend is set to "dask").
-    The workers must see the annotation files and the dataset root at the same paths (a shared filesystem).
+    The workers must see the annotation files and the dataset root at the same paths (a
+    shared filesystem).
     """
     try:
         from distributed import Client
