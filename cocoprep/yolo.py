@@ -1,0 +1,256 @@
+"""Reading YOLO labels: label files into arrays, row kinds, label ↔ image paths, dataset yamls.
+
+A label file holds one object per line: a class id and normalised numbers. Ultralytics reads a
+row of 4 numbers as a box (``cx cy w h``); a file where any row has 6 or more numbers as polygons
+(``x y`` pairs); a pose file as a box followed by ``kpt_shape`` keypoints. This module only reads
+and classifies; :mod:`cocoprep.validate` judges.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cocoprep.errors import InputError
+
+#: Image suffixes Ultralytics loads (``ultralytics.data.utils.IMG_FORMATS``).
+IMAGE_SUFFIXES = frozenset(
+    {".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm", ".heic"}
+)
+
+BOX, POLYGON, POSE, BAD = "box", "polygon", "pose", "bad"
+
+
+@dataclass
+class LabelRows:
+    """The rows of one label file as arrays.
+
+    Row ``r`` has class token ``classes[r]`` and the numbers
+    ``values[starts[r]:starts[r] + counts[r]]``; ``lines[r]`` is its 1-based line number and
+    ``texts[r]`` its whitespace-normalised text. Lines with a token that is not a number are in
+    ``unparsable`` as ``(line, token)`` and have no row.
+    """
+
+    classes: np.ndarray
+    values: np.ndarray
+    counts: np.ndarray
+    lines: np.ndarray
+    texts: list[bytes]
+    unparsable: list[tuple[int, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Offset of each row's first number in ``values``."""
+        return np.cumsum(self.counts) - self.counts
+
+    def row(self, r: int) -> np.ndarray:
+        """The numbers of row ``r``."""
+        start = int(self.starts[r])
+        return self.values[start : start + int(self.counts[r])]
+
+
+def parse_labels(text: bytes) -> LabelRows:
+    """Parse the text of a label file; blank lines are skipped.
+
+    Examples
+    --------
+    >>> rows = parse_labels(b"0 0.5 0.5 0.2 0.2\\n\\n3 0.1 0.1 0.2 0.1 0.2 0.2\\n")
+    >>> rows.classes.tolist(), rows.counts.tolist(), rows.lines.tolist()
+    ([0.0, 3.0], [4, 6], [1, 3])
+    >>> parse_labels(b"0 0.5 x\\n").unparsable
+    [(1, 'x')]
+    """
+    tokens: list[bytes] = []
+    counts, lines, texts = [], [], []
+    unparsable: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        row = line.split()
+        if not row:
+            continue
+        try:
+            np.array(row).astype(np.float64)
+        except ValueError:
+            bad = next(t for t in row if not _is_number(t))
+            unparsable.append((number, bad.decode(errors="replace")))
+            continue
+        tokens.extend(row)
+        counts.append(len(row) - 1)
+        lines.append(number)
+        texts.append(b" ".join(row))
+    numbers = np.array(tokens).astype(np.float64) if tokens else np.empty(0)
+    counts_array = np.array(counts, np.int64)
+    heads = np.cumsum(counts_array + 1) - counts_array - 1
+    is_value = np.ones(len(numbers), bool)
+    is_value[heads] = False
+    return LabelRows(
+        classes=numbers[heads],
+        values=numbers[is_value],
+        counts=counts_array,
+        lines=np.array(lines, np.int64),
+        texts=texts,
+        unparsable=unparsable,
+    )
+
+
+def _is_number(token: bytes) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def read_labels(path: str | os.PathLike) -> LabelRows:
+    """:func:`parse_labels` on a file."""
+    try:
+        return parse_labels(Path(path).read_bytes())
+    except OSError as error:
+        msg = f"{path}: cannot read the label file: {error}"
+        raise InputError(msg) from None
+
+
+def row_kinds(counts: np.ndarray, kpt_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Classify rows by their number count: box (4), polygon (even, >= 6), pose (4 + k * dims
+    when ``kpt_shape`` is given) or bad.
+
+    >>> row_kinds(np.array([4, 6, 5, 2])).tolist()
+    ['box', 'polygon', 'bad', 'bad']
+    >>> row_kinds(np.array([4 + 17 * 3, 4]), (17, 3)).tolist()
+    ['pose', 'bad']
+    """
+    counts = np.asarray(counts)
+    kinds = np.full(len(counts), BAD, dtype=object)
+    if kpt_shape is not None:
+        kinds[counts == 4 + kpt_shape[0] * kpt_shape[1]] = POSE
+        return kinds
+    kinds[counts == 4] = BOX
+    kinds[(counts >= 6) & (counts % 2 == 0)] = POLYGON
+    return kinds
+
+
+def label_path_of(image: str | os.PathLike) -> Path:
+    """Ultralytics' label path of an image: the last ``/images/`` becomes ``/labels/`` and the
+    suffix ``.txt``.
+
+    >>> label_path_of("/d/images/val2017/a.jpg").as_posix()
+    '/d/labels/val2017/a.txt'
+    """
+    text = Path(image).as_posix()
+    head, sep, tail = text.rpartition("/images/")
+    if sep:
+        text = f"{head}/labels/{tail}"
+    return Path(text).with_suffix(".txt")
+
+
+def images_dir_of(labels_dir: str | os.PathLike) -> Path:
+    """The images folder matching a labels folder (``ROOT/labels/x`` → ``ROOT/images/x``).
+
+    >>> images_dir_of("/d/labels/val2017").as_posix()
+    '/d/images/val2017'
+    """
+    parts = list(Path(labels_dir).parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == "labels":
+            parts[i] = "images"
+            return Path(*parts)
+    return Path(labels_dir).parent / "images" / Path(labels_dir).name
+
+
+def label_files(labels_dir: str | os.PathLike) -> list[Path]:
+    """Every ``*.txt`` below ``labels_dir``, sorted."""
+    return sorted(p for p in Path(labels_dir).rglob("*.txt") if p.is_file())
+
+
+def image_files(images_dir: str | os.PathLike) -> list[Path]:
+    """Every image Ultralytics would load below ``images_dir``, sorted."""
+    return sorted(
+        p for p in Path(images_dir).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
+
+
+@dataclass
+class DatasetSpec:
+    """What a dataset yaml says: its root, class names and each split's image sources."""
+
+    yaml: Path
+    root: Path
+    names: dict[int, str]
+    nc: int | None
+    splits: dict[str, list[Path]]
+    kpt_shape: tuple[int, int] | None = None
+
+
+def read_dataset_yaml(path: str | os.PathLike) -> DatasetSpec:
+    """Read an Ultralytics dataset yaml (``path``, ``train``/``val``/``test``, ``names``, ``nc``,
+    ``kpt_shape``). A relative ``path`` is taken relative to the yaml's folder."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        msg = f"{path}: cannot read the dataset yaml: {error}"
+        raise InputError(msg) from None
+    if not isinstance(data, dict):
+        msg = f"{path}: expected a mapping with path, train/val and names, found {type(data)}"
+        raise InputError(msg)
+    root = Path(data.get("path") or ".")
+    if not root.is_absolute():
+        root = path.parent / root
+    names = _names(data.get("names"), path)
+    nc = data.get("nc")
+    if nc is not None and type(nc) is not int:
+        msg = f"{path}: nc must be an integer, found {nc!r}"
+        raise InputError(msg)
+    splits: dict[str, list[Path]] = {}
+    for key in ("train", "val", "test"):
+        value = data.get(key)
+        if not value:
+            continue
+        entries = value if isinstance(value, list) else [value]
+        splits[key] = [p if p.is_absolute() else root / p for p in map(Path, map(str, entries))]
+    kpt = data.get("kpt_shape")
+    kpt_shape = (int(kpt[0]), int(kpt[1])) if isinstance(kpt, list) and len(kpt) == 2 else None
+    return DatasetSpec(yaml=path, root=root, names=names, nc=nc, splits=splits, kpt_shape=kpt_shape)
+
+
+def _names(value: Any, path: Path) -> dict[int, str]:
+    if isinstance(value, list):
+        return {i: str(name) for i, name in enumerate(value)}
+    if isinstance(value, dict):
+        try:
+            return {int(k): str(v) for k, v in value.items()}
+        except (TypeError, ValueError):
+            pass
+    msg = f"{path}: names must be a list or an index → name mapping, found {value!r}"
+    raise InputError(msg)
+
+
+def split_images(source: Path) -> tuple[list[Path], list[str]]:
+    """The images a split entry names: a list file (``./`` lines relative to its folder, as
+    Ultralytics reads them) or a folder. Returns the images and listed paths that do not exist."""
+    if source.is_dir():
+        return image_files(source), []
+    if not source.is_file():
+        msg = f"{source}: the split's list file or image folder does not exist"
+        raise InputError(msg)
+    images, missing = [], []
+    for line in source.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        image = source.parent / line[2:] if line.startswith("./") else Path(line)
+        if not image.is_absolute():
+            image = source.parent / image
+        if image.suffix.lower() not in IMAGE_SUFFIXES or not image.is_file():
+            missing.append(line)
+        else:
+            images.append(image)
+    return images, missing
