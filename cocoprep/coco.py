@@ -30,8 +30,10 @@ from cocoprep.errors import InputError
 #: The top-level arrays cocoprep reads.
 SECTIONS = ("images", "annotations", "categories")
 # Bounding keys: other top-level keys of common COCO-format files, found only to end a section.
-_OTHER_KEYS = ("info", "licenses", "type")
+_OTHER_KEYS = ("info", "licenses")
 _ELEMENT_GAP = re.compile(rb"\}\s*,\s*\{")
+_COLON = re.compile(rb"\s*:\s*")
+_NOT_SPACE = re.compile(rb"\S")
 _SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
 
 
@@ -107,7 +109,9 @@ def image_relpath(image: dict[str, Any], split: str) -> str:
     'train2017/000000000009.jpg'
     """
     name = image.get("file_name")
-    if isinstance(name, str) and name:
+    if type(name) is str and name:
+        if name[0] != "/" and ".." not in name and "\\" not in name:
+            return f"{split}/{name}"
         rel = f"{split}/{name}"
     else:
         url = image.get("coco_url")
@@ -123,24 +127,34 @@ def image_relpath(image: dict[str, Any], split: str) -> str:
     return rel
 
 
+def _key_value(buf: mmap.mmap | bytes, key: str, *, last: bool = False, limit: int = -1) -> int:
+    """Offset of the value of ``"key":`` (first or last occurrence), or -1."""
+    needle = b'"' + key.encode() + b'"'
+    end = len(buf) if limit < 0 else min(limit, len(buf))
+    start = buf.rfind(needle) if last else buf.find(needle, 0, end)
+    while start != -1:
+        match = _COLON.match(buf, start + len(needle))
+        if match:
+            return match.end()
+        start = buf.rfind(needle, 0, start) if last else buf.find(needle, start + 1, end)
+    return -1
+
+
 def _find_keys(buf: mmap.mmap | bytes) -> dict[str, int]:
-    """Byte offsets of the values of the top-level keys cocoprep knows about."""
-    found: dict[str, int] = {}
-    for key in SECTIONS + _OTHER_KEYS:
-        needle = b'"' + key.encode() + b'"'
-        start = buf.find(needle)
-        while start != -1:
-            pos = start + len(needle)
-            while pos < len(buf) and buf[pos] in b" \t\r\n":
-                pos += 1
-            if pos < len(buf) and buf[pos] == ord(":"):
-                pos += 1
-                while pos < len(buf) and buf[pos] in b" \t\r\n":
-                    pos += 1
-                found[key] = pos
-                break
-            start = buf.find(needle, start + 1)
-    return found
+    """Byte offsets of the values of the top-level keys cocoprep knows about.
+
+    ``categories`` is looked for from the end, where COCO files keep it, and the small
+    ``info`` and ``licenses`` only near the start, so no search crosses the annotations twice.
+    """
+    found = {
+        "images": _key_value(buf, "images"),
+        "annotations": _key_value(buf, "annotations"),
+        "categories": _key_value(buf, "categories", last=True),
+    }
+    head = min(found["images"], found["annotations"])
+    for key in _OTHER_KEYS:
+        found[key] = _key_value(buf, key, limit=head)
+    return {key: offset for key, offset in found.items() if offset != -1}
 
 
 def find_sections(buf: mmap.mmap | bytes) -> dict[str, tuple[int, int]]:
@@ -178,7 +192,7 @@ def split_array(
     """Cut the array ``buf[start:end]`` (brackets included) into element-aligned byte ranges of
     about ``target_bytes`` each (brackets excluded). An empty array gives no range."""
     inner_start, inner_end = start + 1, end - 1
-    if not buf[inner_start:inner_end].strip():
+    if not _NOT_SPACE.search(buf, inner_start, inner_end):
         return []
     ranges = []
     begin = inner_start
@@ -223,32 +237,36 @@ def _check_int_id(value: Any, what: str, path: Path) -> None:
 
 def image_table(images: list[dict[str, Any]], split: str, path: Path) -> ImageTable:
     """Check the images of a file and turn them into an :class:`ImageTable`."""
-    n = len(images)
-    ids = np.empty(n, np.int64)
-    widths = np.empty(n, np.float64)
-    heights = np.empty(n, np.float64)
-    paths = []
-    for i, image in enumerate(images):
-        if type(image) is not dict:
-            msg = f"{path}: images[{i}] is not an object"
-            raise InputError(msg)
-        image_id = image.get("id")
-        _check_int_id(image_id, "image id", path)
-        width, height = image.get("width"), image.get("height")
-        for name, value in (("width", width), ("height", height)):
-            if type(value) not in (int, float) or not value > 0 or value == float("inf"):
-                msg = (
-                    f"{path}: image {image_id} has {name} {value!r}; expected a positive "
-                    "number (fix the image record, e.g. from the image file)"
-                )
-                raise InputError(msg)
-        ids[i], widths[i], heights[i] = image_id, width, height
-        paths.append(image_relpath(image, split))
-    if len(np.unique(ids)) != n:
-        values, counts = np.unique(ids, return_counts=True)
-        msg = f"{path}: image id {int(values[counts > 1][0])} appears more than once"
+    if not all(type(image) is dict for image in images):
+        bad = next(i for i, image in enumerate(images) if type(image) is not dict)
+        msg = f"{path}: images[{bad}] is not an object"
         raise InputError(msg)
-    return ImageTable(ids=ids, widths=widths, heights=heights, paths=paths)
+    ids = [image.get("id") for image in images]
+    if not all(type(i) is int for i in ids):
+        _check_int_id(next(i for i in ids if type(i) is not int), "image id", path)
+    sizes = {}
+    for name in ("width", "height"):
+        values = [image.get(name) for image in images]
+        good = [type(v) in (int, float) and 0 < v < float("inf") for v in values]
+        if not all(good):
+            bad = good.index(False)
+            msg = (
+                f"{path}: image {ids[bad]} has {name} {values[bad]!r}; expected a positive "
+                "number (fix the image record, e.g. from the image file)"
+            )
+            raise InputError(msg)
+        sizes[name] = np.array(values, np.float64)
+    id_array = np.array(ids, np.int64)
+    unique, counts = np.unique(id_array, return_counts=True)
+    if len(unique) != len(id_array):
+        msg = f"{path}: image id {int(unique[counts > 1][0])} appears more than once"
+        raise InputError(msg)
+    return ImageTable(
+        ids=id_array,
+        widths=sizes["width"],
+        heights=sizes["height"],
+        paths=[image_relpath(image, split) for image in images],
+    )
 
 
 def check_categories(categories: Any, path: Path) -> list[dict[str, Any]]:
