@@ -134,9 +134,10 @@ def label_path(root: Path, image_relpath: str) -> Path:
     return Path(str(PurePosixPath(f"{head}/labels/{tail}").with_suffix(".txt")))
 
 
-def _row_context(
+def row_context(
     coco_file: coco.CocoFile, class_map: classmap.ClassMap, task: str, keep_crowd: bool
 ) -> RowContext:
+    """The :class:`RowContext` convert's workers get for one file (also used by fidelity)."""
     images = coco_file.images
     order = np.argsort(images.ids, kind="stable")
     category_ids = np.array(sorted(c["id"] for c in coco_file.categories), np.int64)
@@ -366,7 +367,7 @@ def convert(
     summaries = []
     used: set[int] = set()
     for coco_file, split_name in zip(opened, splits, strict=True):
-        ctx = _row_context(coco_file, class_map, task, crowd == "keep")
+        ctx = row_context(coco_file, class_map, task, crowd == "keep")
         with backend_context(backend, scheduler):
             chunks = _annotation_chunks(coco_file, ctx, workers, backend, progress)
         texts, counts = _group_by_image(chunks, len(coco_file.images))
