@@ -411,3 +411,56 @@ def stats_command(sources: tuple[str, ...], fmt: str, workers: int | None, quiet
 
     result = stats(list(sources), workers=workers, progress=not quiet and sys.stderr.isatty())
     click.echo(result.format(fmt), nl=False)
+
+
+@main.command("preview")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=str))
+@click.option("--split", help="Split to draw [default: the first val* split].")
+@click.option(
+    "-n", "count", type=click.IntRange(min=1), default=16, show_default=True, help="Images."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the image pick.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="Folder for the PNGs (one per image) and mosaic.png.",
+)
+@click.option(
+    "--annotations",
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="The COCO JSON the split came from: drawn in a second panel beside each image.",
+)
+@click.option(
+    "--tile",
+    type=click.IntRange(min=32),
+    default=320,
+    show_default=True,
+    help="Mosaic cell height in pixels.",
+)
+def preview_command(
+    root: str,
+    split: str | None,
+    count: int,
+    seed: int,
+    out: str,
+    annotations: str | None,
+    tile: int,
+) -> None:
+    """Draw the YOLO labels of a sample of images of ROOT over the images, with class names.
+
+    Polygons (multi-part ones split back into their parts), boxes or keypoints with their
+    skeleton; with --annotations the source COCO polygons, RLE masks and crowd regions are drawn
+    in a second panel beside each image, to check a conversion at a glance.
+
+    \b
+    Examples:
+      cocoprep preview datasets/coco --split val2017 --out preview/
+      cocoprep preview datasets/coco -n 4 --seed 1 --out preview/ \\
+          --annotations datasets/coco/annotations/instances_val2017.json
+    """
+    from cocoprep.preview import preview
+
+    result = preview(root, split, out=out, n=count, seed=seed, annotations=annotations, tile=tile)
+    click.echo(f"  {len(result.images)} images drawn into {out}", err=True)
+    click.echo(str(result.mosaic))
