@@ -133,7 +133,7 @@ def main() -> None:
     labels = {
         "curl": "curl -o",
         "cocoprep": "cocoprep fetch, 1 stream + MD5",
-        "cocoprep-ranges": f"cocoprep fetch, {args.connections} ranges + MD5 after",
+        "cocoprep-ranges": f"cocoprep fetch, {args.connections} ranges + MD5",
     }
     print(f"{args.mib} MiB over loopback, {args.rounds} rounds (MiB/s):     best   median")
     for name in best:

@@ -34,6 +34,7 @@ from cocoprep.extract import extract_zip, extracted_size, is_done, marker_path, 
 from cocoprep.hashes import (
     BackgroundHasher,
     ChecksumError,
+    new_hasher,
     parse_hash,
     update_from_file,
 )
@@ -42,10 +43,9 @@ logger = logging.getLogger("cocoprep")
 
 MIRROR_ENV = "COCOPREP_MIRROR"
 CHUNK_SIZE = 1 << 20
-# Archives smaller than this per connection are fetched as one stream.
-MIN_SEGMENT_BYTES = 32 << 20
-# How often (bytes) a range worker records its progress for a resume after a kill.
-STATE_EVERY = 16 << 20
+# Parallel downloads go by pieces of this size (one Range request each); files smaller than
+# two pieces are fetched as one stream.
+PIECE_BYTES = 32 << 20
 RETRY_STATUS = frozenset({408, 425, 429})
 
 OnBytes = Callable[[int], None]
@@ -265,99 +265,146 @@ def _restart(
 # --------------------------------------------------------------------------- parallel ranges
 
 
-def _segments(size: int, connections: int) -> list[list[int]]:
-    """``[start, end_exclusive, done]`` for ``connections`` near-equal byte ranges.
+class _Pieces:
+    """Fixed-size pieces of a parallel download: claimed in file order, done ones saved.
 
-    Examples
-    --------
-    >>> _segments(10, 3)
-    [[0, 3, 0], [3, 6, 0], [6, 10, 0]]
+    Workers claim the lowest free piece, so the finished prefix of the file grows steadily and a
+    hashing thread can follow it: the hash is computed during the transfer, not after it. The
+    done set is saved beside the part after every piece; a killed run loses only the pieces in
+    flight.
     """
-    bounds = [size * i // connections for i in range(connections + 1)]
-    return [[bounds[i], bounds[i + 1], 0] for i in range(connections)]
 
-
-class _RangeState:
-    """Per-segment progress of a parallel download, saved beside the part for resumes."""
-
-    def __init__(self, path: Path, size: int, segments: list[list[int]]):
-        self.path, self.size, self.segments = path, size, segments
-        self.lock = threading.Lock()
+    def __init__(self, path: Path, size: int, piece: int, done: set[int]):
+        self.path, self.size, self.piece = path, size, piece
+        self.count = -(-size // piece)
+        self.done = done
+        self.cond = threading.Condition()
+        self.claimed = set(done)
+        self.frontier = 0
+        self._advance()
 
     @classmethod
-    def load_or_create(cls, path: Path, part: Path, size: int, connections: int) -> _RangeState:
+    def load_or_create(cls, path: Path, part: Path, size: int, piece: int) -> _Pieces:
+        """The saved state when it matches ``part`` and ``size``, else a fresh sparse part."""
         import json
 
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if data["size"] == size and part.exists() and part.stat().st_size == size:
-                return cls(path, size, data["segments"])
+            if data["size"] == size and part.stat().st_size == size:
+                return cls(path, size, data["piece"], set(data["done"]))
         except (OSError, ValueError, KeyError, TypeError):
             pass
         with open(part, "wb") as sink:
             sink.truncate(size)
-        state = cls(path, size, _segments(size, connections))
-        state.save()
-        return state
+        pieces = cls(path, size, piece, set())
+        pieces.save()
+        return pieces
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        """``(start, end_exclusive)`` of piece ``index``."""
+        return index * self.piece, min(self.size, (index + 1) * self.piece)
+
+    @property
+    def done_bytes(self) -> int:
+        return sum(end - start for start, end in map(self.bounds, self.done))
+
+    def _advance(self) -> None:
+        while self.frontier in self.done:
+            self.frontier += 1
+
+    def claim(self) -> int | None:
+        """The lowest piece nobody works on, or ``None``."""
+        with self.cond:
+            for index in range(self.frontier, self.count):
+                if index not in self.claimed:
+                    self.claimed.add(index)
+                    return index
+            return None
+
+    def finish(self, index: int) -> None:
+        """Record piece ``index`` as written (and flushed) and wake the hasher."""
+        with self.cond:
+            self.done.add(index)
+            self._advance()
+            self.save()
+            self.cond.notify_all()
+
+    def wait_beyond(self, hashed: int, stop: threading.Event) -> int:
+        """Block until the done prefix passes piece ``hashed`` (or ``stop``); the frontier."""
+        with self.cond:
+            while self.frontier <= hashed and not stop.is_set():
+                self.cond.wait(0.2)
+            return self.frontier
 
     def save(self) -> None:
         import json
 
         temp = self.path.with_name(self.path.name + ".tmp")
-        with self.lock:
-            temp.write_text(json.dumps({"size": self.size, "segments": self.segments}))
-            os.replace(temp, self.path)
-
-    def record(self, index: int, done: int) -> None:
-        self.segments[index][2] = done  # one writer per segment
-        self.save()
-
-    @property
-    def done(self) -> int:
-        return sum(segment[2] for segment in self.segments)
+        state = {"size": self.size, "piece": self.piece, "done": sorted(self.done)}
+        temp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(temp, self.path)
 
 
-def _fetch_segment(
-    url: str, part: Path, state: _RangeState, index: int, policy: RetryPolicy, on_bytes: OnBytes
-) -> None:
-    start, end, done = state.segments[index]
-    failures = attempts = 0
+def _fetch_piece(url, sink, start: int, end: int, policy, on_bytes, stop) -> bool:
+    """Write bytes ``[start, end)`` of ``url`` at their offset in ``sink``, with retries.
+
+    Returns ``False`` when ``stop`` was set meanwhile (another worker failed).
+    """
+    position, failures, attempts = start, 0, 0
+    while position < end:
+        headers = {"Range": f"bytes={position}-{end - 1}"}
+        attempts += 1
+        before = position
+        try:
+            with _session().get(url, headers=headers, stream=True, timeout=policy.timeout) as r:
+                _check_status(r, url)
+                if r.status_code != 206 or _content_range_start(r) != position:
+                    raise _NoRanges
+                sink.seek(position)
+                for chunk in r.raw.stream(CHUNK_SIZE, decode_content=False):
+                    if stop.is_set():
+                        return False
+                    chunk = chunk[: end - position]
+                    sink.write(chunk)
+                    position += len(chunk)
+                    on_bytes(len(chunk))
+                if position < end:
+                    message = f"connection closed at byte {position} of range end {end}"
+                    raise _Retryable(message)
+        except _transient_errors() as error:
+            failures = 1 if position > before else failures + 1
+            if failures > policy.retries:
+                raise _give_up(url, attempts, error) from error
+            delay = policy.delay(failures)
+            logger.warning(
+                "%s (bytes %d-%d): %s; retrying in %.1f s", url, start, end, error, delay
+            )
+            time.sleep(delay)
+    return True
+
+
+def _piece_worker(url, part: Path, pieces: _Pieces, policy, on_bytes, stop) -> None:
     with open(part, "r+b") as sink:
-        while start + done < end:
-            headers = {"Range": f"bytes={start + done}-{end - 1}"}
-            attempts += 1
-            before = done
-            try:
-                with _session().get(url, headers=headers, stream=True, timeout=policy.timeout) as r:
-                    _check_status(r, url)
-                    if r.status_code != 206 or _content_range_start(r) != start + done:
-                        raise _NoRanges
-                    sink.seek(start + done)
-                    unsaved = 0
-                    for chunk in r.raw.stream(CHUNK_SIZE, decode_content=False):
-                        chunk = chunk[: end - start - done]
-                        sink.write(chunk)
-                        done += len(chunk)
-                        unsaved += len(chunk)
-                        on_bytes(len(chunk))
-                        if unsaved >= STATE_EVERY:
-                            sink.flush()
-                            state.record(index, done)
-                            unsaved = 0
-                    sink.flush()
-                    state.record(index, done)
-                    if start + done < end:
-                        message = f"connection closed at byte {start + done} of range end {end}"
-                        raise _Retryable(message)
-            except _transient_errors() as error:
-                sink.flush()
-                state.record(index, done)
-                failures = 1 if done > before else failures + 1
-                if failures > policy.retries:
-                    raise _give_up(url, attempts, error) from error
-                delay = policy.delay(failures)
-                logger.warning("%s (range %d): %s; retrying in %.1f s", url, index, error, delay)
-                time.sleep(delay)
+        while not stop.is_set() and (index := pieces.claim()) is not None:
+            if not _fetch_piece(url, sink, *pieces.bounds(index), policy, on_bytes, stop):
+                return
+            sink.flush()  # visible to the hashing thread before it is marked done
+            pieces.finish(index)
+
+
+def _follow_and_hash(part: Path, pieces: _Pieces, hasher, stop: threading.Event) -> None:
+    """Hash ``part`` in order as the done prefix grows."""
+    hashed = 0
+    with open(part, "rb") as source:
+        while hashed < pieces.count and not stop.is_set():
+            frontier = pieces.wait_beyond(hashed, stop)
+            start, end = pieces.bounds(hashed)[0], pieces.bounds(frontier - 1)[1]
+            source.seek(start)
+            update = hasher.update
+            while start < end and (chunk := source.read(min(CHUNK_SIZE, end - start))):
+                update(chunk)
+                start += len(chunk)
+            hashed = frontier
 
 
 def _ranges(
@@ -365,21 +412,35 @@ def _ranges(
     part: Path,
     size: int,
     connections: int,
+    alg: str,
     policy: RetryPolicy,
     on_bytes: OnBytes,
-) -> None:
-    """Fill ``part`` (``size`` bytes) with ``connections`` parallel Range requests."""
+):
+    """Fill ``part`` (``size`` bytes) with ``connections`` parallel Range requests.
+
+    Returns a hasher over the whole part, fed while the pieces arrive.
+    """
     state_path = part.with_name(part.name + ".ranges")
-    state = _RangeState.load_or_create(state_path, part, size, connections)
-    on_bytes(state.done)
-    with ThreadPoolExecutor(max_workers=connections, thread_name_prefix="cocoprep-range") as pool:
+    pieces = _Pieces.load_or_create(state_path, part, size, PIECE_BYTES)
+    on_bytes(pieces.done_bytes)
+    hasher = new_hasher(alg)
+    stop = threading.Event()
+    workers = max(1, min(connections, pieces.count))
+    with ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="cocoprep-range") as pool:
+        follower = pool.submit(_follow_and_hash, part, pieces, hasher, stop)
         futures = [
-            pool.submit(_fetch_segment, url, part, state, i, policy, on_bytes)
-            for i in range(len(state.segments))
+            pool.submit(_piece_worker, url, part, pieces, policy, on_bytes, stop)
+            for _ in range(workers)
         ]
-        for future in as_completed(futures):
-            future.result()
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except BaseException:
+            stop.set()
+            raise
+        follower.result()
     state_path.unlink(missing_ok=True)
+    return hasher
 
 
 def _supports_ranges(url: str, policy: RetryPolicy) -> tuple[bool, int | None]:
@@ -432,8 +493,7 @@ def _fill_part(
     if source is None and (ranges_state.exists() or fresh):
         supported, announced = _supports_ranges(url, policy)
         total = size if size is not None else announced
-        if supported and total and (ranges_state.exists() or total >= 2 * MIN_SEGMENT_BYTES):
-            workers = max(1, min(connections, total // MIN_SEGMENT_BYTES))
+        if supported and total and (ranges_state.exists() or total >= 2 * PIECE_BYTES):
             reported = 0
 
             def counting(n: int) -> None:
@@ -442,10 +502,7 @@ def _fill_part(
                 on_bytes(n)
 
             try:
-                _ranges(url, part, total, workers, policy, counting)
-                hasher = BackgroundHasher(alg)
-                update_from_file(hasher, part)
-                return hasher
+                return _ranges(url, part, total, connections, alg, policy, counting)
             except _NoRanges:
                 logger.info("%s: server ignores Range, falling back to one stream", url)
                 on_bytes(-reported)
@@ -488,8 +545,8 @@ def fetch(
         Expected hash (``"md5:…"`` or bare MD5) and byte count; either may be ``None``. On a
         mismatch the part is deleted and fetched once more, then :class:`ChecksumError`.
     connections
-        Parallel byte ranges for large files on servers that accept them (then the hash is
-        computed after the transfer; with one stream it is computed while streaming).
+        Parallel Range requests for files of two pieces (``PIECE_BYTES``) or more on servers
+        that accept them; pieces are taken in file order and hashed as the done prefix grows.
     policy
         Retries, backoff and stall timeout (:class:`RetryPolicy`).
     on_bytes

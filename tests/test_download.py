@@ -141,56 +141,63 @@ def test_stalled_server_times_out_and_retries(server, tmp_path):
 
 
 @pytest.fixture
-def small_segments(monkeypatch):
-    monkeypatch.setattr(dl, "MIN_SEGMENT_BYTES", 256 << 10)
-    monkeypatch.setattr(dl, "STATE_EVERY", 64 << 10)
+def small_pieces(monkeypatch):
+    monkeypatch.setattr(dl, "PIECE_BYTES", 256 << 10)  # BLOB is 12 pieces
     monkeypatch.setattr(dl, "CHUNK_SIZE", 64 << 10)
 
 
-def test_parallel_ranges_with_a_cut_segment(server, tmp_path, small_segments):
+def test_parallel_pieces_with_a_cut_one(server, tmp_path, small_pieces):
     server.fail("blob.bin", "cut")
     seen = []
     _fetch(server, tmp_path / "blob.bin", connections=4, size=len(BLOB), on_bytes=seen.append)
     assert (tmp_path / "blob.bin").read_bytes() == BLOB
-    ranges = sorted(entry[2] for entry in server.gets("blob.bin"))
-    assert len(ranges) == 5 and all(r.startswith("bytes=") for r in ranges)
+    ranges = [entry[2] for entry in server.gets("blob.bin")]
+    assert len(ranges) == 13 and "bytes=0-262143" in ranges
     assert sum(seen) == len(BLOB)
     assert not (tmp_path / "blob.bin.part.ranges").exists()
 
 
-def test_parallel_ranges_resume_from_the_saved_state(server, tmp_path, small_segments):
+def test_parallel_pieces_resume_from_the_saved_state(server, tmp_path, small_pieces):
     server.fail("blob.bin", *["503"] * 8)
-    with pytest.raises(dl.DownloadError):
-        _fetch(
-            server,
-            tmp_path / "blob.bin",
-            connections=4,
-            policy=dl.RetryPolicy(retries=0, backoff=0.01),
-        )
-    state = json.loads((tmp_path / "blob.bin.part.ranges").read_text())
-    assert state["size"] == len(BLOB)
-    # Pretend the first segment was half done when the process died.
-    start, end, _ = state["segments"][0]
-    half = (end - start) // 2
-    part = tmp_path / "blob.bin.part"
-    with open(part, "r+b") as file:
-        file.write(BLOB[:half])
-    state["segments"][0][2] = half
-    (tmp_path / "blob.bin.part.ranges").write_text(json.dumps(state))
+    policy = dl.RetryPolicy(retries=0, backoff=0.01)
+    with pytest.raises(dl.DownloadError, match="gave up after 1 attempts, last error: HTTP 503"):
+        _fetch(server, tmp_path / "blob.bin", connections=4, policy=policy)
+    state_path = tmp_path / "blob.bin.part.ranges"
+    state = json.loads(state_path.read_text())
+    assert (state["size"], state["piece"]) == (len(BLOB), 256 << 10)
+    # As if a killed run had finished pieces 0-4 and 7.
+    done = [0, 1, 2, 3, 4, 7]
+    with open(tmp_path / "blob.bin.part", "r+b") as part:
+        for index in done:
+            part.seek(index * state["piece"])
+            part.write(BLOB[index * state["piece"] : (index + 1) * state["piece"]])
+    state_path.write_text(json.dumps({**state, "done": done}))
+    server.faults.clear()
     server.log.clear()
-    _fetch(server, tmp_path / "blob.bin", connections=4)
+    result = _fetch(server, tmp_path / "blob.bin", connections=4)
     assert (tmp_path / "blob.bin").read_bytes() == BLOB
-    assert f"bytes={half}-{end - 1}" in [entry[2] for entry in server.gets("blob.bin")]
+    starts = sorted(
+        int(e[2].split("=")[1].split("-")[0]) // state["piece"] for e in server.log if e[0] == "GET"
+    )
+    assert starts == [5, 6, 8, 9, 10, 11]
+    assert result.size == len(BLOB)
 
 
-def test_single_stream_part_is_resumed_even_with_connections(server, tmp_path, small_segments):
+def test_parallel_corrupt_piece_fails_the_hash_then_refetches(server, tmp_path, small_pieces):
+    server.fail("blob.bin", "corrupt")
+    _fetch(server, tmp_path / "blob.bin", connections=3)
+    assert (tmp_path / "blob.bin").read_bytes() == BLOB
+    assert len(server.gets("blob.bin")) == 24
+
+
+def test_single_stream_part_is_resumed_even_with_connections(server, tmp_path, small_pieces):
     (tmp_path / "blob.bin.part").write_bytes(BLOB[:1000])
     _fetch(server, tmp_path / "blob.bin", connections=4)
     assert [entry[2] for entry in server.gets("blob.bin")] == ["bytes=1000-"]
     assert (tmp_path / "blob.bin").read_bytes() == BLOB
 
 
-def test_parallel_falls_back_to_one_stream_without_ranges(server, tmp_path, small_segments):
+def test_parallel_falls_back_to_one_stream_without_ranges(server, tmp_path, small_pieces):
     server.fail("blob.bin", *["norange"] * 4)
     _fetch(server, tmp_path / "blob.bin", connections=4)
     assert (tmp_path / "blob.bin").read_bytes() == BLOB
