@@ -418,11 +418,13 @@ def _ranges(
 ):
     """Fill ``part`` (``size`` bytes) with ``connections`` parallel Range requests.
 
-    Returns a hasher over the whole part, fed while the pieces arrive.
+    Returns a hasher over the whole part, fed while the pieces arrive, and the bytes a previous
+    run had already finished.
     """
     state_path = part.with_name(part.name + ".ranges")
     pieces = _Pieces.load_or_create(state_path, part, size, PIECE_BYTES)
-    on_bytes(pieces.done_bytes)
+    resumed = pieces.done_bytes
+    on_bytes(resumed)
     hasher = new_hasher(alg)
     stop = threading.Event()
     workers = max(1, min(connections, pieces.count))
@@ -440,7 +442,7 @@ def _ranges(
             raise
         follower.result()
     state_path.unlink(missing_ok=True)
-    return hasher
+    return hasher, resumed
 
 
 def _supports_ranges(url: str, policy: RetryPolicy) -> tuple[bool, int | None]:
@@ -485,7 +487,10 @@ def _fill_part(
     policy: RetryPolicy,
     on_bytes: OnBytes,
 ):
-    """Download ``url`` into ``part`` by the best means; returns a hasher over all of it."""
+    """Download ``url`` into ``part`` by the best means.
+
+    Returns a hasher over the whole part and how many bytes an earlier run had left in it.
+    """
     source = _local_path(url)
     ranges_state = part.with_name(part.name + ".ranges")
     # A part written by one stream keeps being resumed that way, whatever ``connections`` says.
@@ -508,7 +513,7 @@ def _fill_part(
                 on_bytes(-reported)
                 ranges_state.unlink(missing_ok=True)
                 part.unlink(missing_ok=True)
-    hasher = BackgroundHasher(alg)
+    hasher, resumed = BackgroundHasher(alg), 0
     if part.exists() and ranges_state.exists():
         ranges_state.unlink()
         part.unlink()
@@ -517,10 +522,11 @@ def _fill_part(
         if size is not None and have > size:
             part.unlink()
         else:
-            on_bytes(update_from_file(hasher, part))
+            resumed = update_from_file(hasher, part)
+            on_bytes(resumed)
     if source is not None:
-        return _copy_local(source, part, hasher, on_bytes)
-    return _stream(url, part, hasher, size, policy, on_bytes)
+        return _copy_local(source, part, hasher, on_bytes), resumed
+    return _stream(url, part, hasher, size, policy, on_bytes), resumed
 
 
 def fetch(
@@ -559,10 +565,9 @@ def fetch(
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    resumed_from = part.stat().st_size if part.exists() else 0
     for attempt in (1, 2):
         try:
-            hasher = _fill_part(url, part, alg, size, connections, policy, on_bytes)
+            hasher, resumed_from = _fill_part(url, part, alg, size, connections, policy, on_bytes)
             found_size = part.stat().st_size
             if size is not None and found_size != size:
                 message = f"{url}: expected {size} bytes, found {found_size}"
@@ -582,7 +587,6 @@ def fetch(
                 )
                 raise ChecksumError(message) from error
             logger.warning("%s; deleted the file, fetching it once more", error)
-            resumed_from = 0
             continue
         except OSError as error:
             if isinstance(error, _transient_errors()):

@@ -547,3 +547,40 @@ def test_builtin_catalog_dry_run_with_tls_and_extra_annotations(tmp_path, monkey
     assert summary.needed_bytes == 2 * 815585330 + 5 * 252907541 + 5 * 1144034
     assert [item.dest.name for item in summary.plan] == ["val2017", "annotations", "annotations"]
     assert not (tmp_path / "coco").exists()
+
+
+KILLED_FETCH = """
+import os, signal, sys
+import importlib
+dl = importlib.import_module("cocoprep.download")
+dl.PIECE_BYTES = 256 << 10
+dl.CHUNK_SIZE = 64 << 10
+seen = 0
+def on_bytes(n):
+    global seen
+    seen += n
+    if seen > int(sys.argv[3]):
+        os.kill(os.getpid(), signal.SIGKILL)
+dl.fetch(sys.argv[1], sys.argv[2], connections=int(sys.argv[4]), on_bytes=on_bytes)
+"""
+
+
+@pytest.mark.parametrize("connections", [1, 4])
+def test_download_killed_with_sigkill_resumes(server, tmp_path, small_pieces, connections):
+    import subprocess
+    import sys
+
+    dest = tmp_path / "blob.bin"
+    args = [server.url + "blob.bin", str(dest), str(len(BLOB) // 2), str(connections)]
+    process = subprocess.run([sys.executable, "-c", KILLED_FETCH, *args], check=False, timeout=30)
+    assert process.returncode == -9
+    assert not dest.exists() and (tmp_path / "blob.bin.part").exists()
+    server.log.clear()
+    result = _fetch(server, dest, connections=connections)
+    assert dest.read_bytes() == BLOB
+    assert result.resumed_from > 0
+    fetched = sum(
+        int(end or len(BLOB) - 1) - int(start) + 1
+        for start, end in (e[2].split("=")[1].split("-") for e in server.gets("blob.bin"))
+    )
+    assert fetched < len(BLOB)
