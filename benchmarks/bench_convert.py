@@ -57,7 +57,10 @@ class Measurement:
 
 
 def measure(cmd: list[str], *, interval: float = 0.02, env: dict | None = None) -> Measurement:
-    """Run ``cmd`` to completion, polling its process tree's RSS every ``interval`` seconds."""
+    """Run ``cmd`` to completion, polling its process tree's RSS every ``interval`` seconds.
+
+    New child processes are picked up within five polls.
+    """
     peaks = [0, 0]
     done = threading.Event()
     with tempfile.TemporaryFile() as err:
@@ -65,11 +68,13 @@ def measure(cmd: list[str], *, interval: float = 0.02, env: dict | None = None) 
         proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
 
         def poll() -> None:
+            tree, polls = [proc], 0
             while not done.is_set():
-                try:
-                    tree = [proc, *proc.children(recursive=True)]
-                except psutil.NoSuchProcess:
-                    return
+                # listing children scans all of /proc, so refresh the tree only every ~0.1 s
+                if polls % 5 == 0:
+                    with contextlib.suppress(psutil.Error):
+                        tree = [proc, *proc.children(recursive=True)]
+                polls += 1
                 rss = []
                 for p in tree:
                     with contextlib.suppress(psutil.Error):
@@ -104,9 +109,10 @@ def dataset(data_dir: Path, shape: str, images: int, seed: int) -> Path:
     return path
 
 
-def count_files(root: Path) -> int:
-    """Number of ``.txt`` label files under ``root``."""
-    return sum(name.endswith(".txt") for _, _, names in os.walk(root) for name in names)
+def count_labels(root: Path) -> int:
+    """Number of ``.txt`` label files under ``root/labels`` (both tools write there)."""
+    walk = os.walk(root / "labels")
+    return sum(name.endswith(".txt") for _, _, names in walk for name in names)
 
 
 def run_tool(
@@ -123,7 +129,7 @@ def run_tool(
         cmd += [task, shape]
         env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_VERBOSE": "False"}
     result = measure(cmd, env=env)
-    files = count_files(out)
+    files = count_labels(out)
     if not args.keep_output:
         shutil.rmtree(out, ignore_errors=True)
     return result, files
