@@ -300,6 +300,16 @@ class _Pieces:
         pieces.save()
         return pieces
 
+    @staticmethod
+    def saved_size(path: Path) -> int | None:
+        """The file size recorded in a saved state, ``None`` without a readable one."""
+        import json
+
+        try:
+            return int(json.loads(path.read_text(encoding="utf-8"))["size"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def bounds(self, index: int) -> tuple[int, int]:
         """``(start, end_exclusive)`` of piece ``index``."""
         return index * self.piece, min(self.size, (index + 1) * self.piece)
@@ -496,9 +506,13 @@ def _fill_part(
     # A part written by one stream keeps being resumed that way, whatever ``connections`` says.
     fresh = connections > 1 and not part.exists()
     if source is None and (ranges_state.exists() or fresh):
-        supported, announced = _supports_ranges(url, policy)
-        total = size if size is not None else announced
-        if supported and total and (ranges_state.exists() or total >= 2 * PIECE_BYTES):
+        saved = _Pieces.saved_size(ranges_state)
+        if saved is not None and size in (None, saved):
+            supported, total = True, saved  # no HEAD needed: a 200 to a piece falls back anyway
+        else:
+            supported, announced = _supports_ranges(url, policy)
+            total = size if size is not None else announced
+        if supported and total and (saved is not None or total >= 2 * PIECE_BYTES):
             reported = 0
 
             def counting(n: int) -> None:
