@@ -944,13 +944,15 @@ def check_label_rows(rows: yolo.LabelRows, file: str, ctx: LabelContext) -> list
     counts = rows.counts
     starts = rows.starts
     finite = _segment_sums(~np.isfinite(rows.values), counts) == 0
+    checked = _coordinate_mask(counts, ctx.kpt_shape)
     with np.errstate(invalid="ignore"):
-        outside = _segment_sums((rows.values < 0) | (rows.values > 1), counts) > 0
+        beyond = checked & ((rows.values < 0) | (rows.values > 1))
+    outside = _segment_sums(beyond, counts) > 0
     for r in np.flatnonzero(~finite).tolist():
         add("non-finite", r, "NaN or infinity in the row; fix or delete it")
     for r in np.flatnonzero(finite & outside).tolist():
-        values = rows.row(r)
-        bad = values[(values < 0) | (values > 1)]
+        start = int(starts[r])
+        bad = rows.values[start : start + int(counts[r])][beyond[start : start + int(counts[r])]]
         add(
             "out-of-range",
             r,
@@ -995,6 +997,17 @@ def check_label_rows(rows: yolo.LabelRows, file: str, ctx: LabelContext) -> list
     return out
 
 
+def _coordinate_mask(counts: np.ndarray, kpt_shape: tuple[int, int] | None) -> np.ndarray:
+    """Which values are coordinates (all but the visibility flags of pose rows)."""
+    mask = np.ones(int(counts.sum()), bool)
+    if kpt_shape is None or kpt_shape[1] != 3:
+        return mask
+    starts = np.cumsum(counts) - counts
+    position = np.arange(len(mask)) - np.repeat(starts, counts)
+    mask[(position >= 4) & ((position - 4) % 3 == 2)] = False
+    return mask
+
+
 def _check_label_rings(rings: list[np.ndarray], lines: np.ndarray, file: str) -> list[Finding]:
     from cocoprep.geometry import split_bridged_ring
 
@@ -1029,15 +1042,18 @@ def _check_label_rings(rings: list[np.ndarray], lines: np.ndarray, file: str) ->
                 line=int(lines[j]),
             )
         )
-    for k in np.flatnonzero(checks.repeated).tolist():
-        out.append(
-            finding(
-                "repeated-vertices",
-                file,
-                f"a vertex repeats {int(checks.repeated[k])} time(s) in a row",
-                line=int(lines[owner[k]]),
+    # Counted on the written ring: splitting it at repeated vertices drops such repeats.
+    for j, ring in enumerate(rings):
+        repeats = int((ring[1:] == ring[:-1]).all(axis=1).sum())
+        if repeats:
+            out.append(
+                finding(
+                    "repeated-vertices",
+                    file,
+                    f"a vertex repeats {repeats} time(s) in a row",
+                    line=int(lines[j]),
+                )
             )
-        )
     return out
 
 
