@@ -71,7 +71,7 @@ def repair_polygons(
     usable = [p for p in parts if len(p) >= 3 and np.isfinite(p).all()]
     if not usable:
         return []
-    shape = shapely.union_all(shapely.make_valid(shapely.polygons(usable)))
+    shape = shapely.union_all(shapely.make_valid([shapely.Polygon(p) for p in usable]))
     shape = shapely.intersection(shape, shapely.box(0, 0, width, height))
     rings = []
     for piece in shapely.get_parts(shape):
@@ -81,6 +81,7 @@ def repair_polygons(
                 continue
             exterior = shapely.Polygon(polygon.exterior)
             ring = shapely.get_coordinates(shapely.remove_repeated_points(exterior))[:-1]
+            ring = np.clip(ring, 0, [width, height])  # GEOS may leave -1e-313 after clipping
             if len(ring) >= 3:
                 rings.append(ring)
     return rings
@@ -96,10 +97,10 @@ def _repair_annotation(
     from pycocotools import mask as mask_utils
 
     if kinds & _DROP_ANNOTATION or type(ann.get("image_id")) is not int:
-        counts["annotations dropped (unknown id, bad RLE)"] += 1
+        counts["annotations dropped (bad id, segmentation or RLE)"] += 1
         return None
     if type(ann.get("category_id")) is not int:
-        counts["annotations dropped (unknown id, bad RLE)"] += 1
+        counts["annotations dropped (bad id, segmentation or RLE)"] += 1
         return None
     ann = dict(ann)
     seg = ann.get("segmentation")
@@ -112,6 +113,9 @@ def _repair_annotation(
         ann["area"] = float(mask_utils.area(rle))
         counts["RLE bbox/area recomputed"] += 1
         return ann
+    if seg is not None and type(seg) not in (list, dict):
+        counts["annotations dropped (bad id, segmentation or RLE)"] += 1
+        return None
     if type(seg) is list and seg:
         parts = _numeric_parts(seg)
         rings = repair_polygons(parts, width, height, validate.MIN_AREA_PX)
@@ -201,7 +205,7 @@ def repair_coco(path: str | os.PathLike, out: str | os.PathLike) -> RepairSummar
             repaired.append(ann)
             continue
         if "bad-annotation" in kinds or image_pos[i] < 0:
-            counts["annotations dropped (unknown id, bad RLE)"] += 1
+            counts["annotations dropped (bad id, segmentation or RLE)"] += 1
             continue
         width, height = ctx.widths[image_pos[i]], ctx.heights[image_pos[i]]
         fixed = _repair_annotation(ann, kinds, width, height, counts)
@@ -261,7 +265,8 @@ def _polygon_row(class_id: int, rings: list[np.ndarray]) -> bytes | None:
     rings = [ring for ring in rings if len(ring) >= 3]
     if not rings:
         return None
-    ring = geometry.merge_parts(rings) if len(rings) > 1 else rings[0]
+    # Parts that touch get a zero-length bridge: drop its repeated vertex.
+    ring = _dedupe_consecutive(geometry.merge_parts(rings)) if len(rings) > 1 else rings[0]
     text, _ = geometry.format_rows(np.array([class_id]), ring.ravel(), np.array([ring.size]), "g")
     return text.rstrip(b"\n")
 
