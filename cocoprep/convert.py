@@ -30,7 +30,7 @@ import numpy as np
 
 from cocoprep import classmap, coco, yamlfile
 from cocoprep.errors import InputError
-from cocoprep.fileio import write_atomic
+from cocoprep.fileio import write_atomic, write_many
 from cocoprep.parallel import backend_context
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
 
@@ -254,25 +254,14 @@ def _write_split(
 ) -> tuple[int, int]:
     from tqdm import tqdm
 
-    written = unchanged = 0
-    made: set[Path] = set()
     paths = coco_file.images.paths
-    for relpath, text in tqdm(
-        zip(paths, texts, strict=True),
-        total=len(paths),
-        desc=f"labels {split}",
-        unit="file",
-        disable=not progress,
-        leave=False,
-    ):
-        target = label_path(root, relpath)
-        if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
-        if write_atomic(target, text):
-            written += 1
-        else:
-            unchanged += 1
+    with tqdm(
+        total=len(paths), desc=f"labels {split}", unit="file", disable=not progress, leave=False
+    ) as bar:
+        written, unchanged = write_many(
+            ((label_path(root, relpath), text) for relpath, text in zip(paths, texts, strict=True)),
+            on_file=bar.update,
+        )
     listing = "".join(f"./images/{relpath}\n" for relpath in paths).encode()
     write_atomic(root / f"{split}.txt", listing)
     if images_dir is not None:

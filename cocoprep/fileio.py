@@ -8,6 +8,8 @@ untouched: a re-run changes nothing, and Make sees no newer file.
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -41,3 +43,46 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def write_many(
+    files: Iterable[tuple[Path, bytes]], on_file: Callable[[], object] | None = None
+) -> tuple[int, int]:
+    """Write many small files, each atomically; return ``(written, unchanged)``.
+
+    A folder that does not exist yet is filled under a temporary name and renamed into place once
+    complete: one rename for the folder instead of one per file, and a killed run leaves no
+    half-filled folder. Files in existing folders go through :func:`write_atomic`, so those
+    already right are left untouched.
+    """
+    by_folder: dict[Path, list[tuple[str, bytes]]] = {}
+    for path, data in files:
+        by_folder.setdefault(path.parent, []).append((path.name, data))
+    written = unchanged = 0
+    for folder, items in by_folder.items():
+        if folder.is_dir():
+            for name, data in items:
+                if write_atomic(folder / name, data):
+                    written += 1
+                else:
+                    unchanged += 1
+                if on_file:
+                    on_file()
+            continue
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        stage = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+        for name, data in items:
+            with open(stage / name, "xb") as handle:
+                handle.write(data)
+            written += 1
+            if on_file:
+                on_file()
+        try:
+            os.rename(stage, folder)
+        except OSError:  # the folder appeared meanwhile: move the files in one by one
+            for name, _ in items:
+                os.replace(stage / name, folder / name)
+            stage.rmdir()
+    return written, unchanged
