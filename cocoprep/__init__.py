@@ -4,12 +4,19 @@ The core is importable without Click::
 
     import cocoprep
     summary = cocoprep.convert(["annotations/instances_val2017.json"], root="datasets/coco")
+    cocoprep.download(["val2017"], root="datasets/coco")
+
+``cocoprep.convert`` and ``cocoprep.download`` are the functions; their modules stay reachable
+as ``sys.modules["cocoprep.convert"]`` or through ``from cocoprep.convert import …``.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["CocoprepError", "__version__"]
+# Rebinding the names to the functions (their modules share the names) is deliberate.
+from cocoprep.convert import convert
+from cocoprep.download import download
+from cocoprep.errors import CocoprepError, InputError
 
-from cocoprep.errors import CocoprepError
+__all__ = ["CocoprepError", "InputError", "__version__", "convert", "download"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -10,11 +11,12 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from cocoprep import convert as convert_module
 from cocoprep.convert import convert, label_path
 from cocoprep.errors import InputError
 
 from builders import coco, image, polygon_annotation, square, write
+
+convert_module = importlib.import_module("cocoprep.convert")
 
 
 def read_labels(root: Path) -> dict[str, bytes]:

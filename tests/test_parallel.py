@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
-from cocoprep import convert as convert_module
 from cocoprep import parallel
 from cocoprep.convert import convert
 from cocoprep.errors import CocoprepError
 
 from builders import coco, image, polygon_annotation, square, write
+
+convert_module = importlib.import_module("cocoprep.convert")
 
 
 def _labels(root):
