@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import classmap, coco, convert, validate, yolo
+from cocoprep import classmap, coco, yolo
+from cocoprep.convert import label_path, row_context
 from cocoprep.errors import InputError
 from cocoprep.rows import annotation_rows
+from cocoprep.validate import rle_of
 
 log = logging.getLogger("cocoprep")
 
@@ -156,7 +158,7 @@ def _source_rle(ann: dict[str, Any], height: int, width: int) -> Any:
 
     seg = ann.get("segmentation")
     if type(seg) is dict:
-        return validate.rle_of(seg, height, width)
+        return rle_of(seg, height, width)
     if type(seg) is list and seg:
         parts = [seg] if type(seg[0]) is not list else seg
         parts = [p for p in parts if len(p) >= 6]
@@ -217,7 +219,7 @@ def fidelity(
     )
     # Crowd kept: rows of crowd annotations then match when the labels hold them, and are
     # simply unmatched expectations when they do not.
-    ctx = convert.row_context(coco_file, class_map, "segment", True)
+    ctx = row_context(coco_file, class_map, "segment", True)
     if coco_file.annotations is not None:
         anns = coco_file.annotations
     else:
@@ -244,7 +246,7 @@ def fidelity(
         report.notes.append(OPENCV_MISSING)
     images = coco_file.images
     for index in tqdm(range(len(images)), desc="fidelity", unit="image", disable=not progress):
-        label = convert.label_path(root, images.paths[index])
+        label = label_path(root, images.paths[index])
         if not label.is_file():
             continue
         wanted = expected.get(index, {})

@@ -22,9 +22,24 @@ from typing import Any
 import numpy as np
 import orjson
 
-from cocoprep import coco, geometry, validate, yolo
+from cocoprep import coco, geometry, yolo
 from cocoprep.errors import InputError
 from cocoprep.fileio import write_atomic
+from cocoprep.validate import (
+    MIN_AREA_NORMALISED,
+    MIN_AREA_PX,
+    CocoContext,
+    Finding,
+    LabelContext,
+    check_annotations,
+    check_categories,
+    check_images,
+    check_label_rows,
+    is_number,
+    label_context,
+    rle_of,
+    target_kind,
+)
 
 log = logging.getLogger("cocoprep")
 
@@ -105,7 +120,7 @@ def _repair_annotation(
     ann = dict(ann)
     seg = ann.get("segmentation")
     if type(seg) is dict:
-        rle = validate.rle_of(seg, int(height), int(width))
+        rle = rle_of(seg, int(height), int(width))
         if not mask_utils.area(rle):
             counts["annotations dropped (empty geometry)"] += 1
             return None
@@ -118,7 +133,7 @@ def _repair_annotation(
         return None
     if type(seg) is list and seg:
         parts = _numeric_parts(seg)
-        rings = repair_polygons(parts, width, height, validate.MIN_AREA_PX)
+        rings = repair_polygons(parts, width, height, MIN_AREA_PX)
         if not rings:
             counts["annotations dropped (empty geometry)"] += 1
             return None
@@ -130,7 +145,7 @@ def _repair_annotation(
         counts["polygon annotations repaired"] += 1
         return ann
     box = ann.get("bbox")
-    if type(box) is not list or len(box) != 4 or not all(map(validate._number, box)):
+    if type(box) is not list or len(box) != 4 or not all(map(is_number, box)):
         counts["annotations dropped (no usable bbox)"] += 1
         return None
     x0, y0 = max(box[0], 0.0), max(box[1], 0.0)
@@ -148,7 +163,7 @@ def _numeric_parts(seg: list) -> list[np.ndarray]:
         seg = [seg]
     parts = []
     for part in seg:
-        if type(part) is list and len(part) % 2 == 0 and all(map(validate._number, part)):
+        if type(part) is list and len(part) % 2 == 0 and all(map(is_number, part)):
             parts.append(np.asarray(part, np.float64).reshape(-1, 2))
     return parts
 
@@ -167,20 +182,20 @@ def repair_coco(path: str | os.PathLike, out: str | os.PathLike) -> RepairSummar
         msg = f"{path}: not a COCO file (expected an object with 'images' and 'annotations')"
         raise InputError(msg)
     counts: Counter = Counter()
-    images = validate.check_images(data.get("images") or [], source)
+    images = check_images(data.get("images") or [], source)
     bad_images = {f.index for f in images.findings}
     counts["images dropped (bad id, size or path)"] = len(bad_images)
     data["images"] = [im for i, im in enumerate(data.get("images") or []) if i not in bad_images]
-    category_findings, _ = validate.check_categories(data.get("categories"), source)
+    category_findings, _ = check_categories(data.get("categories"), source)
     if any(f.index is None for f in category_findings):
         msg = f"{path}: 'categories' is missing or not a list; add one, --fix cannot invent it"
         raise InputError(msg)
     bad_categories = {f.index for f in category_findings}
     counts["categories dropped (bad or repeated id)"] = len(bad_categories)
     data["categories"] = [c for i, c in enumerate(data["categories"]) if i not in bad_categories]
-    kept_images = validate.check_images(data["images"], source)
+    kept_images = check_images(data["images"], source)
     order = np.argsort(kept_images.ids, kind="stable")
-    ctx = validate.CocoContext(
+    ctx = CocoContext(
         source=source,
         sorted_image_ids=kept_images.ids[order],
         image_order=order,
@@ -189,7 +204,7 @@ def repair_coco(path: str | os.PathLike, out: str | os.PathLike) -> RepairSummar
         sorted_category_ids=np.unique([c["id"] for c in data["categories"]]).astype(np.int64),
     )
     annotations = data["annotations"]
-    chunk = validate.check_annotations(annotations, ctx)
+    chunk = check_annotations(annotations, ctx)
     kinds_of: dict[int, set[str]] = {}
     for item in chunk.findings:
         kinds_of.setdefault(item.index, set()).add(item.kind)
@@ -281,8 +296,8 @@ def _dedupe_consecutive(ring: np.ndarray) -> np.ndarray:
 
 def _repair_rows(
     rows: yolo.LabelRows,
-    findings: list[validate.Finding],
-    ctx: validate.LabelContext,
+    findings: list[Finding],
+    ctx: LabelContext,
     counts: Counter,
 ) -> bytes:
     kinds_at: dict[int, set[str]] = {}
@@ -316,7 +331,7 @@ def _repair_row(
     class_id: int,
     values: np.ndarray,
     polygon_file: bool,
-    ctx: validate.LabelContext,
+    ctx: LabelContext,
     counts: Counter,
 ) -> bytes | None:
     if ctx.kpt_shape is not None:
@@ -343,7 +358,7 @@ def _repair_row(
         return text.rstrip(b"\n")
     parts = geometry.split_bridged_ring(values.reshape(-1, 2))
     counts["polygon rows repaired"] += 1
-    return _polygon_row(class_id, repair_polygons(parts, 1.0, 1.0, validate.MIN_AREA_NORMALISED))
+    return _polygon_row(class_id, repair_polygons(parts, 1.0, 1.0, MIN_AREA_NORMALISED))
 
 
 def repair_labels(
@@ -351,13 +366,13 @@ def repair_labels(
 ) -> RepairSummary:
     """Write a repaired copy of a labels folder to ``out`` (which may be the folder itself)."""
     labels_dir, out = Path(labels_dir), Path(out)
-    ctx, _ = validate.label_context(labels_dir, nc)
+    ctx, _ = label_context(labels_dir, nc)
     counts: Counter = Counter()
     same = out.resolve() == labels_dir.resolve()
     for file in yolo.label_files(labels_dir):
         target = out / file.relative_to(labels_dir)
         rows = yolo.read_labels(file)
-        findings = validate.check_label_rows(rows, str(file), ctx)
+        findings = check_label_rows(rows, str(file), ctx)
         if not findings:
             if not same:
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -373,7 +388,7 @@ def repair(
 ) -> RepairSummary:
     """Repair a COCO JSON file or a YOLO labels folder into ``out``."""
     target = Path(target)
-    kind = validate.target_kind(target)
+    kind = target_kind(target)
     if kind == "coco":
         if Path(out).is_dir():
             msg = f"{out}: is a folder; --fix for a COCO file needs an output file name"

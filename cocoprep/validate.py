@@ -327,13 +327,29 @@ class ChunkFindings:
     polygons: int
 
 
-_NO_ID = np.iinfo(np.int64).min
+_NO_ID = int(np.iinfo(np.int64).min)
+_NO_BOX = (np.nan,) * 4
+
+
+def _id_array(values: list[int], what: str, add: Callable[[str, int, str], None]) -> np.ndarray:
+    """int64 ids; an id beyond 64 bits becomes a bad-id finding (and the missing-id marker)."""
+    try:
+        return np.array(values, np.int64)
+    except OverflowError:
+        out = np.full(len(values), _NO_ID, np.int64)
+        for i, value in enumerate(values):
+            if -(2**63) < value < 2**63:
+                out[i] = value
+            else:
+                add("bad-id", i, f"{what} {value} does not fit in 64 bits")
+        return out
 
 
 _NUMBER_TYPES = frozenset({int, float})
 
 
-def _number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """True for an int or float (not bool, not a string)."""
     return type(value) in _NUMBER_TYPES
 
 
@@ -341,11 +357,10 @@ def check_annotations(annotations: list[Any], ctx: CocoContext) -> ChunkFindings
     """Check a chunk of annotations (pure; see the module docstring)."""
     n = len(annotations)
     out: list[Finding] = []
-    ids = np.full(n, _NO_ID, np.int64)
-    image_ids = np.full(n, _NO_ID, np.int64)
-    category_ids = np.full(n, _NO_ID, np.int64)
-    boxes = np.full((n, 4), np.nan)
-    areas = np.full(n, np.nan)
+    # Plain lists filled in the loop and converted once: far cheaper than numpy item writes.
+    id_list, image_list, category_list = [_NO_ID] * n, [_NO_ID] * n, [_NO_ID] * n
+    box_list: list[Any] = [_NO_BOX] * n
+    area_list: list[Any] = [np.nan] * n
     parts: list[list] = []
     part_ann: list[int] = []
     rles: list[int] = []
@@ -372,25 +387,25 @@ def check_annotations(annotations: list[Any], ctx: CocoContext) -> ChunkFindings
             continue
         aid, iid, cid = ann.get("id"), ann["image_id"], ann["category_id"]
         if type(aid) is int:
-            ids[i] = aid
+            id_list[i] = aid
         else:
             add("bad-id", i, f"annotation id {aid!r}: expected an integer; renumber it")
-        for name, value, array in (
-            ("image_id", iid, image_ids),
-            ("category_id", cid, category_ids),
-        ):
-            if type(value) is int:
-                array[i] = value
-            else:
-                add("bad-id", i, f"{name} {value!r}: expected an integer id")
+        if type(iid) is int:
+            image_list[i] = iid
+        else:
+            add("bad-id", i, f"image_id {iid!r}: expected an integer id")
+        if type(cid) is int:
+            category_list[i] = cid
+        else:
+            add("bad-id", i, f"category_id {cid!r}: expected an integer id")
         box = ann.get("bbox")
         if type(box) is list and len(box) == 4 and _NUMBER_TYPES.issuperset(map(type, box)):
-            boxes[i] = box
+            box_list[i] = box
         else:
             add("bad-bbox", i, f"bbox {box!r}: expected [x, y, width, height] numbers")
         area = ann.get("area")
-        if _number(area):
-            areas[i] = area
+        if type(area) in _NUMBER_TYPES:
+            area_list[i] = area
         seg = ann.get("segmentation")
         if type(seg) is list:
             if seg and type(seg[0]) is not list:
@@ -405,6 +420,11 @@ def check_annotations(annotations: list[Any], ctx: CocoContext) -> ChunkFindings
             rles.append(i)
         elif seg is not None:
             add("bad-segmentation", i, f"found a {type(seg).__name__}; expected polygons or RLE")
+    ids = _id_array(id_list, "annotation id", add)
+    image_ids = _id_array(image_list, "image_id", add)
+    category_ids = _id_array(category_list, "category_id", add)
+    boxes = np.array(box_list, np.float64).reshape(n, 4)
+    areas = np.array(area_list, np.float64)
 
     image_pos = ctx.image_positions(image_ids)
     for i in np.flatnonzero((image_pos < 0) & (image_ids != _NO_ID)).tolist():
@@ -469,7 +489,7 @@ def _check_polygons(parts, part_ann, n, widths, heights, ctx: CocoContext, add):
         values = np.fromiter(chain.from_iterable(parts), np.float64, int(lengths.sum()))
         numeric = np.ones(len(parts), bool)
     except (TypeError, ValueError):
-        numeric = np.array([all(map(_number, p)) for p in parts], bool)
+        numeric = np.array([all(map(is_number, p)) for p in parts], bool)
         kept = [p for p, ok in zip(parts, numeric, strict=True) if ok]
         values = np.fromiter(chain.from_iterable(kept), np.float64)
         lengths = np.where(numeric, lengths, 0)
@@ -590,7 +610,8 @@ def rle_of(seg: dict, height: int, width: int) -> dict:
 
     counts = seg.get("counts")
     if isinstance(counts, list):
-        if not all(type(c) is int and c >= 0 for c in counts) or sum(counts) != height * width:
+        runs = np.array(counts)
+        if runs.dtype.kind not in "iu" or (runs < 0).any() or runs.sum() != height * width:
             msg = f"RLE counts do not sum to {height}*{width}={height * width} pixels"
             raise InputError(msg)
         return mask_utils.frPyObjects(seg, height, width)
@@ -730,7 +751,7 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
             continue
         has_id[i], ids[i] = True, iid
         size = [image.get("width"), image.get("height")]
-        if all(_number(v) and 0 < v < float("inf") for v in size):
+        if all(is_number(v) and 0 < v < float("inf") for v in size):
             sizes[i] = size
         else:
             message = (

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import builtins
+import importlib
 import json
 
 import pytest
 from click.testing import CliRunner
 
-from cocoprep import fidelity as f
 from cocoprep.cli import main
 from cocoprep.convert import convert
 from cocoprep.errors import InputError
 
 from builders import coco, image, polygon_annotation, square, write
+
+# By module: the package re-exports some functions under their modules' names.
+f = importlib.import_module("cocoprep.fidelity")
+
 
 CATS = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
 

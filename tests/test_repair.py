@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 
@@ -13,10 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_validate import defective_coco, defective_labels
 
-from cocoprep import repair as r
-from cocoprep import validate as v
 from cocoprep.cli import main
 from cocoprep.errors import InputError
+
+# By module: the package re-exports some functions under their modules' names.
+v = importlib.import_module("cocoprep.validate")
+r = importlib.import_module("cocoprep.repair")
 
 
 def test_repaired_coco_validates_clean(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 from pathlib import Path
 
@@ -12,12 +13,15 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cocoprep import validate as v
 from cocoprep.cli import main
 from cocoprep.errors import InputError
 from cocoprep.geometry import merge_parts
 
 from builders import coco, image, polygon_annotation, square, write
+
+# By module: the package re-exports some functions under their modules' names.
+v = importlib.import_module("cocoprep.validate")
+
 
 CATS = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
 
