@@ -21,7 +21,7 @@ import logging
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -159,9 +159,10 @@ def _rows_of_range(path: str, start: int, end: int, ctx: RowContext) -> ChunkRow
     return annotation_rows(coco.parse_file_range(path, start, end), ctx)
 
 
-def _chunk_results(
+def _iter_chunk_rows(
     coco_file: coco.CocoFile, ctx: RowContext, workers: int, backend: str, progress: bool
-) -> list[ChunkRows]:
+) -> Iterator[ChunkRows]:
+    """Rows of each chunk of the file's annotations, in file order, computed by workers."""
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
@@ -175,41 +176,90 @@ def _chunk_results(
         jobs = [delayed(_rows_of_range)(str(coco_file.path), s, e, ctx) for s, e in ranges]
         sizes = [e - s for s, e in ranges]
         unit = "B"
-    total = sum(sizes)
-    small = unit == "B" and total < PARALLEL_MIN_BYTES
+    small = unit == "B" and sum(sizes) < PARALLEL_MIN_BYTES
     n_jobs = 1 if small or len(jobs) <= 1 else workers
-    bar = tqdm(
-        total=total,
+    with tqdm(
+        total=sum(sizes),
         unit=unit,
         unit_scale=True,
         desc=f"rows {ctx.source}",
         disable=not progress,
         leave=False,
-    )
-    results = []
-    with bar:
+    ) as bar:
         if n_jobs == 1 and backend == "loky":
-            for job, size in zip(jobs, sizes, strict=True):
-                function, args, kwargs = job
-                results.append(function(*args, **kwargs))
-                bar.update(size)
+            results: Iterable[ChunkRows] = (f(*args, **kwargs) for f, args, kwargs in jobs)
         else:
             # Under the dask backend the cluster decides; parallel_config has selected it.
             options = {"n_jobs": n_jobs, "backend": "loky"} if backend == "loky" else {}
-            parallel = Parallel(return_as="generator", **options)
-            for result, size in zip(parallel(jobs), sizes, strict=True):
-                results.append(result)
-                bar.update(size)
-    return results
+            results = Parallel(return_as="generator", **options)(jobs)
+        for result, size in zip(results, sizes, strict=True):
+            yield result
+            bar.update(size)
 
 
-def _annotation_chunks(
+@dataclass
+class _SplitRows:
+    """All rows of a split, kept as the chunks' compact text plus per-row arrays."""
+
+    texts: list[bytes]
+    image: np.ndarray  # image position of each row
+    chunk: np.ndarray  # chunk of each row
+    start: np.ndarray  # row text offsets within its chunk's text
+    end: np.ndarray
+    counts: Counter
+    categories_used: set[int]
+
+    @classmethod
+    def collect(cls, chunks: Iterable[ChunkRows]) -> _SplitRows:
+        texts, images, chunk_ids, starts, ends = [], [], [], [], []
+        counts: Counter = Counter()
+        used: set[int] = set()
+        for k, chunk in enumerate(chunks):
+            counts.update(chunk.counts)
+            used.update(chunk.categories_used.tolist())
+            texts.append(chunk.text)
+            images.append(chunk.image_index.astype(np.int64))
+            chunk_ids.append(np.full(len(chunk.row_ends), k, np.int32))
+            ends.append(chunk.row_ends.astype(np.int64))
+            starts.append(np.concatenate([[0], ends[-1][:-1]]).astype(np.int64))
+        return cls(
+            texts=texts,
+            image=np.concatenate([np.empty(0, np.int64), *images]),
+            chunk=np.concatenate([np.empty(0, np.int32), *chunk_ids]),
+            start=np.concatenate([np.empty(0, np.int64), *starts]),
+            end=np.concatenate([np.empty(0, np.int64), *ends]),
+            counts=counts,
+            categories_used=used,
+        )
+
+    def by_image(self, n_images: int) -> Iterator[bytes]:
+        """Each image's label text in table order: its rows in annotation order, exact
+        duplicate rows dropped (counted in ``counts["duplicates_dropped"]``)."""
+        order = np.argsort(self.image, kind="stable")
+        bounds = np.searchsorted(self.image[order], np.arange(n_images + 1)).tolist()
+        chunk, start, end = (a[order].tolist() for a in (self.chunk, self.start, self.end))
+        texts = self.texts
+        duplicates = 0
+        for i in range(n_images):
+            lo, hi = bounds[i], bounds[i + 1]
+            if hi - lo == 1:
+                yield texts[chunk[lo]][start[lo] : end[lo]]
+                continue
+            rows = [texts[chunk[r]][start[r] : end[r]] for r in range(lo, hi)]
+            unique = list(dict.fromkeys(rows))
+            duplicates += len(rows) - len(unique)
+            yield b"".join(unique)
+        self.counts["duplicates_dropped"] += duplicates
+        self.counts["instances"] -= duplicates
+
+
+def _split_rows(
     coco_file: coco.CocoFile, ctx: RowContext, workers: int, backend: str, progress: bool
-) -> list[ChunkRows]:
+) -> _SplitRows:
     """Rows for every annotation of the file; a file whose byte ranges do not parse is re-read
     whole (which names the position of invalid JSON)."""
     try:
-        return _chunk_results(coco_file, ctx, workers, backend, progress)
+        return _SplitRows.collect(_iter_chunk_rows(coco_file, ctx, workers, backend, progress))
     except coco.LayoutError:
         if coco_file.annotations is not None:
             raise
@@ -217,56 +267,37 @@ def _annotation_chunks(
             "%s: reading the file whole (its layout defeats the byte-range reader)", coco_file.path
         )
         coco_file.annotations = coco.open_whole(coco_file.path, coco_file.split).annotations
-        return _chunk_results(coco_file, ctx, workers, backend, progress)
-
-
-def _group_by_image(chunks: list[ChunkRows], n_images: int) -> tuple[list[bytes], Counter]:
-    """Each image's label text (annotation order, duplicate rows dropped)."""
-    counts: Counter = Counter()
-    rows_of: list[list[bytes]] = [[] for _ in range(n_images)]
-    for chunk in chunks:
-        counts.update(chunk.counts)
-        text, ends = chunk.text, chunk.row_ends.tolist()
-        start = 0
-        for image, end in zip(chunk.image_index.tolist(), ends, strict=True):
-            rows_of[image].append(text[start:end])
-            start = end
-    texts = []
-    duplicates = 0
-    for rows in rows_of:
-        if len(rows) > 1:
-            unique = list(dict.fromkeys(rows))
-            duplicates += len(rows) - len(unique)
-            rows = unique
-        texts.append(b"".join(rows))
-    counts["duplicates_dropped"] = duplicates
-    counts["instances"] -= duplicates
-    return texts, counts
+        return _SplitRows.collect(_iter_chunk_rows(coco_file, ctx, workers, backend, progress))
 
 
 def _write_split(
     root: Path,
     split: str,
     coco_file: coco.CocoFile,
-    texts: list[bytes],
+    texts: Iterable[bytes],
     images_dir: Path | None,
     progress: bool,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     from tqdm import tqdm
 
     paths = coco_file.images.paths
     with tqdm(
         total=len(paths), desc=f"labels {split}", unit="file", disable=not progress, leave=False
     ) as bar:
-        written, unchanged = write_many(
-            ((label_path(root, relpath), text) for relpath, text in zip(paths, texts, strict=True)),
-            on_file=bar.update,
-        )
+        background = 0
+
+        def files() -> Iterator[tuple[Path, bytes]]:
+            nonlocal background
+            for relpath, text in zip(paths, texts, strict=True):
+                background += not text
+                yield label_path(root, relpath), text
+
+        written, unchanged = write_many(files(), on_file=bar.update)
     listing = "".join(f"./images/{relpath}\n" for relpath in paths).encode()
     write_atomic(root / f"{split}.txt", listing)
     if images_dir is not None:
         _link_images(root, images_dir, paths)
-    return written, unchanged
+    return written, unchanged, background
 
 
 def _link_images(root: Path, images_dir: Path, relpaths: Iterable[str]) -> None:
@@ -358,22 +389,24 @@ def convert(
     for coco_file, split_name in zip(opened, splits, strict=True):
         ctx = row_context(coco_file, class_map, task, crowd == "keep")
         with backend_context(backend, scheduler):
-            chunks = _annotation_chunks(coco_file, ctx, workers, backend, progress)
-        texts, counts = _group_by_image(chunks, len(coco_file.images))
-        for chunk in chunks:
-            used.update(chunk.categories_used.tolist())
-        written, unchanged = _write_split(
-            root, split_name, coco_file, texts, Path(images) if images else None, progress
+            rows = _split_rows(coco_file, ctx, workers, backend, progress)
+        used |= rows.categories_used
+        texts = rows.by_image(len(coco_file.images))
+        image_folder = Path(images) if images else None
+        written, unchanged, background = _write_split(
+            root, split_name, coco_file, texts, image_folder, progress
         )
+        counts = rows.counts
+        del rows, texts
         summaries.append(
             SplitSummary(
                 source=str(coco_file.path),
                 split=split_name,
-                images=len(texts),
+                images=len(coco_file.images),
                 label_files_written=written,
                 label_files_unchanged=unchanged,
                 instances=counts.pop("instances", 0),
-                background_images=sum(1 for t in texts if not t),
+                background_images=background,
                 counts=dict(sorted(counts.items())),
             )
         )
