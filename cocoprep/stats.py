@@ -347,12 +347,28 @@ def coco_stats(
 # --------------------------------------------------------------------------------- YOLO labels
 
 
+def _rows_with_repeats(row: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The rows (values of ``row``, one per point) in which some point appears twice.
+
+    >>> _rows_with_repeats(np.array([0, 0, 0, 1, 1]), np.array([[0, 0], [1, 0], [0, 0],
+    ...                    [0, 0], [1, 1]], float)).tolist()
+    [0]
+    """
+    order = np.lexsort((points[:, 1], points[:, 0], row))
+    row, points = row[order], points[order]
+    same = (row[1:] == row[:-1]) & (points[1:] == points[:-1]).all(axis=1)
+    return np.unique(row[1:][same])
+
+
 def label_facts(paths: Sequence[str], kpt_count: int | None) -> Facts:
     """Facts of the label files ``paths`` (missing files are background images); the image of a
-    row is the position of its file in ``paths``. ``kpt_count`` is the numbers per pose row."""
+    row is the position of its file in ``paths``. ``kpt_count`` is the numbers per pose row.
+
+    Only polygon rows with a repeated vertex can hold several parts, so only those are split.
+    """
     from cocoprep import geometry, yolo
 
-    chunks = []
+    files, classes, counts, values = [], [], [], []
     for position, path in enumerate(paths):
         try:
             rows = yolo.parse_labels(Path(path).read_bytes())
@@ -365,26 +381,34 @@ def label_facts(paths: Sequence[str], kpt_count: int | None) -> Facts:
             line, token = rows.unparsable[0]
             msg = f"{path}:{line}: {token!r} is not a number; run cocoprep validate on the root"
             raise InputError(msg)
-        classes = rows.classes
-        if ((classes < 0) | (classes != np.floor(classes))).any():
-            bad = float(classes[(classes < 0) | (classes != np.floor(classes))][0])
-            msg = f"{path}: class {bad:g} is not a class index; run cocoprep validate on the root"
+        bad = (rows.classes < 0) | (rows.classes != np.floor(rows.classes))
+        if bad.any():
+            value = float(rows.classes[bad][0])
+            msg = f"{path}: class {value:g} is not a class index; run cocoprep validate on the root"
             raise InputError(msg)
-        counts = rows.counts
-        polygon = (counts >= 6) & (counts % 2 == 0) & (counts != kpt_count)
-        parts = np.zeros(len(counts), np.int64)
-        for r in np.flatnonzero(polygon):
-            parts[r] = len(geometry.split_bridged_ring(rows.row(int(r)).reshape(-1, 2)))
-        chunks.append(
-            Facts(
-                np.full(len(counts), position, np.int64),
-                classes.astype(np.int64),
-                np.zeros(len(counts), bool),
-                parts,
-                np.where(polygon, counts // 2, 0),
-            )
-        )
-    return Facts.concat(chunks)
+        files.append(np.full(len(rows), position, np.int64))
+        classes.append(rows.classes.astype(np.int64))
+        counts.append(rows.counts)
+        values.append(rows.values)
+    if not files:
+        return Facts.concat([])
+    count = np.concatenate(counts)
+    value = np.concatenate(values)
+    polygon = (count >= 6) & (count % 2 == 0) & (count != kpt_count)
+    points = value[np.repeat(polygon, count)].reshape(-1, 2)
+    point_row = np.repeat(np.flatnonzero(polygon), count[polygon] // 2)
+    parts = polygon.astype(np.int64)
+    starts = np.cumsum(count) - count
+    for r in _rows_with_repeats(point_row, points).tolist():
+        ring = value[starts[r] : starts[r] + count[r]].reshape(-1, 2)
+        parts[r] = len(geometry.split_bridged_ring(ring))
+    return Facts(
+        np.concatenate(files),
+        np.concatenate(classes),
+        np.zeros(len(count), bool),
+        parts,
+        np.where(polygon, count // 2, 0),
+    )
 
 
 def _split_labels(root: Path, split: str, entry: str) -> tuple[list[str], int, str]:
