@@ -7,16 +7,32 @@ inside the commands so ``--help`` stays fast.
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from cocoprep import __version__
 from cocoprep.errors import CocoprepError
 
 
+class _EchoHandler(logging.Handler):
+    """Log records of the library as ``warning: …`` lines on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("cocoprep")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler(logging.WARNING))
+
+
 class _Group(click.Group):
     """A group that turns the library's errors into one-line Click errors."""
 
     def invoke(self, ctx: click.Context):
+        _setup_logging()
         try:
             return super().invoke(ctx)
         except CocoprepError as error:
@@ -275,6 +291,11 @@ def _print_convert_summary(summary) -> None:
     help="File name of the dataset yaml written in ROOT.",
 )
 @click.option(
+    "--drop-unused-categories",
+    is_flag=True,
+    help="Remove categories no annotation uses from the class map (off: ids stay stable).",
+)
+@click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=str),
     help="Also write the summary as JSON to this file.",
@@ -292,6 +313,7 @@ def convert(
     scheduler,
     images_dir,
     yaml_name,
+    drop_unused_categories,
     report,
     quiet,
 ) -> None:
@@ -328,6 +350,7 @@ def convert(
         scheduler=scheduler,
         images=images_dir,
         yaml_name=yaml_name,
+        drop_unused_categories=drop_unused_categories,
         progress=not quiet,
     )
     if report:

@@ -52,6 +52,8 @@ class ImageTable:
     widths: np.ndarray
     heights: np.ndarray
     paths: list[str] = field(repr=False)
+    #: Images carrying LVIS' neg_category_ids / not_exhaustive_category_ids (ignored by convert).
+    lvis_fields: int = 0
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -230,7 +232,7 @@ def parse_file_range(path: str | Path, start: int, end: int) -> list[dict[str, A
 
 
 def _check_int_id(value: Any, what: str, path: Path) -> None:
-    if type(value) is not int:
+    if type(value) is not int or not -(2**63) <= value < 2**63:
         msg = f"{path}: {what} {value!r} is a {type(value).__name__}; COCO ids must be integers"
         raise InputError(msg)
 
@@ -244,6 +246,10 @@ def image_table(images: list[dict[str, Any]], split: str, path: Path) -> ImageTa
     ids = [image.get("id") for image in images]
     if not all(type(i) is int for i in ids):
         _check_int_id(next(i for i in ids if type(i) is not int), "image id", path)
+    try:
+        id_array = np.array(ids, np.int64)
+    except OverflowError:
+        _check_int_id(next(i for i in ids if not -(2**63) <= i < 2**63), "image id", path)
     sizes = {}
     for name in ("width", "height"):
         values = [image.get(name) for image in images]
@@ -256,12 +262,16 @@ def image_table(images: list[dict[str, Any]], split: str, path: Path) -> ImageTa
             )
             raise InputError(msg)
         sizes[name] = np.array(values, np.float64)
-    id_array = np.array(ids, np.int64)
     unique, counts = np.unique(id_array, return_counts=True)
     if len(unique) != len(id_array):
         msg = f"{path}: image id {int(unique[counts > 1][0])} appears more than once"
         raise InputError(msg)
     return ImageTable(
+        lvis_fields=sum(
+            1
+            for image in images
+            if "neg_category_ids" in image or "not_exhaustive_category_ids" in image
+        ),
         ids=id_array,
         widths=sizes["width"],
         heights=sizes["height"],
@@ -372,3 +382,9 @@ def iter_annotation_batches(coco: CocoFile, batch_size: int = 20000) -> Iterator
     assert coco.annotations is not None
     for begin in range(0, len(coco.annotations), batch_size):
         yield coco.annotations[begin : begin + batch_size]
+
+
+def category_ids_in_range(path: str | Path, start: int, end: int) -> np.ndarray:
+    """The distinct ``category_id`` values of the annotations in a byte range."""
+    annotations = parse_file_range(path, start, end)
+    return np.unique(np.array([a.get("category_id", -1) for a in annotations], np.int64))

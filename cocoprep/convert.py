@@ -334,6 +334,7 @@ def convert(
     scheduler: str | None = None,
     images: str | os.PathLike | None = None,
     yaml_name: str = "coco.yaml",
+    drop_unused_categories: bool = False,
     progress: bool = False,
 ) -> Summary:
     """Convert COCO-format annotation files into YOLO labels under ``root``.
@@ -342,8 +343,10 @@ def convert(
     ``ROOT/<split>.txt`` listing the images, the dataset yaml and ``ROOT/cocoprep.json`` (the
     class map later runs reuse). Returns a :class:`Summary`.
 
-    ``backend="dask"`` runs the per-chunk work on the dask.distributed cluster at ``scheduler``
-    (or the current client); its workers must see the same paths.
+    ``drop_unused_categories`` removes categories no annotation uses from the class map (off by
+    default, so ids stay stable across exports). ``backend="dask"`` runs the per-chunk work on
+    the dask.distributed cluster at ``scheduler`` (or the current client); its workers must see
+    the same paths.
 
     Examples
     --------
@@ -382,6 +385,17 @@ def convert(
     categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
     record = classmap.read_record(root)
     class_map = classmap.resolve_class_map(categories, record, classes, root)
+    if drop_unused_categories:
+        used_ids = _used_category_ids(opened, workers)
+        class_map = classmap.ClassMap(
+            category_ids=tuple(c for c in class_map.category_ids if c in used_ids),
+            names=tuple(
+                n
+                for c, n in zip(class_map.category_ids, class_map.names, strict=True)
+                if c in used_ids
+            ),
+            selected=True,
+        )
 
     root.mkdir(parents=True, exist_ok=True)
     summaries = []
@@ -397,6 +411,8 @@ def convert(
             root, split_name, coco_file, texts, image_folder, progress
         )
         counts = rows.counts
+        if coco_file.images.lvis_fields:
+            counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
         del rows, texts
         summaries.append(
             SplitSummary(
@@ -426,11 +442,7 @@ def convert(
         name=yaml_name,
         keypoint_names=keypoint_names,
     )
-    unused = [
-        name
-        for cid, name in zip(class_map.category_ids, class_map.names, strict=True)
-        if cid not in used
-    ]
+    unused = [name for cid, name in categories.items() if cid not in used]
     return Summary(
         root=str(root),
         task=task,
@@ -440,6 +452,24 @@ def convert(
         splits=summaries,
         unused_categories=unused,
     )
+
+
+def _used_category_ids(opened: list[coco.CocoFile], workers: int) -> set[int]:
+    """Category ids some annotation of the files uses (a parse-only pass)."""
+    from joblib import Parallel, delayed
+
+    used: set[int] = set()
+    for coco_file in opened:
+        if coco_file.annotations is not None:
+            used.update(a.get("category_id") for a in coco_file.annotations if isinstance(a, dict))
+            continue
+        jobs = [
+            delayed(coco.category_ids_in_range)(str(coco_file.path), s, e)
+            for s, e in coco_file.annotation_ranges or []
+        ]
+        for ids in Parallel(n_jobs=min(workers, max(len(jobs), 1)))(jobs):
+            used.update(ids.tolist())
+    return used
 
 
 def _keypoint_names(opened: list[coco.CocoFile]) -> list[str] | None:

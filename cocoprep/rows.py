@@ -88,13 +88,17 @@ def _ids(annotations: list[Any], ctx: RowContext) -> tuple[np.ndarray, np.ndarra
             image_id, category_id = ann["image_id"], ann["category_id"]
         except (KeyError, TypeError):
             raise _fail(ctx, ann, "needs 'image_id' and 'category_id'") from None
-        if type(image_id) is not int or type(category_id) is not int:
+        ann_id = ann.get("id", 0)
+        if type(image_id) is not int or type(category_id) is not int or type(ann_id) is not int:
             problem = (
-                f"image_id {image_id!r} and category_id {category_id!r} must be integers "
-                "(COCO ids are whole numbers)"
+                f"id {ann_id!r}, image_id {image_id!r} and category_id {category_id!r} must be "
+                "integers (COCO ids are whole numbers)"
             )
             raise _fail(ctx, ann, problem)
-        image_ids[i], category_ids[i] = image_id, category_id
+        try:
+            image_ids[i], category_ids[i] = image_id, category_id
+        except OverflowError:
+            raise _fail(ctx, ann, "image_id or category_id is beyond 64 bits") from None
         crowd[i] = bool(ann.get("iscrowd", 0))
     return image_ids, category_ids, crowd
 
