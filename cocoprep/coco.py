@@ -233,7 +233,10 @@ def parse_file_range(path: str | Path, start: int, end: int) -> list[dict[str, A
 
 def _check_int_id(value: Any, what: str, path: Path) -> None:
     if type(value) is not int or not -(2**63) <= value < 2**63:
-        msg = f"{path}: {what} {value!r} is a {type(value).__name__}; COCO ids must be integers"
+        msg = (
+            f"{path}: {what} {value!r} is a {type(value).__name__}; COCO ids must be 64-bit "
+            "integers"
+        )
         raise InputError(msg)
 
 
