@@ -23,14 +23,11 @@ import yaml
 
 from cocoprep.errors import InputError
 from cocoprep.fileio import write_atomic
+from cocoprep.yolo import IMAGE_SUFFIXES
 
 log = logging.getLogger("cocoprep")
 
 SPLIT_KEYS = ("train", "val", "test")
-#: Image file suffixes Ultralytics reads (its ``IMG_FORMATS``).
-IMAGE_SUFFIXES = frozenset(
-    ("bmp", "dng", "heic", "jpeg", "jpg", "mpo", "pfm", "png", "tif", "tiff", "webp")
-)
 
 
 def split_keys(splits: Sequence[str]) -> dict[str, list[str]]:
@@ -123,7 +120,7 @@ def _first_entry(listing: Path) -> str | None:
             for line in handle:
                 entry = line.strip()
                 if entry:
-                    suffix = entry.rpartition(".")[2].lower()
+                    suffix = "." + entry.rpartition(".")[2].lower()
                     return entry if suffix in IMAGE_SUFFIXES else None
     except (OSError, UnicodeDecodeError):
         return None
