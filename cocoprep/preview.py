@@ -300,9 +300,10 @@ def preview(
 ) -> Preview:
     """Draw the labels of ``n`` images of ``split`` (picked with ``seed``) into PNGs in ``out``.
 
-    ``split`` defaults to the root's first ``val*`` split. Each PNG has the image's size; with ``annotations`` (the COCO file the split was converted
-    from) it is twice as wide plus :data:`GAP`, the COCO panel on the right. ``out/mosaic.png``
-    tiles all panels, each fitted into ``tile`` pixels (twice that wide with ``annotations``).
+    ``split`` defaults to the root's first ``val*`` split. Each PNG has the image's size; with
+    ``annotations`` (the COCO file the split was converted from) it is twice as wide plus
+    :data:`GAP`, the COCO panel on the right. ``out/mosaic.png`` tiles all panels, each fitted
+    into ``tile`` pixels (twice that wide with ``annotations``).
 
     Examples
     --------
