@@ -172,9 +172,11 @@ def aggregate(
     split: str,
     source: str,
     crowd_known: bool = True,
+    unnamed: str = "class {}",
 ) -> SplitStats:
     """Count ``facts`` per class; ``labels[i]`` (category id or class index) is named
-    ``names[i]``. A label not in ``labels`` gets a class of its own, named by its value.
+    ``names[i]``. A label not in ``labels`` gets a class of its own, named ``unnamed`` with its
+    value.
 
     Examples
     --------
@@ -190,7 +192,7 @@ def aggregate(
     names = list(names)
     extra = sorted(set(np.unique(facts.label).tolist()) - set(labels))
     labels += extra
-    names += [f"class {value}" for value in extra]
+    names += [unnamed.format(value) for value in extra]
     order = np.argsort(labels, kind="stable")
     sorted_labels = np.asarray(labels, np.int64)[order]
     cls = order[np.searchsorted(sorted_labels, facts.label)] if len(facts.label) else facts.label
@@ -210,11 +212,11 @@ def aggregate(
     instances, crowd = counts(keep), counts(facts.crowd)
     multipart, polygons = counts(keep & (facts.parts > 1)), counts(polygon)
 
-    def item(name: str, i: slice | int) -> ClassStats:
+    def item(name: str, i: slice | int, images: int) -> ClassStats:
         count = int(np.sum(polygons[i]))
         return ClassStats(
             name=name,
-            images=int(per_class_images[i]) if isinstance(i, int) else 0,
+            images=images,
             instances=int(np.sum(instances[i])),
             crowd=int(np.sum(crowd[i])) if crowd_known else None,
             multipart=int(np.sum(multipart[i])),
@@ -223,15 +225,13 @@ def aggregate(
         )
 
     with_instances = len(np.unique(facts.image[keep & known]))
-    total = item("all", slice(None))
-    total.images = n_images
     return SplitStats(
         split=split,
         source=source,
         images=n_images,
         background=n_images - with_instances,
-        total=total,
-        classes=[item(names[i], i) for i in range(n)],
+        total=item("all", slice(None), n_images),
+        classes=[item(names[i], i, int(per_class_images[i])) for i in range(n)],
     )
 
 
@@ -341,6 +341,7 @@ def coco_stats(
         [name for _, name in categories],
         split=coco_file.split,
         source=str(coco_file.path),
+        unnamed="category {}",
     )
 
 

@@ -226,7 +226,7 @@ def test_unknown_category_and_image(tmp_path: Path) -> None:
         {"id": 901, "image_id": 5555, "category_id": 3, "iscrowd": 0, "segmentation": []},
     ]
     result = coco_stats(write_json(tmp_path / "instances_val.json", data))
-    assert result.classes[-1].name == "class 99" and result.classes[-1].instances == 1
+    assert result.classes[-1].name == "category 99" and result.classes[-1].instances == 1
     assert result.classes[-1].vertices_mean is None
 
 
