@@ -53,36 +53,51 @@ def write_many(
     A folder that does not exist yet is filled under a temporary name and renamed into place once
     complete: one rename for the folder instead of one per file, and a killed run leaves no
     half-filled folder. Files in existing folders go through :func:`write_atomic`, so those
-    already right are left untouched.
+    already right are left untouched. ``files`` is consumed as it comes, nothing is held.
     """
-    by_folder: dict[Path, list[tuple[str, bytes]]] = {}
-    for path, data in files:
-        by_folder.setdefault(path.parent, []).append((path.name, data))
+    staged: dict[Path, Path | None] = {}  # folder -> its temporary twin, None when it existed
     written = unchanged = 0
-    for folder, items in by_folder.items():
-        if folder.is_dir():
-            for name, data in items:
-                if write_atomic(folder / name, data):
-                    written += 1
-                else:
-                    unchanged += 1
-                if on_file:
-                    on_file()
-            continue
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        stage = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-        shutil.rmtree(stage, ignore_errors=True)
-        stage.mkdir()
-        for name, data in items:
-            with open(stage / name, "xb") as handle:
-                handle.write(data)
-            written += 1
+    try:
+        for path, data in files:
+            folder = path.parent
+            if folder not in staged:
+                staged[folder] = None if folder.is_dir() else _stage(folder)
+            stage = staged[folder]
+            if stage is not None:
+                with open(stage / path.name, "xb") as handle:
+                    handle.write(data)
+                written += 1
+            elif write_atomic(path, data):
+                written += 1
+            else:
+                unchanged += 1
             if on_file:
                 on_file()
-        try:
-            os.rename(stage, folder)
-        except OSError:  # the folder appeared meanwhile: move the files in one by one
-            for name, _ in items:
-                os.replace(stage / name, folder / name)
-            stage.rmdir()
+    except BaseException:
+        for stage in staged.values():
+            if stage is not None:
+                shutil.rmtree(stage, ignore_errors=True)
+        raise
+    for folder, stage in staged.items():
+        if stage is not None:
+            _publish(stage, folder)
     return written, unchanged
+
+
+def _stage(folder: Path) -> Path:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    stage = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    return stage
+
+
+def _publish(stage: Path, folder: Path) -> None:
+    """Rename a filled temporary folder into place (file by file if the folder appeared)."""
+    try:
+        os.rename(stage, folder)
+    except OSError:
+        folder.mkdir(parents=True, exist_ok=True)
+        for entry in os.scandir(stage):
+            os.replace(entry.path, folder / entry.name)
+        stage.rmdir()
