@@ -23,7 +23,7 @@ import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -129,9 +129,15 @@ def label_path(root: Path, image_relpath: str) -> Path:
     >>> label_path(Path("/d"), "val2017/000000397133.jpg").as_posix()
     '/d/labels/val2017/000000397133.txt'
     """
-    image = f"{root.as_posix()}/images/{image_relpath}"
-    head, _, tail = image.rpartition("/images/")
-    return Path(str(PurePosixPath(f"{head}/labels/{tail}").with_suffix(".txt")))
+    return Path(_label_path(root.as_posix(), image_relpath))
+
+
+def _label_path(root: str, image_relpath: str) -> str:
+    head, _, tail = f"{root}/images/{image_relpath}".rpartition("/images/")
+    folder, _, name = tail.rpartition("/")
+    dot = name.rfind(".")
+    stem = name[:dot] if dot > 0 else name
+    return f"{head}/labels/{folder}/{stem}.txt" if folder else f"{head}/labels/{stem}.txt"
 
 
 def row_context(
@@ -285,12 +291,13 @@ def _write_split(
         total=len(paths), desc=f"labels {split}", unit="file", disable=not progress, leave=False
     ) as bar:
         background = 0
+        root_text = root.as_posix()
 
-        def files() -> Iterator[tuple[Path, bytes]]:
+        def files() -> Iterator[tuple[str, bytes]]:
             nonlocal background
             for relpath, text in zip(paths, texts, strict=True):
                 background += not text
-                yield label_path(root, relpath), text
+                yield _label_path(root_text, relpath), text
 
         written, unchanged = write_many(files(), on_file=bar.update)
     listing = "".join(f"./images/{relpath}\n" for relpath in paths).encode()

@@ -46,7 +46,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> bool:
 
 
 def write_many(
-    files: Iterable[tuple[Path, bytes]], on_file: Callable[[], object] | None = None
+    files: Iterable[tuple[str | os.PathLike, bytes]], on_file: Callable[[], object] | None = None
 ) -> tuple[int, int]:
     """Write many small files, each atomically; return ``(written, unchanged)``.
 
@@ -55,17 +55,23 @@ def write_many(
     half-filled folder. Files in existing folders go through :func:`write_atomic`, so those
     already right are left untouched. ``files`` is consumed as it comes, nothing is held.
     """
-    staged: dict[Path, Path | None] = {}  # folder -> its temporary twin, None when it existed
+    staged: dict[str, str | None] = {}  # folder -> its temporary twin, None when it existed
     written = unchanged = 0
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
         for path, data in files:
-            folder = path.parent
+            folder, _, name = os.fspath(path).rpartition("/")
             if folder not in staged:
-                staged[folder] = None if folder.is_dir() else _stage(folder)
+                staged[folder] = None if os.path.isdir(folder) else _stage(Path(folder))
             stage = staged[folder]
             if stage is not None:
-                with open(stage / path.name, "xb") as handle:
-                    handle.write(data)
+                fd = os.open(f"{stage}/{name}", flags, 0o644)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
                 written += 1
             elif write_atomic(path, data):
                 written += 1
@@ -80,16 +86,16 @@ def write_many(
         raise
     for folder, stage in staged.items():
         if stage is not None:
-            _publish(stage, folder)
+            _publish(Path(stage), Path(folder))
     return written, unchanged
 
 
-def _stage(folder: Path) -> Path:
+def _stage(folder: Path) -> str:
     folder.parent.mkdir(parents=True, exist_ok=True)
     stage = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
-    return stage
+    return str(stage)
 
 
 def _publish(stage: Path, folder: Path) -> None:
