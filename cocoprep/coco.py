@@ -360,16 +360,22 @@ def _open_streaming(path: Path, buf: mmap.mmap, split: str, chunk_bytes: int) ->
     )
 
 
-def open_whole(path: Path, split: str) -> CocoFile:
-    """Open a COCO-format file by parsing it whole (the fallback of :func:`open_coco`)."""
+def load_coco_dict(path: Path) -> dict[str, Any]:
+    """Parse a whole file and check it has the ``images`` and ``annotations`` lists of COCO."""
     data = load_whole(path)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         msg = f"{path}: not a COCO file (expected an object with 'images' and 'annotations')"
         raise InputError(msg)
-    annotations = data.get("annotations")
-    if not isinstance(annotations, list):
+    if not isinstance(data.get("annotations"), list):
         msg = f"{path}: not a COCO annotation file: 'annotations' is missing or not a list"
         raise InputError(msg)
+    return data
+
+
+def open_whole(path: Path, split: str) -> CocoFile:
+    """Open a COCO-format file by parsing it whole (the fallback of :func:`open_coco`)."""
+    data = load_coco_dict(path)
+    annotations = data["annotations"]
     return CocoFile(
         path=path,
         split=split,

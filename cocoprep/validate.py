@@ -712,15 +712,8 @@ def read_sections(path: Path, chunk_bytes: int = 8 << 20) -> CocoSections:
 
 
 def _read_whole(path: Path) -> CocoSections:
-    data = coco.load_whole(path)
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        msg = f"{path}: not a COCO file (expected an object with 'images' and 'annotations')"
-        raise InputError(msg)
-    annotations = data.get("annotations")
-    if not isinstance(annotations, list):
-        msg = f"{path}: 'annotations' is missing or not a list; expected COCO instances JSON"
-        raise InputError(msg)
-    return CocoSections(path, data["images"], data.get("categories"), None, annotations)
+    data = coco.load_coco_dict(path)
+    return CocoSections(path, data["images"], data.get("categories"), None, data["annotations"])
 
 
 @dataclass
