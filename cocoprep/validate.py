@@ -21,11 +21,13 @@ per object, multi-part objects joined by zero-width bridges: its parts are check
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import mmap
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import chain
 from pathlib import Path
@@ -117,6 +119,20 @@ class Finding:
         if self.image is not None and self.line is None:
             parts.append(f"(image {self.image})")
         return parts[0] + (": " + " ".join(parts[1:]) if len(parts) > 1 else "")
+
+
+def _shifted(item: Finding, offset: int) -> Finding:
+    """``item`` with its index moved by ``offset`` (what dataclasses.replace does, 5x faster)."""
+    return Finding(
+        item.severity,
+        item.kind,
+        item.file,
+        item.message,
+        item.image,
+        item.annotation,
+        item.line,
+        item.index + offset,
+    )
 
 
 def finding(kind: str, file: str, message: str, **where: Any) -> Finding:
@@ -229,6 +245,21 @@ def _segment_sums(flags: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return total[ends] - total[ends - lengths]
 
 
+def _polygons(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:
+    """One Shapely polygon per ring, closed as :func:`shapely.linearrings` closes them (when
+    the last point differs from the first, or when there are only 3), built from offsets in one
+    call: about twice as fast as linearrings then polygons."""
+    import shapely
+
+    starts = np.cumsum(npoints) - npoints
+    open_ring = (npoints == 3) | (points[starts] != points[starts + npoints - 1]).any(axis=1)
+    closed = np.insert(points, (starts + npoints)[open_ring], points[starts[open_ring]], axis=0)
+    ring_offsets = np.concatenate([[0], np.cumsum(npoints + open_ring)])
+    return shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON, closed, (ring_offsets, np.arange(len(npoints) + 1))
+    )
+
+
 @dataclass
 class RingChecks:
     """Per-ring results of :func:`check_rings`."""
@@ -258,8 +289,7 @@ def check_rings(points: np.ndarray, npoints: np.ndarray, min_area: float = np.in
     n = len(npoints)
     if n == 0:
         return RingChecks([], np.empty(0), np.empty(0), np.empty(0, np.int64), np.empty((0, 4)))
-    ring_of = np.repeat(np.arange(n), npoints)
-    polygons = shapely.polygons(shapely.linearrings(points, indices=ring_of))
+    polygons = _polygons(points, npoints)
     valid = shapely.is_valid(polygons)
     area = shapely.area(polygons)
     valid_area = area.copy()
@@ -346,6 +376,9 @@ def _id_array(values: list[int], what: str, add: Callable[[str, int, str], None]
 
 
 _NUMBER_TYPES = frozenset({int, float})
+_LIST_TYPE = frozenset({list})
+#: Segmentation types that pass without a finding when their parts are lists.
+_PLAIN_SEGMENTATION = frozenset({list, dict, type(None)})
 
 
 def is_number(value: Any) -> bool:
@@ -357,13 +390,6 @@ def check_annotations(annotations: list[Any], ctx: CocoContext) -> ChunkFindings
     """Check a chunk of annotations (pure; see the module docstring)."""
     n = len(annotations)
     out: list[Finding] = []
-    # Plain lists filled in the loop and converted once: far cheaper than numpy item writes.
-    id_list, image_list, category_list = [_NO_ID] * n, [_NO_ID] * n, [_NO_ID] * n
-    box_list: list[Any] = [_NO_BOX] * n
-    area_list: list[Any] = [np.nan] * n
-    parts: list[list] = []
-    part_ann: list[int] = []
-    rles: list[int] = []
     source = ctx.source
 
     def add(kind: str, i: int, message: str) -> None:
@@ -381,50 +407,86 @@ def check_annotations(annotations: list[Any], ctx: CocoContext) -> ChunkFindings
             )
         )
 
-    for i, ann in enumerate(annotations):
+    # Columns taken by comprehensions; only irregular annotations (a non-integer id, an odd bbox
+    # or segmentation, ...) go through the loop below. Regular ones add no finding there, so
+    # findings keep the order of a loop over every annotation.
+    records = [a if type(a) is dict else {} for a in annotations]
+    id_list = [a.get("id") for a in records]
+    image_list = [a.get("image_id") for a in records]
+    category_list = [a.get("category_id") for a in records]
+    box_list = [a.get("bbox") for a in records]
+    area_list = [a.get("area") for a in records]
+    seg_list = [a.get("segmentation") for a in records]
+    regular = [
+        type(aid) is int
+        and type(iid) is int
+        and type(cid) is int
+        and type(box) is list
+        and len(box) == 4
+        and type(seg) in _PLAIN_SEGMENTATION
+        for aid, iid, cid, box, seg in zip(
+            id_list, image_list, category_list, box_list, seg_list, strict=True
+        )
+    ]
+    if not _NUMBER_TYPES.issuperset(
+        map(type, chain.from_iterable(box for box, ok in zip(box_list, regular, strict=True) if ok))
+    ):
+        regular = [
+            ok and _NUMBER_TYPES.issuperset(map(type, box))
+            for ok, box in zip(regular, box_list, strict=True)
+        ]
+    polygon_lists = (
+        seg for seg, ok in zip(seg_list, regular, strict=True) if ok and type(seg) is list
+    )
+    if not _LIST_TYPE.issuperset(map(type, chain.from_iterable(polygon_lists))):
+        regular = [
+            ok and (type(seg) is not list or _LIST_TYPE.issuperset(map(type, seg)))
+            for ok, seg in zip(regular, seg_list, strict=True)
+        ]
+    for i in [i for i, ok in enumerate(regular) if not ok]:
+        ann = annotations[i]
         if type(ann) is not dict or "image_id" not in ann or "category_id" not in ann:
             add("bad-annotation", i, "expected an object with image_id and category_id; drop it")
+            id_list[i] = image_list[i] = category_list[i] = _NO_ID
+            box_list[i], area_list[i], seg_list[i] = _NO_BOX, None, None
             continue
-        aid, iid, cid = ann.get("id"), ann["image_id"], ann["category_id"]
-        if type(aid) is int:
-            id_list[i] = aid
-        else:
+        aid, iid, cid = id_list[i], image_list[i], category_list[i]
+        if type(aid) is not int:
             add("bad-id", i, f"annotation id {aid!r}: expected an integer; renumber it")
-        if type(iid) is int:
-            image_list[i] = iid
-        else:
+            id_list[i] = _NO_ID
+        if type(iid) is not int:
             add("bad-id", i, f"image_id {iid!r}: expected an integer id")
-        if type(cid) is int:
-            category_list[i] = cid
-        else:
+            image_list[i] = _NO_ID
+        if type(cid) is not int:
             add("bad-id", i, f"category_id {cid!r}: expected an integer id")
-        box = ann.get("bbox")
-        if type(box) is list and len(box) == 4 and _NUMBER_TYPES.issuperset(map(type, box)):
-            box_list[i] = box
-        else:
+            category_list[i] = _NO_ID
+        box = box_list[i]
+        if not (type(box) is list and len(box) == 4 and _NUMBER_TYPES.issuperset(map(type, box))):
             add("bad-bbox", i, f"bbox {box!r}: expected [x, y, width, height] numbers")
-        area = ann.get("area")
-        if type(area) in _NUMBER_TYPES:
-            area_list[i] = area
-        seg = ann.get("segmentation")
+            box_list[i] = _NO_BOX
+        seg = seg_list[i]
         if type(seg) is list:
             if seg and type(seg[0]) is not list:
                 seg = [seg]  # a bare coordinate list: one polygon
             for k, part in enumerate(seg):
-                if type(part) is list:
-                    parts.append(part)
-                    part_ann.append(i)
-                else:
+                if type(part) is not list:
                     add("bad-segmentation", i, f"polygon {k} is a {type(part).__name__}")
-        elif type(seg) is dict:
-            rles.append(i)
-        elif seg is not None:
+            seg_list[i] = [part for part in seg if type(part) is list]
+        elif type(seg) is not dict and seg is not None:
             add("bad-segmentation", i, f"found a {type(seg).__name__}; expected polygons or RLE")
+            seg_list[i] = None
     ids = _id_array(id_list, "annotation id", add)
     image_ids = _id_array(image_list, "image_id", add)
     category_ids = _id_array(category_list, "category_id", add)
-    boxes = np.array(box_list, np.float64).reshape(n, 4)
-    areas = np.array(area_list, np.float64)
+    boxes = np.fromiter(chain.from_iterable(box_list), np.float64, 4 * n).reshape(n, 4)
+    if not _NUMBER_TYPES.issuperset(map(type, area_list)):
+        area_list = [area if type(area) in _NUMBER_TYPES else np.nan for area in area_list]
+    areas = np.fromiter(area_list, np.float64, n)
+    polygon_lists = [seg if type(seg) is list else () for seg in seg_list]
+    parts = list(chain.from_iterable(polygon_lists))
+    part_counts = np.fromiter(map(len, polygon_lists), np.int64, n)
+    part_ann = np.repeat(np.arange(n), part_counts)
+    rles = [i for i, seg in enumerate(seg_list) if type(seg) is dict]
 
     image_pos = ctx.image_positions(image_ids)
     for i in np.flatnonzero((image_pos < 0) & (image_ids != _NO_ID)).tolist():
@@ -442,10 +504,11 @@ def check_annotations(annotations: list[Any], ctx: CocoContext) -> ChunkFindings
 
     _check_boxes(boxes, widths, heights, ctx, add)
     polygon_area, poly_bounds, complete = _check_polygons(
-        parts, np.array(part_ann, np.int64), n, widths, heights, ctx, add
+        parts, part_ann, n, widths, heights, ctx, add
     )
-    has_polygons = np.bincount(np.array(part_ann, np.int64), minlength=n) > 0
-    _compare_polygons(boxes, areas, polygon_area, poly_bounds, has_polygons & complete, ctx, add)
+    _compare_polygons(
+        boxes, areas, polygon_area, poly_bounds, (part_counts > 0) & complete, ctx, add
+    )
     _check_rles(annotations, rles, boxes, areas, widths, heights, ctx, add)
     return ChunkFindings(findings=out, ids=ids, count=n, polygons=len(parts))
 
@@ -742,6 +805,10 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
         if type(iid) is not int:
             out.append(finding("bad-id", source, f"image id {iid!r}: expected an integer", index=i))
             continue
+        if not -(2**63) <= iid < 2**63:
+            message = f"image id {iid} does not fit in 64 bits; renumber the image"
+            out.append(finding("bad-id", source, message, index=i))
+            continue
         has_id[i], ids[i] = True, iid
         size = [image.get("width"), image.get("height")]
         if all(is_number(v) and 0 < v < float("inf") for v in size):
@@ -803,7 +870,21 @@ def check_categories(categories: Any, source: str) -> tuple[list[Finding], np.nd
 
 
 def _check_range(path: str, start: int, end: int, ctx: CocoContext) -> ChunkFindings:
-    return check_annotations(coco.parse_file_range(path, start, end), ctx)
+    with _gc_paused():
+        return check_annotations(coco.parse_file_range(path, start, end), ctx)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector. Parsed JSON is ~10^5 acyclic containers per chunk,
+    whose allocation triggers collector passes that cost a third as much as the parse itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def run_chunks(
@@ -848,6 +929,11 @@ def validate_coco(
 ) -> Report:
     """Check a COCO JSON file: its images, categories and every annotation."""
     path = Path(path)
+    with _gc_paused():
+        return _validate_coco(path, workers=workers, tolerance=tolerance, progress=progress)
+
+
+def _validate_coco(path: Path, *, workers: int | None, tolerance: float, progress: bool) -> Report:
     source = str(path)
     sections = read_sections(path)
     report = Report(targets=[source])
@@ -905,7 +991,7 @@ def validate_coco(
     offset = 0
     all_ids = []
     for chunk in chunks:
-        report.findings += [replace(f, index=f.index + offset) for f in chunk.findings]
+        report.findings += [_shifted(f, offset) for f in chunk.findings]
         all_ids.append(chunk.ids)
         offset += chunk.count
         report.checked["polygons"] += chunk.polygons

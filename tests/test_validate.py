@@ -402,3 +402,84 @@ def test_cli_help_ends_with_examples():
     result = CliRunner().invoke(main, ["validate", "--help"])
     assert result.exit_code == 0
     assert result.output.rstrip().splitlines()[-1].strip().startswith("--fidelity")
+
+
+# ------------------------------------------------------------------------------------ fast paths
+
+
+def _ctx() -> object:
+    return v.CocoContext(
+        source="mem",
+        sorted_image_ids=np.array([1]),
+        image_order=np.array([0]),
+        widths=np.array([100.0]),
+        heights=np.array([100.0]),
+        sorted_category_ids=np.array([1]),
+    )
+
+
+def test_regular_and_irregular_annotations_mixed_keep_order_and_checks():
+    # Irregular annotations (odd ids, boxes, segmentations) go through a per-annotation loop,
+    # regular ones through columns; the findings must not depend on the mix.
+    bow_tie = [10, 10, 30, 30, 30, 10, 10, 30]
+    anns = [
+        {**_ann(1, [square(10, 10, 5)]), "id": "a"},
+        _ann(2, [bow_tie]),
+        {**_ann(3, [square(10, 10, 5)]), "segmentation": square(10, 10, 5)},  # bare list
+        _ann(4, [square(10, 10, 5)]),
+        {**_ann(5, [square(10, 10, 5)]), "bbox": [1, 2, "3", 4]},
+        {**_ann(6, [square(10, 10, 5)]), "segmentation": [square(10, 10, 5), 7]},
+        _ann(7, [bow_tie]),
+    ]
+    found = [(f.index, f.kind) for f in v.check_annotations(anns, _ctx()).findings]
+    assert found == [
+        (0, "bad-id"),
+        (4, "bad-bbox"),
+        (5, "bad-segmentation"),
+        (1, "invalid-ring"),
+        (6, "invalid-ring"),
+    ]
+    alone = [[(f.kind) for f in v.check_annotations([ann], _ctx()).findings] for ann in anns]
+    assert alone == [
+        ["bad-id"],
+        ["invalid-ring"],
+        [],
+        [],
+        ["bad-bbox"],
+        ["bad-segmentation"],
+        ["invalid-ring"],
+    ]
+
+
+def test_image_id_beyond_64_bits_is_a_finding(tmp_path):
+    data = coco([image(1, 100, 100)], [_ann(1, [square(1, 1, 5)])], CATS)
+    data["images"].append({**image(2, 100, 100), "id": 2**63 + 5})
+    report = v.validate(write(tmp_path / "a.json", data))
+    assert [(f.kind, f.index) for f in report] == [("bad-id", 1)]
+    assert "does not fit in 64 bits" in report.findings[0].message
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), min_size=3, max_size=8),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_polygons_from_offsets_match_shapely_linearrings(rings):
+    import shapely
+
+    # Some rings repeat their first point at the end (already closed), as COCO files may.
+    rings = [pts + pts[:1] if close else pts for pts, close in rings]
+    points = np.concatenate([np.array(r, float) for r in rings])
+    npoints = np.array([len(r) for r in rings])
+    expected = shapely.polygons(
+        shapely.linearrings(points, indices=np.repeat(np.arange(len(rings)), npoints))
+    )
+    built = v._polygons(points, npoints)
+    assert shapely.equals_exact(built, expected, tolerance=0).all()
+    assert (shapely.get_num_coordinates(built) == shapely.get_num_coordinates(expected)).all()
