@@ -162,7 +162,8 @@ def row_context(
 
 
 def _rows_of_range(path: str, start: int, end: int, ctx: RowContext) -> ChunkRows:
-    return annotation_rows(coco.parse_file_range(path, start, end), ctx)
+    with coco.gc_paused():
+        return annotation_rows(coco.parse_file_range(path, start, end), ctx)
 
 
 def _iter_chunk_rows(
