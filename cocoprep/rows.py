@@ -79,11 +79,18 @@ def _fail(ctx: RowContext, ann: Any, problem: str) -> InputError:
 
 
 def _ids(annotations: list[Any], ctx: RowContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = len(annotations)
-    image_ids = np.empty(n, np.int64)
-    category_ids = np.empty(n, np.int64)
-    crowd = np.zeros(n, bool)
-    for i, ann in enumerate(annotations):
+    """Image ids, category ids and crowd flags; one pass per field while all is well."""
+    try:
+        image_ids = [a["image_id"] for a in annotations]
+        category_ids = [a["category_id"] for a in annotations]
+        ann_ids = [a.get("id", 0) for a in annotations]
+        types = set(map(type, image_ids)) | set(map(type, category_ids)) | set(map(type, ann_ids))
+        if types <= {int}:
+            crowd = np.array([a.get("iscrowd", 0) for a in annotations], bool)
+            return np.array(image_ids, np.int64), np.array(category_ids, np.int64), crowd
+    except (KeyError, TypeError, AttributeError, OverflowError, ValueError):
+        pass
+    for ann in annotations:  # find the culprit, for a message naming it
         try:
             image_id, category_id = ann["image_id"], ann["category_id"]
         except (KeyError, TypeError):
@@ -95,31 +102,45 @@ def _ids(annotations: list[Any], ctx: RowContext) -> tuple[np.ndarray, np.ndarra
                 "integers (COCO ids are whole numbers)"
             )
             raise _fail(ctx, ann, problem)
+        if not -(2**63) <= image_id < 2**63 or not -(2**63) <= category_id < 2**63:
+            raise _fail(ctx, ann, "image_id or category_id is beyond 64 bits")
         try:
-            image_ids[i], category_ids[i] = image_id, category_id
-        except OverflowError:
-            raise _fail(ctx, ann, "image_id or category_id is beyond 64 bits") from None
-        crowd[i] = bool(ann.get("iscrowd", 0))
-    return image_ids, category_ids, crowd
+            bool(ann.get("iscrowd", 0))
+        except (TypeError, ValueError):
+            raise _fail(ctx, ann, "iscrowd must be 0 or 1") from None
+    msg = f"{ctx.source}: annotations hold values of unexpected types"
+    raise InputError(msg)
 
 
 def _boxes(annotations: list[Any], ctx: RowContext, required: bool) -> np.ndarray:
     """(n, 4) float64 ``bbox`` values; NaN rows where a box is absent and not required."""
+    boxes = [a.get("bbox") for a in annotations]
+    if set(map(type, boxes)) <= {list} and set(map(len, boxes)) <= {4}:
+        try:
+            out = np.array(boxes, np.float64).reshape(len(boxes), 4)
+        except (TypeError, ValueError):
+            out = None
+        if out is not None and type(boxes[0][0] if boxes else 0) is not bool:
+            _check_finite_boxes(out, annotations, ctx)
+            return out
     out = np.full((len(annotations), 4), np.nan)
-    for i, ann in enumerate(annotations):
-        box = ann.get("bbox")
+    for i, (ann, box) in enumerate(zip(annotations, boxes, strict=True)):
         if box is None and not required:
             continue
         if type(box) is not list or len(box) != 4:
             raise _fail(ctx, ann, f"bbox must be [x, y, width, height], found {box!r}")
-        try:
-            out[i] = box
-        except (TypeError, ValueError):
-            raise _fail(ctx, ann, f"bbox must hold numbers, found {box!r}") from None
-    if not np.isfinite(out[~np.isnan(out).all(axis=1)]).all():
-        bad = int(np.flatnonzero(~np.isfinite(out).all(axis=1) & ~np.isnan(out).all(axis=1))[0])
-        raise _fail(ctx, annotations[bad], "bbox has a non-finite number")
+        if not all(type(v) in (int, float) for v in box):
+            raise _fail(ctx, ann, f"bbox must hold numbers, found {box!r}")
+        out[i] = box
+    _check_finite_boxes(out, annotations, ctx)
     return out
+
+
+def _check_finite_boxes(out: np.ndarray, annotations: list[Any], ctx: RowContext) -> None:
+    absent = np.isnan(out).all(axis=1)
+    bad = ~np.isfinite(out).all(axis=1) & ~absent
+    if bad.any():
+        raise _fail(ctx, annotations[int(np.flatnonzero(bad)[0])], "bbox has a non-finite number")
 
 
 def annotation_rows(annotations: list[Any], ctx: RowContext) -> ChunkRows:
@@ -263,11 +284,12 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
     """Normalised, clipped ring coordinates, one row per kept annotation."""
     flats = []
     for ann, width, height in zip(anns, widths, heights, strict=True):
-        flat = _polygon_lists(ann, ctx, height, width, counts)
-        if flat is None:
-            # No usable outline: an empty row, which the degenerate rule below turns into the box.
-            flat = []
-        flats.append(flat)
+        seg = ann.get("segmentation")
+        if type(seg) is list and len(seg) == 1 and type(seg[0]) is list and not len(seg[0]) & 1:
+            flats.append(seg[0])  # the common case: one polygon
+            continue
+        # No usable outline gives an empty row, which the degenerate rule below turns into the box.
+        flats.append(_polygon_lists(ann, ctx, height, width, counts) or [])
     lengths = np.fromiter((len(f) for f in flats), np.int64, len(flats))
     try:
         values = np.fromiter(chain.from_iterable(flats), np.float64, int(lengths.sum()))
@@ -296,25 +318,19 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
 def _has_three_distinct(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:
     """Per row: does it have at least 3 distinct points (compared at output precision)?"""
     result = np.zeros(len(npoints), bool)
-    nonempty = npoints > 0
-    if not nonempty.any():
+    nonempty = np.flatnonzero(npoints > 0)
+    if not len(nonempty):
         return result
     rounded = np.round(points, 6)
-    starts = np.concatenate([[0], np.cumsum(npoints)[:-1]])
-    row = np.repeat(np.arange(len(npoints)), npoints)
-    first = rounded[starts[nonempty]]
-    first_full = np.zeros((len(npoints), 2))
-    first_full[nonempty] = first
-    differs = (rounded != first_full[row]).any(axis=1)
-    # The first point that differs from each row's first point.
+    starts = (np.cumsum(npoints) - npoints)[nonempty]
+    sizes = npoints[nonempty]
+    differs = (rounded != np.repeat(rounded[starts], sizes, axis=0)).any(axis=1)
+    # Each row's second distinct point: the first that differs from its first point.
     index = np.where(differs, np.arange(len(points)), len(points))
-    first_diff = np.full(len(npoints), len(points))
-    np.minimum.at(first_diff, row, index)
-    has_second = first_diff < len(points)
-    second = np.zeros((len(npoints), 2))
-    second[has_second] = rounded[first_diff[has_second]]
-    third = differs & (rounded != second[row]).any(axis=1)
-    np.logical_or.at(result, row, third)
+    first_diff = np.minimum.reduceat(index, starts)
+    second = rounded[np.minimum(first_diff, len(points) - 1)]
+    third = differs & (rounded != np.repeat(second, sizes, axis=0)).any(axis=1)
+    result[nonempty] = np.logical_or.reduceat(third, starts) & (first_diff < len(points))
     return result
 
 
