@@ -115,14 +115,14 @@ def _ids(annotations: list[Any], ctx: RowContext) -> tuple[np.ndarray, np.ndarra
 def _boxes(annotations: list[Any], ctx: RowContext, required: bool) -> np.ndarray:
     """(n, 4) float64 ``bbox`` values; NaN rows where a box is absent and not required."""
     boxes = [a.get("bbox") for a in annotations]
-    if set(map(type, boxes)) <= {list} and set(map(len, boxes)) <= {4}:
-        try:
-            out = np.array(boxes, np.float64).reshape(len(boxes), 4)
-        except (TypeError, ValueError):
-            out = None
-        if out is not None and type(boxes[0][0] if boxes else 0) is not bool:
-            _check_finite_boxes(out, annotations, ctx)
-            return out
+    if (
+        set(map(type, boxes)) <= {list}
+        and set(map(len, boxes)) <= {4}
+        and set(map(type, chain.from_iterable(boxes))) <= {int, float}
+    ):
+        out = np.array(boxes, np.float64).reshape(len(boxes), 4)
+        _check_finite_boxes(out, annotations, ctx)
+        return out
     out = np.full((len(annotations), 4), np.nan)
     for i, (ann, box) in enumerate(zip(annotations, boxes, strict=True)):
         if box is None and not required:
