@@ -110,9 +110,13 @@ def dataset(data_dir: Path, shape: str, images: int, seed: int) -> Path:
 
 
 def count_labels(root: Path) -> int:
-    """Number of ``.txt`` label files under ``root/labels`` (both tools write there)."""
-    walk = os.walk(root / "labels")
-    return sum(name.endswith(".txt") for _, _, names in walk for name in names)
+    """Number of ``.txt`` files in the folders below ``root`` (its own are image lists).
+
+    Labels of nested file names may land outside ``root/labels``: Ultralytics finds the label
+    of ``images/<split>/images/v1/x.jpg`` at ``images/<split>/labels/v1/x.txt``.
+    """
+    walk = os.walk(root)
+    return sum(d != str(root) and n.endswith(".txt") for d, _, names in walk for n in names)
 
 
 def run_tool(
