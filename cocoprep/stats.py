@@ -348,19 +348,6 @@ def coco_stats(
 # --------------------------------------------------------------------------------- YOLO labels
 
 
-def _rows_with_repeats(row: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The rows (values of ``row``, one per point) in which some point appears twice.
-
-    >>> _rows_with_repeats(np.array([0, 0, 0, 1, 1]), np.array([[0, 0], [1, 0], [0, 0],
-    ...                    [0, 0], [1, 1]], float)).tolist()
-    [0]
-    """
-    order = np.lexsort((points[:, 1], points[:, 0], row))
-    row, points = row[order], points[order]
-    same = (row[1:] == row[:-1]) & (points[1:] == points[:-1]).all(axis=1)
-    return np.unique(row[1:][same])
-
-
 def label_facts(paths: Sequence[str], kpt_count: int | None) -> Facts:
     """Facts of the label files ``paths`` (missing files are background images); the image of a
     row is the position of its file in ``paths``. ``kpt_count`` is the numbers per pose row.
@@ -369,43 +356,36 @@ def label_facts(paths: Sequence[str], kpt_count: int | None) -> Facts:
     """
     from cocoprep import geometry, yolo
 
-    files, classes, counts, values = [], [], [], []
-    for position, path in enumerate(paths):
-        try:
-            rows = yolo.parse_labels(Path(path).read_bytes())
-        except FileNotFoundError:
-            continue
-        except OSError as error:
-            msg = f"{path}: cannot read the label file: {error}"
-            raise InputError(msg) from None
-        if rows.unparsable:
-            line, token = rows.unparsable[0]
-            msg = f"{path}:{line}: {token!r} is not a number; run cocoprep validate on the root"
-            raise InputError(msg)
-        bad = (rows.classes < 0) | (rows.classes != np.floor(rows.classes))
-        if bad.any():
-            value = float(rows.classes[bad][0])
-            msg = f"{path}: class {value:g} is not a class index; run cocoprep validate on the root"
-            raise InputError(msg)
-        files.append(np.full(len(rows), position, np.int64))
-        classes.append(rows.classes.astype(np.int64))
-        counts.append(rows.counts)
-        values.append(rows.values)
-    if not files:
-        return Facts.concat([])
-    count = np.concatenate(counts)
-    value = np.concatenate(values)
+    batch = yolo.read_label_batch(paths, missing_ok=True)
+    rows = batch.rows
+    bad = np.flatnonzero((rows.classes < 0) | (rows.classes != np.floor(rows.classes)))
+    # The first file with a problem, as reading file by file would find it.
+    if batch.unparsable and (not len(bad) or batch.unparsable[0][0] <= batch.file[bad[0]]):
+        position, line, token = batch.unparsable[0]
+        msg = (
+            f"{paths[position]}:{line}: {token!r} is not a number; run cocoprep validate on the "
+            "root"
+        )
+        raise InputError(msg)
+    if len(bad):
+        value = float(rows.classes[bad[0]])
+        msg = (
+            f"{paths[batch.file[bad[0]]]}: class {value:g} is not a class index; run cocoprep "
+            "validate on the root"
+        )
+        raise InputError(msg)
+    count, value = rows.counts, rows.values
     polygon = (count >= 6) & (count % 2 == 0) & (count != kpt_count)
     points = value[np.repeat(polygon, count)].reshape(-1, 2)
     point_row = np.repeat(np.flatnonzero(polygon), count[polygon] // 2)
     parts = polygon.astype(np.int64)
-    starts = np.cumsum(count) - count
-    for r in _rows_with_repeats(point_row, points).tolist():
+    starts = rows.starts
+    for r in yolo.rows_with_repeats(point_row, points).tolist():
         ring = value[starts[r] : starts[r] + count[r]].reshape(-1, 2)
         parts[r] = len(geometry.split_bridged_ring(ring))
     return Facts(
-        np.concatenate(files),
-        np.concatenate(classes),
+        batch.file,
+        rows.classes.astype(np.int64),
         np.zeros(len(count), bool),
         parts,
         np.where(polygon, count // 2, 0),

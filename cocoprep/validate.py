@@ -1014,33 +1014,39 @@ class LabelContext:
 
 def check_label_rows(rows: yolo.LabelRows, file: str, ctx: LabelContext) -> list[Finding]:
     """Check the parsed rows of one label file (pure)."""
-    out = [
-        finding(
-            "unparsable",
-            file,
-            f"token {token!r} is not a number; fix or delete the line",
-            line=line,
-        )
-        for line, token in rows.unparsable
-    ]
-    if not len(rows):
-        return out
+    batch = yolo.LabelBatch(
+        rows=rows,
+        file=np.zeros(len(rows), np.int64),
+        unparsable=[(0, line, token) for line, token in rows.unparsable],
+        missing=[],
+    )
+    return check_label_batch(batch, [file], ctx)
 
-    def add(kind: str, r: int, message: str) -> None:
-        out.append(finding(kind, file, message, line=int(rows.lines[r])))
+
+def check_label_batch(
+    batch: yolo.LabelBatch, files: Sequence[str], ctx: LabelContext
+) -> list[Finding]:
+    """Check the rows of several label files at once (pure). Every check is one numpy pass
+    over the whole batch; findings come file by file, each file's in the order of its checks."""
+    rows, of = batch.rows, batch.file
+    # (file, check number, kind, line, message), sorted by file and check at the end.
+    found: list[tuple[int, int, str, int, str]] = [
+        (f, 0, "unparsable", line, f"token {token!r} is not a number; fix or delete the line")
+        for f, line, token in batch.unparsable
+    ]
+
+    def add(check: int, r: int, kind: str, message: str) -> None:
+        found.append((int(of[r]), check, kind, int(rows.lines[r]), message))
 
     classes = rows.classes
     finite_class = np.isfinite(classes)
     integral = finite_class & (classes >= 0) & (classes == np.round(classes))
     for r in np.flatnonzero(~integral).tolist():
-        add("bad-class", r, f"class {classes[r]:g}: expected a non-negative integer")
+        add(1, r, "bad-class", f"class {classes[r]:g}: expected a non-negative integer")
     if ctx.nc is not None:
         for r in np.flatnonzero(integral & (classes >= ctx.nc)).tolist():
-            add(
-                "class-out-of-range",
-                r,
-                f"class {int(classes[r])} >= nc {ctx.nc}; Ultralytics skips the whole image",
-            )
+            message = f"class {int(classes[r])} >= nc {ctx.nc}; Ultralytics skips the whole image"
+            add(2, r, "class-out-of-range", message)
     counts = rows.counts
     starts = rows.starts
     finite = _segment_sums(~np.isfinite(rows.values), counts) == 0
@@ -1049,52 +1055,52 @@ def check_label_rows(rows: yolo.LabelRows, file: str, ctx: LabelContext) -> list
         beyond = checked & ((rows.values < 0) | (rows.values > 1))
     outside = _segment_sums(beyond, counts) > 0
     for r in np.flatnonzero(~finite).tolist():
-        add("non-finite", r, "NaN or infinity in the row; fix or delete it")
+        add(3, r, "non-finite", "NaN or infinity in the row; fix or delete it")
     for r in np.flatnonzero(finite & outside).tolist():
         start = int(starts[r])
         bad = rows.values[start : start + int(counts[r])][beyond[start : start + int(counts[r])]]
         add(
-            "out-of-range",
+            4,
             r,
+            "out-of-range",
             f"value {bad[0]:g} outside [0, 1] ({len(bad)} such); Ultralytics rejects the image, "
             "clip it (--fix)",
         )
     kinds = yolo.row_kinds(counts, ctx.kpt_shape)
-    polygon_file = ctx.kpt_shape is None and (counts >= 6).any()
     for r in np.flatnonzero(kinds == yolo.BAD).tolist():
         n = int(counts[r])
         if ctx.kpt_shape is not None:
             expected = 4 + ctx.kpt_shape[0] * ctx.kpt_shape[1]
-            add(
-                "bad-row", r, f"{n} numbers; a pose row of kpt_shape {ctx.kpt_shape} has {expected}"
-            )
+            message = f"{n} numbers; a pose row of kpt_shape {ctx.kpt_shape} has {expected}"
+            add(5, r, "bad-row", message)
         elif n % 2:
-            add("odd-coordinates", r, f"{n} numbers; expected x, y pairs (or 4 for a box)")
+            add(5, r, "odd-coordinates", f"{n} numbers; expected x, y pairs (or 4 for a box)")
         else:
-            add("too-few-points", r, f"{n // 2} point(s); expected at least 3 (or a 4-number box)")
-    if polygon_file:
-        for r in np.flatnonzero(kinds == yolo.BOX).tolist():
+            message = f"{n // 2} point(s); expected at least 3 (or a 4-number box)"
+            add(5, r, "too-few-points", message)
+    if ctx.kpt_shape is None:
+        polygon_file = np.bincount(of, weights=counts >= 6, minlength=len(files)) > 0
+        for r in np.flatnonzero((kinds == yolo.BOX) & polygon_file[of]).tolist():
             add(
-                "mixed-rows",
+                6,
                 r,
+                "mixed-rows",
                 "box row in a file of polygons: Ultralytics reads it as a 2-point polygon; "
                 "convert it to a 4-corner polygon (--fix)",
             )
-    first_of: dict[bytes, int] = {}
-    for r, text in enumerate(rows.texts):
-        if text in first_of:
-            add(
-                "duplicate-row",
-                r,
-                f"same as line {int(rows.lines[first_of[text]])}; Ultralytics drops it",
-            )
-        else:
-            first_of[text] = r
+    keys = list(zip(of.tolist(), rows.texts, strict=True))
+    if len(set(keys)) < len(keys):
+        first_of: dict[tuple[int, bytes], int] = {}
+        for r, key in enumerate(keys):
+            first = first_of.setdefault(key, r)
+            if first != r:
+                message = f"same as line {int(rows.lines[first])}; Ultralytics drops it"
+                add(7, r, "duplicate-row", message)
     polygons = np.flatnonzero((kinds == yolo.POLYGON) & finite & integral)
     if len(polygons):
-        rings = [rows.values[starts[r] : starts[r] + counts[r]].reshape(-1, 2) for r in polygons]
-        out += _check_label_rings(rings, rows.lines[polygons], file)
-    return out
+        _check_label_rings(rows, polygons, add)
+    found.sort(key=lambda item: item[:2])
+    return [finding(kind, files[f], message, line=line) for f, _, kind, line, message in found]
 
 
 def _coordinate_mask(counts: np.ndarray, kpt_shape: tuple[int, int] | None) -> np.ndarray:
@@ -1108,64 +1114,55 @@ def _coordinate_mask(counts: np.ndarray, kpt_shape: tuple[int, int] | None) -> n
     return mask
 
 
-def _check_label_rings(rings: list[np.ndarray], lines: np.ndarray, file: str) -> list[Finding]:
+def _check_label_rings(
+    rows: yolo.LabelRows, polygons: np.ndarray, add: Callable[[int, int, str, str], None]
+) -> None:
+    """Ring checks of the polygon rows ``polygons``: a row with a repeated point is split into
+    its bridged parts (:func:`cocoprep.geometry.split_bridged_ring`), the parts checked."""
     from cocoprep.geometry import split_bridged_ring
 
-    parts, owner = [], []
-    for j, ring in enumerate(rings):
-        pieces = split_bridged_ring(ring) if _has_repeat(ring) else [ring]
-        parts += pieces
-        owner += [j] * len(pieces)
-    out = []
-    owner_array = np.array(owner, np.int64)
-    npoints = np.fromiter(map(len, parts), np.int64, len(parts))
+    counts = rows.counts[polygons]
+    npoints = counts // 2
+    first = np.cumsum(counts) - counts
+    take = np.arange(int(counts.sum())) + np.repeat(rows.starts[polygons] - first, counts)
+    points = rows.values[take].reshape(-1, 2)
+    point_start = np.cumsum(npoints) - npoints
+    # Counted on the written ring: splitting it at repeated vertices drops such repeats.
+    same = np.zeros(len(points), bool)
+    same[1:] = (points[1:] == points[:-1]).all(axis=1)
+    same[point_start] = False
+    repeats = _segment_sums(same, npoints)
+    pieces, sizes, owners = [], [], []
+    done = 0
+    for j in yolo.rows_with_repeats(np.repeat(np.arange(len(polygons)), npoints), points):
+        ring = points[point_start[j] : point_start[j] + npoints[j]]
+        parts = split_bridged_ring(ring)
+        pieces += [points[point_start[done] : point_start[j]], *parts]
+        sizes += [npoints[done:j], [len(p) for p in parts]]
+        owners += [np.arange(done, j), [j] * len(parts)]
+        done = j + 1
+    pieces.append(points[point_start[done] :] if done < len(polygons) else np.empty((0, 2)))
+    sizes.append(npoints[done:])
+    owners.append(np.arange(done, len(polygons)))
+    owner = np.concatenate(owners).astype(np.int64)
     checks = check_rings(
-        np.concatenate(parts) if parts else np.empty((0, 2)), npoints, MIN_AREA_NORMALISED
+        np.concatenate(pieces), np.concatenate(sizes).astype(np.int64), MIN_AREA_NORMALISED
     )
     for k, reason in enumerate(checks.reasons):
         if reason is not None:
-            out.append(
-                finding(
-                    "invalid-ring",
-                    file,
-                    f"{reason} (Shapely, normalised coordinates); --fix keeps its valid parts",
-                    line=int(lines[owner[k]]),
-                )
-            )
-    area = np.bincount(owner_array, weights=checks.valid_area, minlength=len(rings))
+            message = f"{reason} (Shapely, normalised coordinates); --fix keeps its valid parts"
+            add(8, int(polygons[owner[k]]), "invalid-ring", message)
+    area = np.bincount(owner, weights=checks.valid_area, minlength=len(polygons))
     for j in np.flatnonzero(area < MIN_AREA_NORMALISED).tolist():
-        out.append(
-            finding(
-                "zero-area",
-                file,
-                f"polygon area {area[j]:.3g} of the image (< {MIN_AREA_NORMALISED:g}); drop it",
-                line=int(lines[j]),
-            )
-        )
-    # Counted on the written ring: splitting it at repeated vertices drops such repeats.
-    for j, ring in enumerate(rings):
-        repeats = int((ring[1:] == ring[:-1]).all(axis=1).sum())
-        if repeats:
-            out.append(
-                finding(
-                    "repeated-vertices",
-                    file,
-                    f"a vertex repeats {repeats} time(s) in a row",
-                    line=int(lines[j]),
-                )
-            )
-    return out
-
-
-def _has_repeat(ring: np.ndarray) -> bool:
-    return len(np.unique(ring, axis=0)) != len(ring)
+        message = f"polygon area {area[j]:.3g} of the image (< {MIN_AREA_NORMALISED:g}); drop it"
+        add(9, int(polygons[j]), "zero-area", message)
+    for j in np.flatnonzero(repeats).tolist():
+        message = f"a vertex repeats {int(repeats[j])} time(s) in a row"
+        add(10, int(polygons[j]), "repeated-vertices", message)
 
 
 def _check_label_batch(files: list[str], ctx: LabelContext) -> list[Finding]:
-    out = []
-    for file in files:
-        out += check_label_rows(yolo.read_labels(file), file, ctx)
-    return out
+    return check_label_batch(yolo.read_label_batch(files), files, ctx)
 
 
 def check_label_files(

@@ -9,7 +9,9 @@ and classifies; :mod:`cocoprep.validate` judges.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -67,36 +69,61 @@ def parse_labels(text: bytes) -> LabelRows:
     >>> parse_labels(b"0 0.5 x\\n").unparsable
     [(1, 'x')]
     """
-    tokens: list[bytes] = []
-    counts, lines, texts = [], [], []
-    unparsable: list[tuple[int, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        row = line.split()
-        if not row:
-            continue
-        try:
-            np.array(row).astype(np.float64)
-        except ValueError:
-            bad = next(t for t in row if not _is_number(t))
-            unparsable.append((number, bad.decode(errors="replace")))
-            continue
-        tokens.extend(row)
-        counts.append(len(row) - 1)
-        lines.append(number)
-        texts.append(b" ".join(row))
-    numbers = np.array(tokens).astype(np.float64) if tokens else np.empty(0)
-    counts_array = np.array(counts, np.int64)
-    heads = np.cumsum(counts_array + 1) - counts_array - 1
+    lines, rows = _split_lines(text)
+    return _parse_rows(lines, rows, [0] * len(rows))[0]
+
+
+def _split_lines(text: bytes) -> tuple[list[int], list[list[bytes]]]:
+    """1-based numbers and tokens of the non-blank lines of ``text``."""
+    numbered = [(n, line.split()) for n, line in enumerate(text.splitlines(), start=1)]
+    kept = [item for item in numbered if item[1]]
+    return [n for n, _ in kept], [row for _, row in kept]
+
+
+def _to_numbers(tokens: list[bytes]) -> np.ndarray:
+    """Tokens to float64 by Python's ``float`` (numpy's text rules are the same; unlike a bytes
+    array, this needs no memory per character of the longest token). ValueError on a token that
+    is no number."""
+    return np.fromiter(map(float, tokens), np.float64, len(tokens))
+
+
+def _parse_rows(
+    lines: list[int], rows: list[list[bytes]], files: list[int]
+) -> tuple[LabelRows, np.ndarray, list[tuple[int, int, str]]]:
+    """Rows of tokens (of one or more files) as :class:`LabelRows`, the file of each row, and
+    the ``(file, line, token)`` of rows with a token that is not a number (dropped).
+
+    All tokens are converted in one call; only when that fails are rows converted one by one to
+    find the bad ones.
+    """
+    bad: list[tuple[int, int, str]] = []
+    try:
+        numbers = _to_numbers(list(chain.from_iterable(rows)))
+    except ValueError:
+        keep = []
+        for r, row in enumerate(rows):
+            try:
+                _to_numbers(row)
+            except ValueError:
+                token = next(t for t in row if not _is_number(t))
+                bad.append((files[r], lines[r], token.decode(errors="replace")))
+            else:
+                keep.append(r)
+        lines, rows, files = ([seq[r] for r in keep] for seq in (lines, rows, files))
+        numbers = _to_numbers(list(chain.from_iterable(rows)))
+    counts = np.fromiter(map(len, rows), np.int64, len(rows)) - 1
+    heads = np.cumsum(counts + 1) - counts - 1
     is_value = np.ones(len(numbers), bool)
     is_value[heads] = False
-    return LabelRows(
+    parsed = LabelRows(
         classes=numbers[heads],
         values=numbers[is_value],
-        counts=counts_array,
+        counts=counts,
         lines=np.array(lines, np.int64),
-        texts=texts,
-        unparsable=unparsable,
+        texts=[b" ".join(row) for row in rows],
+        unparsable=[(line, token) for _, line, token in bad],
     )
+    return parsed, np.array(files, np.int64), bad
 
 
 def _is_number(token: bytes) -> bool:
@@ -107,13 +134,60 @@ def _is_number(token: bytes) -> bool:
     return True
 
 
+def _read(path: str | os.PathLike) -> bytes:
+    with open(path, "rb", buffering=0) as handle:
+        return handle.readall()
+
+
 def read_labels(path: str | os.PathLike) -> LabelRows:
     """:func:`parse_labels` on a file."""
     try:
-        return parse_labels(Path(path).read_bytes())
+        return parse_labels(_read(path))
     except OSError as error:
         msg = f"{path}: cannot read the label file: {error}"
         raise InputError(msg) from None
+
+
+@dataclass
+class LabelBatch:
+    """The rows of several label files, concatenated in file order.
+
+    ``rows`` is as from :func:`parse_labels` (line numbers within each file); ``file[r]`` is the
+    position in the batch of the file of row ``r``; ``unparsable`` holds ``(file, line, token)``;
+    ``missing`` the positions of files that do not exist (read with ``missing_ok``).
+    """
+
+    rows: LabelRows
+    file: np.ndarray
+    unparsable: list[tuple[int, int, str]]
+    missing: list[int]
+
+
+def read_label_batch(paths: Sequence[str], *, missing_ok: bool = False) -> LabelBatch:
+    """Read and parse label files together: one number conversion for the whole batch.
+
+    A file that does not exist is an :class:`InputError`, or with ``missing_ok`` is listed in
+    ``missing`` (an image without labels).
+    """
+    lines: list[int] = []
+    rows: list[list[bytes]] = []
+    files: list[int] = []
+    missing = []
+    for position, path in enumerate(paths):
+        try:
+            text = _read(path)
+        except OSError as error:
+            if missing_ok and isinstance(error, FileNotFoundError):
+                missing.append(position)
+                continue
+            msg = f"{path}: cannot read the label file: {error}"
+            raise InputError(msg) from None
+        numbers, tokens = _split_lines(text)
+        lines += numbers
+        rows += tokens
+        files += [position] * len(tokens)
+    parsed, file, bad = _parse_rows(lines, rows, files)
+    return LabelBatch(rows=parsed, file=file, unparsable=bad, missing=missing)
 
 
 def row_kinds(counts: np.ndarray, kpt_shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -164,8 +238,25 @@ def images_dir_of(labels_dir: str | os.PathLike) -> Path:
 
 
 def label_files(labels_dir: str | os.PathLike) -> list[Path]:
-    """Every ``*.txt`` below ``labels_dir``, sorted."""
-    return sorted(p for p in Path(labels_dir).rglob("*.txt") if p.is_file())
+    """Every ``*.txt`` file below ``labels_dir`` (not below symlinked folders), sorted as paths.
+
+    A walk with :func:`os.scandir`: several times faster than ``Path.rglob`` on folders of 10^5
+    labels, where the listing would otherwise be the serial part of a parallel read.
+    """
+    found: list[str] = []
+    folders = [os.fspath(labels_dir)]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.path)
+            elif entry.name.endswith(".txt") and entry.is_file():
+                found.append(entry.path)
+    found.sort(key=lambda path: path.split(os.sep))
+    return [Path(path) for path in found]
 
 
 def image_files(images_dir: str | os.PathLike) -> list[Path]:
@@ -254,3 +345,28 @@ def split_images(source: Path) -> tuple[list[Path], list[str]]:
         else:
             images.append(image)
     return images, missing
+
+
+def rows_with_repeats(row: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Sorted values of ``row`` (one per point) that include every row in which some point
+    appears twice: the only polygon rows that can hold several bridged parts. Points are
+    compared by a 64-bit hash of ``(row, x, y)``, so a collision may add a row; callers split
+    candidates exactly (a ring without repeats splits into itself).
+
+    >>> rows_with_repeats(np.array([0, 0, 0, 1, 1]), np.array([[0, 0], [1, 0], [0, 0],
+    ...                   [0, 0], [1, 1]], float)).tolist()
+    [0]
+    """
+    if len(row) == 0:
+        return np.empty(0, np.int64)
+    # + 0.0 turns -0.0 into 0.0, which compare equal but differ in bits.
+    bits = (points + 0.0).view(np.uint64)
+    with np.errstate(over="ignore"):
+        key = (
+            bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)
+            ^ bits[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F)
+            ^ row.astype(np.uint64) * np.uint64(0x165667B19E3779F9)
+        )
+    order = np.argsort(key)
+    ordered = key[order]
+    return np.unique(row[order[1:][ordered[1:] == ordered[:-1]]]).astype(np.int64)

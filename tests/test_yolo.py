@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cocoprep import yolo
 from cocoprep.errors import InputError
@@ -130,3 +132,60 @@ def test_split_images_list_file_and_folder(tmp_path):
     assert yolo.split_images(images) == ([images / "a.jpg", images / "b.jpg"], [])
     with pytest.raises(InputError, match="does not exist"):
         yolo.split_images(tmp_path / "val.txt")
+
+
+def test_parse_labels_whole_file_and_per_line_paths_agree():
+    text = b"0 0.1 0.2 0.3 0.4\n\n 1  0.5\t0.5 0.6 0.6 0.5 0.6 \r\n2 1e-3 .5 5. -0 nan 0.1\n"
+    rows = yolo.parse_labels(text)
+    broken = yolo.parse_labels(text + b"3 0.1 zz 0.2 0.2\n")  # forces the per-line path
+    assert broken.unparsable == [(5, "zz")]
+    for name in ("classes", "values", "counts", "lines"):
+        assert np.array_equal(getattr(rows, name), getattr(broken, name), equal_nan=True), name
+    assert rows.texts == broken.texts
+    assert rows.texts[1] == b"1 0.5 0.5 0.6 0.6 0.5 0.6"
+    assert np.signbit(rows.values[13])  # "-0" keeps its sign, as float() reads it
+
+
+def test_read_label_batch_concatenates_files(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"0 0.1 0.1 0.2 0.2\n1 0.3 0.3 0.1 0.1\n")
+    (tmp_path / "b.txt").write_bytes(b"")
+    (tmp_path / "c.txt").write_bytes(b"\n2 0.5 x 0.1 0.1\n3 0.1 0.1 0.2 0.1 0.2 0.2\n")
+    paths = [str(tmp_path / n) for n in ("a.txt", "b.txt", "missing.txt", "c.txt")]
+    batch = yolo.read_label_batch(paths, missing_ok=True)
+    assert batch.file.tolist() == [0, 0, 3]
+    assert batch.rows.lines.tolist() == [1, 2, 3]
+    assert batch.rows.classes.tolist() == [0, 1, 3]
+    assert batch.unparsable == [(3, 2, "x")]
+    assert batch.missing == [2]
+    with pytest.raises(InputError, match=r"missing\.txt: cannot read the label file"):
+        yolo.read_label_batch(paths)
+
+
+def test_label_files_sorted_as_paths_without_symlinked_folders(tmp_path):
+    for rel in ("a/x.txt", "a-b/y.txt", "a/b/z.txt", "top.txt", "a/not.jpg", "d.txt/k.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    expected = sorted(p for p in tmp_path.rglob("*.txt") if p.is_file())
+    assert yolo.label_files(tmp_path) == expected
+    assert [p.relative_to(tmp_path).as_posix() for p in expected] == [
+        "a/b/z.txt", "a/x.txt", "a-b/y.txt", "d.txt/k.txt", "top.txt"
+    ]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=8),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_rows_with_repeats_finds_every_row_with_a_repeated_point(rings):
+    row = np.concatenate([np.full(len(r), i) for i, r in enumerate(rings)])
+    points = np.concatenate([np.array(r, float) for r in rings])
+    points[points == 0] = -0.0  # signed zeros compare equal
+    expected = [i for i, r in enumerate(rings) if len(set(r)) < len(r)]
+    found = yolo.rows_with_repeats(row, points).tolist()
+    assert set(expected) <= set(found)
+    assert found == sorted(found)
