@@ -282,7 +282,7 @@ def _write_split(
     split: str,
     coco_file: coco.CocoFile,
     texts: Iterable[bytes],
-    images_dir: Path | None,
+    image_files: list[Path] | None,
     progress: bool,
 ) -> tuple[int, int, int]:
     from tqdm import tqdm
@@ -303,20 +303,29 @@ def _write_split(
         written, unchanged = write_many(files(), on_file=bar.update)
     listing = "".join(f"./images/{relpath}\n" for relpath in paths).encode()
     write_atomic(root / f"{split}.txt", listing)
-    if images_dir is not None:
-        _link_images(root, images_dir, paths)
+    if image_files is not None:
+        _link_images(root, image_files, paths)
     return written, unchanged, background
 
 
-def _link_images(root: Path, images_dir: Path, relpaths: Iterable[str]) -> None:
-    """Hard-link (or copy across filesystems) each image into ``ROOT/images/``."""
+def image_sources(images_dir: Path, relpaths: Iterable[str]) -> list[Path]:
+    """The file in ``images_dir`` for each image (``<file_name>`` or ``<split>/<file_name>``);
+    an error naming the first one missing."""
+    sources = []
     for relpath in relpaths:
         name = relpath.split("/", 1)[1] if "/" in relpath else relpath
-        candidates = [images_dir / name, images_dir / relpath]
+        candidates = (images_dir / name, images_dir / relpath)
         source = next((c for c in candidates if c.is_file()), None)
         if source is None:
             msg = f"{images_dir}: image {name} not found (looked for {candidates[0]})"
             raise InputError(msg)
+        sources.append(source)
+    return sources
+
+
+def _link_images(root: Path, sources: list[Path], relpaths: Iterable[str]) -> None:
+    """Hard-link (or copy across filesystems) each image into ``ROOT/images/``."""
+    for source, relpath in zip(sources, relpaths, strict=True):
         target = root / "images" / relpath
         if target.exists() and os.path.samefile(source, target):
             continue
@@ -413,10 +422,11 @@ def convert(
         with backend_context(backend, scheduler):
             rows = _split_rows(coco_file, ctx, workers, backend, progress)
         used |= rows.categories_used
+        # Images are looked up before any label is written: a missing one leaves no output.
+        image_files = image_sources(Path(images), coco_file.images.paths) if images else None
         texts = rows.by_image(len(coco_file.images))
-        image_folder = Path(images) if images else None
         written, unchanged, background = _write_split(
-            root, split_name, coco_file, texts, image_folder, progress
+            root, split_name, coco_file, texts, image_files, progress
         )
         counts = rows.counts
         if coco_file.images.lvis_fields:

@@ -413,3 +413,14 @@ def test_crowd_masks_kept_match_at_099(coco_mini, tmp_path):
     convert([source], tmp_path / "out", crowd="keep")
     ious = _segment_ious(coco_mini, tmp_path / "out", "val2017", crowd=True)
     assert len(ious) == 5 and np.mean(ious) >= 0.99, ious
+
+
+def test_a_missing_image_stops_before_any_label_is_written(tmp_path):
+    data = coco([image(1), image(2)], [])
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs/000000000001.jpg").write_bytes(b"jpeg")
+    with pytest.raises(InputError, match=r"image 000000000002.jpg not found"):
+        convert(
+            [write(tmp_path / "instances_v.json", data)], tmp_path / "out", images=tmp_path / "imgs"
+        )
+    assert not (tmp_path / "out/labels").exists()
