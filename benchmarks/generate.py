@@ -139,26 +139,37 @@ class ShapePool:
     part_len : (P,) vertices per part.
     parts : (A,) parts per outline (multi-part objects have more than one).
     rel_size : (A, 2) the outline's box width and height relative to its image.
+    room : (V,) distance from each vertex to the nearer of its neighbours, which bounds the
+        jitter so that it rarely makes a ring self-intersect.
     """
 
     xy: np.ndarray
     part_len: np.ndarray
     parts: np.ndarray
     rel_size: np.ndarray
+    room: np.ndarray
 
 
 def pool_from_outlines(outlines: list[tuple[list[np.ndarray], float, float]]) -> ShapePool:
     """Normalise ``(parts, image_width, image_height)`` outlines, parts as (n, 2) arrays."""
-    xy, part_len, parts, rel_size = [], [], [], []
+    xy, part_len, parts, rel_size, room = [], [], [], [], []
     for polys, width, height in outlines:
         allxy = np.concatenate(polys)
         low, size = allxy.min(0), np.maximum(np.ptp(allxy, 0), 1e-6)
-        xy += [(p - low) / size for p in polys]
+        for p in polys:
+            norm = (p - low) / size
+            edge = np.hypot(*(np.roll(norm, -1, axis=0) - norm).T)
+            xy.append(norm)
+            room.append(np.minimum(edge, np.roll(edge, 1)))
         part_len += [len(p) for p in polys]
         parts.append(len(polys))
         rel_size.append(np.minimum(size / (width, height), 1.0))
     return ShapePool(
-        np.concatenate(xy), np.array(part_len), np.array(parts), np.array(rel_size, dtype=float)
+        np.concatenate(xy),
+        np.array(part_len),
+        np.array(parts),
+        np.array(rel_size, dtype=float),
+        np.concatenate(room),
     )
 
 
@@ -337,7 +348,8 @@ def polygons(
     vert_idx += np.arange(part_len.sum())
     ann_of_vert = np.repeat(np.repeat(np.arange(count), parts), part_len)
 
-    xy = pool.xy[vert_idx] + rng.normal(0, 0.004, (len(vert_idx), 2))
+    jitter = np.minimum(pool.room[vert_idx], 0.02)[:, None] * 0.15
+    xy = pool.xy[vert_idx] + rng.normal(0, 1, (len(vert_idx), 2)) * jitter
     flip = rng.random(count) < 0.5
     xy[:, 0] = np.where(flip[ann_of_vert], 1 - xy[:, 0], xy[:, 0])
     np.clip(xy, 0, 1, out=xy)
