@@ -246,6 +246,7 @@ def test_output_is_identical_for_any_worker_count(tmp_path, monkeypatch, task):
     monkeypatch.setattr(convert_module, "CHUNK_BYTES", 16 << 10)
     serial = convert([source], tmp_path / "one", task=task, workers=1)
     monkeypatch.setattr(convert_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(convert_module, "IMAGES_PER_BLOCK", 7)
     convert([source], tmp_path / "two", task=task, workers=2)
     assert read_labels(tmp_path / "one") == read_labels(tmp_path / "two")
     assert serial.totals()["instances"] > 1000
