@@ -124,6 +124,8 @@ def run_tool(
 ) -> tuple[Measurement, int]:
     """Convert ``ann`` into a fresh ``out`` with one tool; returns the measurement and files."""
     shutil.rmtree(out, ignore_errors=True)
+    if args.drop_caches:
+        settle(ann)
     if tool == "cocoprep":
         cmd = [*args.cocoprep_cmd, "convert", str(ann), "--root", str(out), "--task", task]
         cmd += ["--quiet"] + (["--workers", str(args.workers)] if args.workers else [])
@@ -137,6 +139,18 @@ def run_tool(
     if not args.keep_output:
         shutil.rmtree(out, ignore_errors=True)
     return result, files
+
+
+def settle(ann: Path) -> None:
+    """Start each run from the same kernel state: flush, drop the page, dentry and inode caches
+    (Linux, root), then read the input back in. On this machine's ext4, creating 118K files
+    after the caches filled up (or right after deleting 118K files) took up to 5x longer, which
+    swamped the difference between runs."""
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    with open(ann, "rb") as handle:
+        while handle.read(1 << 24):
+            pass
 
 
 def startup(tool: str, args: argparse.Namespace) -> Measurement:
@@ -243,6 +257,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--validate", action="store_true", help="time `cocoprep validate` instead")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/cocoprep-bench"))
     parser.add_argument("--keep-output", action="store_true", help="keep converted labels")
+    parser.add_argument(
+        "--drop-caches",
+        action="store_true",
+        help="before each run: sync, drop the kernel caches and re-read the input (Linux, root)",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     objects365 = args.shape == "objects365"

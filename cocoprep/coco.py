@@ -19,7 +19,7 @@ import contextlib
 import gc
 import mmap
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -43,6 +43,61 @@ class LayoutError(Exception):
     """The fast byte-range reader cannot handle this file's layout; load it whole instead."""
 
 
+class StringColumn(Sequence[str]):
+    """Many short strings kept as one: their text joined by newlines, and where each starts.
+
+    1.7 M image paths (Objects365) take ~90 MB this way instead of ~230 MB as a list of str.
+
+    >>> column = StringColumn.join([StringColumn(["a/1.jpg", "b.jpg"]), StringColumn(["c.jpg"])])
+    >>> len(column), column[1], list(column)
+    (3, 'b.jpg', ['a/1.jpg', 'b.jpg', 'c.jpg'])
+    """
+
+    def __init__(self, items: Iterable[str] = ()) -> None:
+        items = list(items)
+        self.text = "".join(f"{item}\n" for item in items)
+        lengths = np.fromiter((len(item) + 1 for item in items), np.int64, len(items))
+        self.starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+    @classmethod
+    def join(cls, columns: Sequence[StringColumn]) -> StringColumn:
+        """The columns one after the other."""
+        joined = cls()
+        joined.text = "".join(c.text for c in columns)
+        offsets = np.cumsum([0] + [len(c.text) for c in columns])
+        joined.starts = np.concatenate(
+            [np.zeros(1, np.int64)]
+            + [c.starts[1:] + o for c, o in zip(columns, offsets, strict=False)]
+        )
+        return joined
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def lines(self, prefix: str = "") -> str:
+        """Every string on its own line, after ``prefix``.
+
+        >>> StringColumn(["a.jpg", "b.jpg"]).lines("./images/")
+        './images/a.jpg\\n./images/b.jpg\\n'
+        """
+        if not self.text:
+            return ""
+        return prefix + self.text[:-1].replace("\n", "\n" + prefix) + "\n"
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        return self.text[self.starts[index] : self.starts[index + 1] - 1]
+
+    def __iter__(self) -> Iterator[str]:
+        block = 1 << 16
+        for first in range(0, len(self), block):
+            last = min(first + block, len(self))
+            yield from self.text[self.starts[first] : self.starts[last] - 1].split("\n")
+
+
 @dataclass(frozen=True)
 class ImageTable:
     """The images of one COCO file as arrays, in file order.
@@ -53,7 +108,7 @@ class ImageTable:
     ids: np.ndarray
     widths: np.ndarray
     heights: np.ndarray
-    paths: list[str] = field(repr=False)
+    paths: StringColumn = field(repr=False)
     #: Images carrying LVIS' neg_category_ids / not_exhaustive_category_ids (ignored by convert).
     lvis_fields: int = 0
 
@@ -114,7 +169,7 @@ def image_relpath(image: dict[str, Any], split: str) -> str:
     """
     name = image.get("file_name")
     if type(name) is str and name:
-        if name[0] != "/" and ".." not in name and "\\" not in name:
+        if name[0] != "/" and ".." not in name and "\\" not in name and "\n" not in name:
             return f"{split}/{name}"
         rel = f"{split}/{name}"
     else:
@@ -125,7 +180,7 @@ def image_relpath(image: dict[str, Any], split: str) -> str:
             raise InputError(msg)
         rel = f"{parts[-2]}/{parts[-1]}"
     pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts:
+    if pure.is_absolute() or ".." in pure.parts or "\n" in rel:
         msg = f"image {image.get('id')!r} has an unsafe path {rel!r} (absolute or with '..')"
         raise InputError(msg)
     return rel
@@ -273,7 +328,7 @@ def _joined_tables(tables: list[ImageTable], path: Path) -> ImageTable:
         ids=ids,
         widths=np.concatenate([np.empty(0), *(t.widths for t in tables)]),
         heights=np.concatenate([np.empty(0), *(t.heights for t in tables)]),
-        paths=[p for t in tables for p in t.paths],
+        paths=StringColumn.join([t.paths for t in tables]),
         lvis_fields=sum(t.lvis_fields for t in tables),
     )
 
@@ -312,7 +367,7 @@ def _image_columns(images: list[dict[str, Any]], split: str, path: Path) -> Imag
         ids=id_array,
         widths=sizes["width"],
         heights=sizes["height"],
-        paths=[image_relpath(image, split) for image in images],
+        paths=StringColumn(image_relpath(image, split) for image in images),
     )
 
 

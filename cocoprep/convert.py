@@ -208,36 +208,33 @@ def _iter_chunk_rows(
 
 @dataclass
 class _SplitRows:
-    """All rows of a split, kept as the chunks' compact text plus per-row arrays."""
+    """All rows of a split, kept as the chunks' compact text plus two columns per row."""
 
     texts: list[bytes]
-    image: np.ndarray  # image position of each row
-    chunk: np.ndarray  # chunk of each row
-    start: np.ndarray  # row text offsets within its chunk's text
-    end: np.ndarray
+    image: np.ndarray  # image position of each row (file order)
+    end: np.ndarray  # where each row's text ends in its chunk's text
+    first_row: np.ndarray  # first row of each chunk, then the number of rows
     counts: Counter
     categories_used: set[int]
 
     @classmethod
     def collect(cls, chunks: Iterable[ChunkRows]) -> _SplitRows:
-        texts, images, chunk_ids, starts, ends = [], [], [], [], []
+        texts, images, ends, sizes = [], [], [], [0]
         counts: Counter = Counter()
         used: set[int] = set()
-        for k, chunk in enumerate(chunks):
+        for chunk in chunks:
             counts.update(chunk.counts)
             used.update(chunk.categories_used.tolist())
             texts.append(chunk.text)
             # Compact columns: Objects365 has 10 M rows.
             images.append(chunk.image_index.astype(np.int32))
-            chunk_ids.append(np.full(len(chunk.row_ends), k, np.int32))
             ends.append(chunk.row_ends.astype(np.int32))
-            starts.append(np.concatenate([[0], ends[-1][:-1]]).astype(np.int32))
+            sizes.append(len(chunk.row_ends))
         return cls(
             texts=texts,
             image=np.concatenate([np.empty(0, np.int32), *images]),
-            chunk=np.concatenate([np.empty(0, np.int32), *chunk_ids]),
-            start=np.concatenate([np.empty(0, np.int32), *starts]),
             end=np.concatenate([np.empty(0, np.int32), *ends]),
+            first_row=np.cumsum(sizes),
             counts=counts,
             categories_used=used,
         )
@@ -245,7 +242,7 @@ class _SplitRows:
     def by_image(self, n_images: int) -> Iterator[bytes]:
         """Each image's label text in table order: its rows in annotation order, exact
         duplicate rows dropped (counted in ``counts["duplicates_dropped"]``)."""
-        order = np.argsort(self.image, kind="stable")
+        order = np.argsort(self.image, kind="stable").astype(np.int32)
         bounds = np.searchsorted(self.image[order], np.arange(n_images + 1))
         texts = self.texts
         duplicates = 0
@@ -254,7 +251,10 @@ class _SplitRows:
             last = min(first + block, n_images)
             lo, hi = int(bounds[first]), int(bounds[last])
             rows = order[lo:hi]
-            chunk, start, end = (a[rows].tolist() for a in (self.chunk, self.start, self.end))
+            chunk = np.searchsorted(self.first_row, rows, side="right") - 1
+            starts_chunk = self.first_row[chunk] == rows
+            start = np.where(starts_chunk, 0, self.end[np.maximum(rows - 1, 0)])
+            chunk, start, end = chunk.tolist(), start.tolist(), self.end[rows].tolist()
             edges = (bounds[first : last + 1] - lo).tolist()
             for i in range(last - first):
                 a, b = edges[i], edges[i + 1]
@@ -286,14 +286,10 @@ def _split_rows(
         return _SplitRows.collect(_iter_chunk_rows(coco_file, ctx, workers, backend, progress))
 
 
-def _write_split(
-    root: Path,
-    split: str,
-    coco_file: coco.CocoFile,
-    texts: Iterable[bytes],
-    image_files: list[Path] | None,
-    progress: bool,
+def _write_labels(
+    root: Path, split: str, coco_file: coco.CocoFile, texts: Iterable[bytes], progress: bool
 ) -> tuple[int, int, int]:
+    """Write each image's label file; return (written, unchanged, background images)."""
     from tqdm import tqdm
 
     paths = coco_file.images.paths
@@ -310,10 +306,6 @@ def _write_split(
                 yield _label_path(root_text, relpath), text
 
         written, unchanged = write_many(files(), on_file=bar.update)
-    listing = "".join(f"./images/{relpath}\n" for relpath in paths).encode()
-    write_atomic(root / f"{split}.txt", listing)
-    if image_files is not None:
-        _link_images(root, image_files, paths)
     return written, unchanged, background
 
 
@@ -434,13 +426,15 @@ def convert(
         # Images are looked up before any label is written: a missing one leaves no output.
         image_files = image_sources(Path(images), coco_file.images.paths) if images else None
         texts = rows.by_image(len(coco_file.images))
-        written, unchanged, background = _write_split(
-            root, split_name, coco_file, texts, image_files, progress
-        )
+        written, unchanged, background = _write_labels(root, split_name, coco_file, texts, progress)
         counts = rows.counts
         if coco_file.images.lvis_fields:
             counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
-        del rows, texts
+        del rows, texts  # the label text, before the list file is built
+        paths = coco_file.images.paths
+        write_atomic(root / f"{split_name}.txt", paths.lines("./images/").encode())
+        if image_files is not None:
+            _link_images(root, image_files, paths)
         summaries.append(
             SplitSummary(
                 source=str(coco_file.path),
