@@ -31,7 +31,7 @@ import numpy as np
 from cocoprep import classmap, coco, yamlfile
 from cocoprep.errors import InputError
 from cocoprep.fileio import write_atomic, write_many
-from cocoprep.parallel import backend_context
+from cocoprep.parallel import backend_context, keep_freed_memory
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
 
 log = logging.getLogger("cocoprep")
@@ -164,6 +164,7 @@ def row_context(
 
 
 def _rows_of_range(path: str, start: int, end: int, ctx: RowContext) -> ChunkRows:
+    keep_freed_memory()
     with coco.gc_paused():
         return annotation_rows(coco.parse_file_range(path, start, end), ctx)
 
@@ -392,6 +393,7 @@ def convert(
         raise InputError(msg)
     root = Path(root)
     workers = workers or os.cpu_count() or 1
+    keep_freed_memory()
     splits = [split or coco.split_from_filename(f) for f in files]
     if len(set(splits)) != len(splits):
         msg = f"two inputs map to the same split ({', '.join(splits)}); pass them separately"
