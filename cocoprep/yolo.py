@@ -337,7 +337,7 @@ def split_images(source: Path) -> tuple[list[Path], list[str]]:
         line = line.strip()
         if not line:
             continue
-        image = source.parent / line[2:] if line.startswith("./") else Path(line)
+        image = Path(line[2:] if line.startswith("./") else line)
         if not image.is_absolute():
             image = source.parent / image
         if image.suffix.lower() not in IMAGE_SUFFIXES or not image.is_file():

@@ -92,9 +92,11 @@ def test_a_real_process_converts_the_sample(tmp_path):
 def test_makefile_demo_runs_offline(tmp_path):
     bindir = Path(sys.executable).parent
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    args = ["make", "-C", str(EXAMPLES), "demo", f"BUILD={tmp_path}"]
+    # A relative BUILD, as `make -C examples demo` in the README uses (build/ there).
+    args = ["make", "-C", str(EXAMPLES), "demo", f"BUILD={os.path.relpath(tmp_path, EXAMPLES)}"]
     args.append(f"COCOPREP={sys.executable} -m cocoprep")
     done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "sample/coco.yaml").is_file()
     assert (tmp_path / "sample/labels/val").is_dir()
+    assert (tmp_path / "sample/preview/mosaic.png").is_file()

@@ -189,3 +189,15 @@ def test_rows_with_repeats_finds_every_row_with_a_repeated_point(rings):
     found = yolo.rows_with_repeats(row, points).tolist()
     assert set(expected) <= set(found)
     assert found == sorted(found)
+
+
+def test_split_images_with_a_relative_root(tmp_path, monkeypatch):
+    from cocoprep.yolo import split_images
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ds/images/val").mkdir(parents=True)
+    (tmp_path / "ds/images/val/a.jpg").write_bytes(b"jpeg")
+    (tmp_path / "ds/val.txt").write_text("./images/val/a.jpg\n./images/val/b.jpg\n")
+    images, missing = split_images(Path("ds/val.txt"))
+    assert images == [Path("ds/images/val/a.jpg")]
+    assert missing == ["./images/val/b.jpg"]
