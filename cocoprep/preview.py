@@ -88,6 +88,21 @@ def _polygon(draw: ImageDraw.ImageDraw, points: np.ndarray, rgb, *, fill: bool =
     draw.polygon(xy, fill=(*rgb, FILL_ALPHA) if fill else None, outline=(*rgb, 255), width=2)
 
 
+def _fill_even_odd(overlay: Image.Image, parts: list[np.ndarray], rgb) -> None:
+    """Fill the parts of one object even-odd, so a hole bridged into its outer ring (a crowd
+    mask traced with its holes) stays open, as it is in the label."""
+    from PIL import Image, ImageChops, ImageDraw
+
+    mask = Image.new("1", overlay.size, 0)
+    for part in parts:
+        if len(part) < 3:
+            continue
+        piece = Image.new("1", overlay.size, 0)
+        ImageDraw.Draw(piece).polygon([tuple(p) for p in part.tolist()], fill=1)
+        mask = ImageChops.logical_xor(mask, piece)
+    overlay.paste((*rgb, FILL_ALPHA), mask=mask)
+
+
 def _keypoints(draw, points: np.ndarray, rgb, skeleton: Sequence[tuple[int, int]]) -> None:
     """Keypoints ``(k, 2 or 3)`` in pixels; a third column of 0 hides a point."""
     visible = points[:, 2] > 0 if points.shape[1] == 3 else np.ones(len(points), bool)
@@ -126,8 +141,11 @@ def draw_labels(
         values = rows.row(r)
         if kind == yolo.POLYGON:
             ring = values.reshape(-1, 2) * scale
-            for part in geometry.split_bridged_ring(ring):
-                _polygon(draw, part, rgb)
+            parts = geometry.split_bridged_ring(ring)
+            if len(parts) > 1:
+                _fill_even_odd(overlay, parts, rgb)
+            for part in parts:
+                _polygon(draw, part, rgb, fill=len(parts) == 1)
             corner = ring.min(axis=0)
         elif kind in (yolo.BOX, yolo.POSE):
             cx, cy, w, h = values[:4] * np.tile(scale, 2)

@@ -180,3 +180,16 @@ def test_coco_mini(coco_mini: Path, tmp_path: Path) -> None:
         with Image.open(dataset / "images" / "val2017" / f"{path.stem}.jpg") as plain:
             changed = (left != np.asarray(plain.convert("RGB"))).any(axis=2).mean()
         assert changed > 0.01  # labels were drawn on real images
+
+
+def test_a_hole_bridged_into_its_ring_stays_open() -> None:
+    from cocoprep.geometry import format_rows, merge_parts
+
+    outer = np.array([[10, 10], [90, 10], [90, 90], [10, 90]], float)
+    hole = np.array([[40, 40], [40, 60], [60, 60], [60, 40]], float)
+    ring = merge_parts([outer, hole]) / 100
+    text, _ = format_rows(np.array([0]), ring.ravel(), np.array([ring.size]), "g")
+    blank = Image.new("RGB", (100, 100), (255, 255, 255))
+    drawn = np.asarray(draw_labels(blank, text, {0: "thing"}))
+    assert tuple(drawn[50, 50]) == (255, 255, 255)  # inside the hole
+    assert tuple(drawn[25, 75]) != (255, 255, 255)  # inside the ring, outside the hole
