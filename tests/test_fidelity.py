@@ -40,11 +40,17 @@ def test_exact_square_and_matching(tmp_path):
     assert report.instances[0].iou == pytest.approx(1.0)
     assert report.instances[1].iou > 0.97  # the bridge adds a sliver of raster
     assert report.unmatched_rows == 0 and report.missing_instances == 0
-    # cv2.fillPoly includes boundary pixels: a 40 px square fills 41 x 41.
-    assert report.instances[0].iou_trainer == pytest.approx(1600 / 1681)
     stats = report.stats()
     assert stats["overall"]["count"] == 2 and set(stats["classes"]) == {"cat", "dog"}
     assert stats["overall"]["min"] == pytest.approx(report.worst(1)[0].iou)
+
+
+def test_trainer_raster_includes_boundary_pixels(tmp_path):
+    pytest.importorskip("cv2", reason="the trainer raster needs cocoprep[fidelity] (opencv)")
+    source, labels = _converted(tmp_path, [polygon_annotation(1, 1, 1, square(10, 10, 40))])
+    report = f.fidelity(labels, source)
+    # cv2.fillPoly includes boundary pixels: a 40 px square fills 41 x 41.
+    assert report.instances[0].iou_trainer == pytest.approx(1600 / 1681)
 
 
 def test_edited_and_missing_rows(tmp_path):
@@ -97,8 +103,15 @@ def test_coco_mini_fidelity(coco_mini, tmp_path):
     assert len(report.instances) == rows and report.unmatched_rows == 0
     overall = report.stats()["overall"]
     assert overall["mean"] > 0.99 and overall["min"] > 0.9
+
+
+def test_coco_mini_trainer_raster(coco_mini, tmp_path):
+    pytest.importorskip("cv2", reason="the trainer raster needs cocoprep[fidelity] (opencv)")
+    source = coco_mini / "annotations" / "instances_val2017.json"
+    convert([source], tmp_path)
+    report = f.fidelity(tmp_path / "labels" / "val2017", source)
     trainer = report.stats("iou_trainer")["overall"]
-    assert trainer["mean"] < overall["mean"]  # boundary pixels and bridge strokes
+    assert trainer["mean"] < report.stats()["overall"]["mean"]  # boundary pixels, bridges
 
 
 def test_cli_fidelity_json(tmp_path):
