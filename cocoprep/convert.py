@@ -31,7 +31,7 @@ import numpy as np
 from cocoprep import classmap, coco, yamlfile
 from cocoprep.errors import InputError
 from cocoprep.fileio import write_atomic, write_many
-from cocoprep.parallel import backend_context, keep_freed_memory
+from cocoprep.parallel import backend_context, keep_freed_memory, run_in_order
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
 
 log = logging.getLogger("cocoprep")
@@ -173,38 +173,25 @@ def _iter_chunk_rows(
     coco_file: coco.CocoFile, ctx: RowContext, workers: int, backend: str, progress: bool
 ) -> Iterator[ChunkRows]:
     """Rows of each chunk of the file's annotations, in file order, computed by workers."""
-    from joblib import Parallel, delayed
-    from tqdm import tqdm
-
     if coco_file.annotations is not None:
         batches = list(coco.iter_annotation_batches(coco_file))
-        jobs = [delayed(annotation_rows)(batch, ctx) for batch in batches]
-        sizes = [len(batch) for batch in batches]
-        unit = "ann"
+        function, jobs = annotation_rows, [(batch, ctx) for batch in batches]
+        sizes, unit = [len(batch) for batch in batches], "ann"
     else:
         ranges = coco_file.annotation_ranges or []
-        jobs = [delayed(_rows_of_range)(str(coco_file.path), s, e, ctx) for s, e in ranges]
-        sizes = [e - s for s, e in ranges]
-        unit = "B"
+        function, jobs = _rows_of_range, [(str(coco_file.path), s, e, ctx) for s, e in ranges]
+        sizes, unit = [e - s for s, e in ranges], "B"
     small = unit == "B" and sum(sizes) < PARALLEL_MIN_BYTES
-    n_jobs = 1 if small or len(jobs) <= 1 else workers
-    with tqdm(
-        total=sum(sizes),
-        unit=unit,
-        unit_scale=True,
+    yield from run_in_order(
+        function,
+        jobs,
+        sizes,
+        workers=1 if small else workers,
+        backend=backend,
         desc=f"rows {ctx.source}",
-        disable=not progress,
-        leave=False,
-    ) as bar:
-        if n_jobs == 1 and backend == "loky":
-            results: Iterable[ChunkRows] = (f(*args, **kwargs) for f, args, kwargs in jobs)
-        else:
-            # Under the dask backend the cluster decides; parallel_config has selected it.
-            options = {"n_jobs": n_jobs, "backend": "loky"} if backend == "loky" else {}
-            results = Parallel(return_as="generator", **options)(jobs)
-        for result, size in zip(results, sizes, strict=True):
-            yield result
-            bar.update(size)
+        unit=unit,
+        progress=progress,
+    )
 
 
 @dataclass
@@ -479,18 +466,15 @@ def convert(
 
 def _used_category_ids(opened: list[coco.CocoFile], workers: int) -> set[int]:
     """Category ids some annotation of the files uses (a parse-only pass)."""
-    from joblib import Parallel, delayed
-
     used: set[int] = set()
     for coco_file in opened:
         if coco_file.annotations is not None:
             used.update(a.get("category_id") for a in coco_file.annotations if isinstance(a, dict))
             continue
-        jobs = [
-            delayed(coco.category_ids_in_range)(str(coco_file.path), s, e)
-            for s, e in coco_file.annotation_ranges or []
-        ]
-        for ids in Parallel(n_jobs=min(workers, max(len(jobs), 1)))(jobs):
+        ranges = coco_file.annotation_ranges or []
+        jobs = [(str(coco_file.path), s, e) for s, e in ranges]
+        sizes = [e - s for s, e in ranges]
+        for ids in run_in_order(coco.category_ids_in_range, jobs, sizes, workers=workers):
             used.update(ids.tolist())
     return used
 

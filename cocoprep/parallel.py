@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from cocoprep.errors import CocoprepError
 
@@ -72,3 +73,38 @@ def backend_context(
     if backend == "dask":
         return dask_client(scheduler)
     return contextlib.nullcontext()
+
+
+def run_in_order(
+    function: Callable[..., Any],
+    jobs: Sequence[tuple],
+    sizes: Sequence[int],
+    *,
+    workers: int,
+    backend: str = "loky",
+    desc: str = "",
+    unit: str = "it",
+    progress: bool = False,
+) -> Iterator[Any]:
+    """``function(*args)`` for each of ``jobs``, yielded in job order as they finish.
+
+    Runs in-process when one worker (or one job) is asked for on the local backend, else through
+    joblib: ``workers`` loky processes, or whatever cluster :func:`backend_context` selected for
+    ``backend="dask"``. A tqdm bar (stderr, when ``progress``) advances by each job's size.
+    """
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    with tqdm(
+        total=sum(sizes), unit=unit, unit_scale=True, desc=desc, disable=not progress, leave=False
+    ) as bar:
+        if backend == "loky" and (workers <= 1 or len(jobs) <= 1):
+            results: Iterator[Any] = (function(*args) for args in jobs)
+        else:
+            options = {"n_jobs": workers, "backend": "loky"} if backend == "loky" else {}
+            results = Parallel(return_as="generator", **options)(
+                delayed(function)(*args) for args in jobs
+            )
+        for result, size in zip(results, sizes, strict=True):
+            yield result
+            bar.update(size)

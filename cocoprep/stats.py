@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from cocoprep.errors import InputError
+from cocoprep.parallel import run_in_order
 
 log = logging.getLogger("cocoprep")
 
@@ -285,29 +286,10 @@ def _range_facts(path: str, start: int, end: int, image_ids: np.ndarray) -> Fact
     return annotation_facts(coco.parse_file_range(path, start, end), image_ids)
 
 
-def _run(jobs: list, n_jobs: int, sizes: list[int], desc: str, progress: bool) -> list:
-    """Run joblib ``delayed`` jobs in order, in-process when ``n_jobs`` is 1."""
-    from joblib import Parallel
-    from tqdm import tqdm
-
-    results = []
-    with tqdm(total=sum(sizes), desc=desc, disable=not progress, leave=False) as bar:
-        if n_jobs == 1:
-            outputs = (function(*args, **kwargs) for function, args, kwargs in jobs)
-        else:
-            outputs = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-        for result, size in zip(outputs, sizes, strict=True):
-            results.append(result)
-            bar.update(size)
-    return results
-
-
 def coco_stats(
     path: str | os.PathLike, *, workers: int | None = None, progress: bool = False
 ) -> SplitStats:
     """Stats of one COCO-format annotation file (split named after the file)."""
-    from joblib import delayed
-
     from cocoprep import coco
     from cocoprep.convert import PARALLEL_MIN_BYTES
 
@@ -320,11 +302,20 @@ def coco_stats(
     else:
         ranges = coco_file.annotation_ranges or []
         sizes = [end - start for start, end in ranges]
-        jobs = [delayed(_range_facts)(str(coco_file.path), s, e, sorted_ids) for s, e in ranges]
-        small = sum(sizes) < PARALLEL_MIN_BYTES or len(jobs) <= 1
+        jobs = [(str(coco_file.path), s, e, sorted_ids) for s, e in ranges]
+        small = sum(sizes) < PARALLEL_MIN_BYTES
         n_jobs = 1 if small else (workers or os.cpu_count() or 1)
         try:
-            facts = _run(jobs, n_jobs, sizes, f"stats {coco_file.path.name}", progress)
+            facts = list(
+                run_in_order(
+                    _range_facts,
+                    jobs,
+                    sizes,
+                    workers=n_jobs,
+                    desc=f"stats {coco_file.path.name}",
+                    progress=progress,
+                )
+            )
         except coco.LayoutError:
             annotations = coco.open_whole(coco_file.path, coco_file.split).annotations or []
             facts = [annotation_facts(annotations, sorted_ids)]
@@ -409,8 +400,6 @@ def root_stats(
     root: str | os.PathLike, *, workers: int | None = None, progress: bool = False
 ) -> list[SplitStats]:
     """Stats of each split of a dataset root, from its YOLO label files."""
-    from joblib import delayed
-
     from cocoprep import classmap, yamlfile
 
     root = Path(root)
@@ -423,9 +412,16 @@ def root_stats(
     for split, entry in yamlfile.find_splits(root).items():
         paths, missing, source = _split_labels(root, split, entry)
         chunks = [paths[i : i + FILES_PER_CHUNK] for i in range(0, len(paths), FILES_PER_CHUNK)]
-        n_jobs = 1 if len(chunks) <= 1 else (workers or os.cpu_count() or 1)
-        jobs = [delayed(label_facts)(chunk, kpt_count) for chunk in chunks]
-        facts = _run(jobs, n_jobs, [len(c) for c in chunks], f"stats {split}", progress)
+        facts = list(
+            run_in_order(
+                label_facts,
+                [(chunk, kpt_count) for chunk in chunks],
+                [len(c) for c in chunks],
+                workers=workers or os.cpu_count() or 1,
+                desc=f"stats {split}",
+                progress=progress,
+            )
+        )
         offsets = np.cumsum([0] + [len(c) for c in chunks])
         for fact, offset in zip(facts, offsets, strict=False):
             fact.image += offset

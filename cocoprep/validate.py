@@ -21,13 +21,11 @@ per object, multi-part objects joined by zero-width bridges: its parts are check
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import mmap
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import chain
 from pathlib import Path
@@ -37,6 +35,7 @@ import numpy as np
 
 from cocoprep import coco, yolo
 from cocoprep.errors import InputError
+from cocoprep.parallel import run_in_order
 
 log = logging.getLogger("cocoprep")
 
@@ -870,54 +869,8 @@ def check_categories(categories: Any, source: str) -> tuple[list[Finding], np.nd
 
 
 def _check_range(path: str, start: int, end: int, ctx: CocoContext) -> ChunkFindings:
-    with _gc_paused():
+    with coco.gc_paused():
         return check_annotations(coco.parse_file_range(path, start, end), ctx)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector. Parsed JSON is ~10^5 acyclic containers per chunk,
-    whose allocation triggers collector passes that cost a third as much as the parse itself."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def run_chunks(
-    function: Callable[..., Any],
-    jobs: list[tuple],
-    sizes: list[int],
-    *,
-    parallel: bool,
-    workers: int,
-    desc: str,
-    unit: str,
-    progress: bool,
-) -> list[Any]:
-    """Run ``function(*args)`` for every ``jobs`` entry, in order, with joblib when ``parallel``
-    (results arrive as a generator feeding the progress bar)."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=sum(sizes), unit=unit, unit_scale=True, desc=desc, disable=not progress)
-    results = []
-    with bar:
-        if not parallel or workers <= 1 or len(jobs) <= 1:
-            for args, size in zip(jobs, sizes, strict=True):
-                results.append(function(*args))
-                bar.update(size)
-        else:
-            from joblib import Parallel, delayed
-
-            runner = Parallel(n_jobs=workers, return_as="generator")
-            outputs = runner(delayed(function)(*args) for args in jobs)
-            for result, size in zip(outputs, sizes, strict=True):
-                results.append(result)
-                bar.update(size)
-    return results
 
 
 def validate_coco(
@@ -929,7 +882,7 @@ def validate_coco(
 ) -> Report:
     """Check a COCO JSON file: its images, categories and every annotation."""
     path = Path(path)
-    with _gc_paused():
+    with coco.gc_paused():
         return _validate_coco(path, workers=workers, tolerance=tolerance, progress=progress)
 
 
@@ -960,15 +913,16 @@ def _validate_coco(path: Path, *, workers: int | None, tolerance: float, progres
     if sections.ranges is not None:
         sizes = [e - s for s, e in sections.ranges]
         try:
-            chunks = run_chunks(
-                _check_range,
-                [(source, s, e, ctx) for s, e in sections.ranges],
-                sizes,
-                parallel=sum(sizes) >= PARALLEL_MIN_BYTES,
-                workers=workers,
-                desc=f"validate {path.name}",
-                unit="B",
-                progress=progress,
+            chunks = list(
+                run_in_order(
+                    _check_range,
+                    [(source, s, e, ctx) for s, e in sections.ranges],
+                    sizes,
+                    workers=workers if sum(sizes) >= PARALLEL_MIN_BYTES else 1,
+                    desc=f"validate {path.name}",
+                    unit="B",
+                    progress=progress,
+                )
             )
         except coco.LayoutError:
             log.info("%s: reading the file whole (its layout defeats the byte-range reader)", path)
@@ -978,15 +932,16 @@ def _validate_coco(path: Path, *, workers: int | None, tolerance: float, progres
         batches = [
             sections.annotations[b : b + 20000] for b in range(0, len(sections.annotations), 20000)
         ]
-        chunks = run_chunks(
-            check_annotations,
-            [(batch, ctx) for batch in batches],
-            [len(b) for b in batches],
-            parallel=False,
-            workers=1,
-            desc=f"validate {path.name}",
-            unit="ann",
-            progress=progress,
+        chunks = list(
+            run_in_order(
+                check_annotations,
+                [(batch, ctx) for batch in batches],
+                [len(b) for b in batches],
+                workers=1,
+                desc=f"validate {path.name}",
+                unit="ann",
+                progress=progress,
+            )
         )
     offset = 0
     all_ids = []
@@ -1172,12 +1127,11 @@ def check_label_files(
     names = [str(f) for f in files]
     batch = 2000
     jobs = [(names[b : b + batch], ctx) for b in range(0, len(names), batch)]
-    results = run_chunks(
+    results = run_in_order(
         _check_label_batch,
         jobs,
         [len(job[0]) for job in jobs],
-        parallel=len(names) > 4 * batch,
-        workers=workers,
+        workers=workers if len(names) > 4 * batch else 1,
         desc=desc,
         unit="file",
         progress=progress,
