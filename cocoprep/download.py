@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlparse
 from cocoprep.catalog import COCO_2017, COCO_BASE_URL, COCO_TLS_URL, Archive, Catalog, load_catalog
 from cocoprep.errors import CocoprepError, InputError
 from cocoprep.extract import extract_zip, extracted_size, is_done, marker_path, read_marker
+from cocoprep.fileio import write_atomic
 from cocoprep.hashes import (
     BackgroundHasher,
     ChecksumError,
@@ -1037,9 +1038,7 @@ def download_subset(
         bars.close()
     if not full.is_file():
         os.replace(current, full)
-    temp = current.with_name(current.name + ".part")
-    temp.write_bytes(orjson.dumps(subset))
-    os.replace(temp, current)
+    write_atomic(current, orjson.dumps(subset))
     logger.info("%s: %d images (%d fetched) in %s", split, len(chosen), len(missing), folder)
     return SubsetOutcome(
         split, tuple(classes), len(chosen), len(missing), len(chosen) - len(missing), current, full

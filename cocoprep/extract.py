@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from cocoprep.errors import CocoprepError
+from cocoprep.fileio import write_atomic
 
 logger = logging.getLogger("cocoprep")
 
@@ -128,11 +129,8 @@ def is_done(marker: str | Path, known_hash: str) -> bool:
 
 
 def _write_marker(marker: Path, known_hash: str, result: ExtractResult) -> None:
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    temp = marker.with_name(marker.name + TEMP_SUFFIX)
     content = {"hash": known_hash, "dest": str(result.dest), "members": result.members}
-    temp.write_text(json.dumps(content) + "\n", encoding="utf-8")
-    os.replace(temp, marker)
+    write_atomic(marker, (json.dumps(content) + "\n").encode())
 
 
 def _write_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, progress) -> None:
