@@ -131,14 +131,7 @@ def test_coco_finding_details(tmp_path):
 
 
 def test_non_finite_and_non_numeric_coordinates_in_memory():
-    ctx = v.CocoContext(
-        source="mem",
-        sorted_image_ids=np.array([1]),
-        image_order=np.array([0]),
-        widths=np.array([100.0]),
-        heights=np.array([100.0]),
-        sorted_category_ids=np.array([1]),
-    )
+    ctx = _ctx()
     anns = [
         _ann(1, [[10, 10, float("nan"), 10, 30, 30]], bbox=[10, 10, 20, 20], area=1),
         {**_ann(2, [square(10, 10, 5)]), "segmentation": [[10, 10, "a", 10, 30, 30]]},
