@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import simdjson
 
 from cocoprep.errors import InputError
 
@@ -295,12 +296,49 @@ def parse_range(buf: mmap.mmap | bytes, start: int, end: int) -> list[dict[str, 
     return items
 
 
-def parse_file_range(path: str | Path, start: int, end: int) -> list[dict[str, Any]]:
-    """:func:`parse_range` on a file, read by a worker process (no shared memory needed)."""
+def _read_range(path: str | Path, start: int, end: int) -> bytes:
     with open(path, "rb") as handle:
         handle.seek(start)
-        data = handle.read(end - start)
+        return handle.read(end - start)
+
+
+def parse_file_range(path: str | Path, start: int, end: int) -> list[dict[str, Any]]:
+    """:func:`parse_range` on a file, read by a worker process (no shared memory needed)."""
+    data = _read_range(path, start, end)
     return parse_range(data, 0, len(data))
+
+
+_parser: simdjson.Parser | None = None
+
+
+def parse_objects(path: str | Path, start: int, end: int) -> simdjson.Array:
+    """The elements in a byte range of a file as a lazy :mod:`simdjson` array of objects.
+
+    Nothing becomes a Python object until it is asked for, and number arrays can be copied out
+    whole in C (``Array.as_buffer``): convert's fast path. The array stays valid until the next
+    call (the parser's buffers are reused). Raises :class:`LayoutError` like :func:`parse_range`,
+    also for what simdjson alone rejects (integers beyond 64 bits, numbers beyond a double).
+    """
+    global _parser
+    data = b"[" + _read_range(path, start, end) + b"]"
+    for attempt in range(2):
+        if _parser is None or attempt:
+            # A fresh parser too when a failed chunk's objects still hold the old one.
+            _parser = simdjson.Parser()
+        try:
+            items = _parser.parse(data)
+            break
+        except (ValueError, RuntimeError) as error:
+            failure = error
+    else:
+        raise LayoutError(str(failure)) from failure
+    if type(items) is not simdjson.Array or (
+        len(items)
+        and not (type(items[0]) is simdjson.Object and type(items[-1]) is simdjson.Object)
+    ):
+        msg = "array elements are not objects"
+        raise LayoutError(msg)
+    return items
 
 
 def _check_int_id(value: Any, what: str, path: Path) -> None:

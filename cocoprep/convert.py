@@ -166,7 +166,7 @@ def row_context(
 def _rows_of_range(path: str, start: int, end: int, ctx: RowContext) -> ChunkRows:
     keep_freed_memory()
     with coco.gc_paused():
-        return annotation_rows(coco.parse_file_range(path, start, end), ctx)
+        return annotation_rows(coco.parse_objects(path, start, end), ctx)
 
 
 def _iter_chunk_rows(

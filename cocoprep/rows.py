@@ -1,20 +1,28 @@
 """COCO annotations → YOLO label rows: the pure per-chunk work of ``convert``.
 
-:func:`annotation_rows` takes a list of annotation objects (one chunk of a file) and the small,
+:func:`annotation_rows` takes the annotation objects of one chunk of a file and the small,
 picklable :class:`RowContext`, and returns the chunk's label text with the image each row belongs
 to and counts of everything it skipped. It does no I/O, so it runs unchanged in-process, in joblib
 workers or on a Dask cluster.
+
+The objects are either dicts or, on the fast path (:func:`cocoprep.coco.parse_objects`), the lazy
+objects of a :mod:`simdjson` document: their numbers are copied out as arrays of doubles in C
+(``as_buffer``) instead of becoming millions of Python floats, which is most of what parsing
+and extracting a train2017 file costs with a dict-building parser. Both kinds are read the same
+way (``ann["key"]``, ``ann.get``), through :func:`_number_bytes` for number arrays.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import numpy as np
+from simdjson import Array, Object
 
 from cocoprep import geometry
 from cocoprep.errors import InputError
@@ -71,7 +79,7 @@ class ChunkRows:
 
 
 def _ann_label(ann: Any) -> str:
-    return f"annotation {ann.get('id')!r}" if isinstance(ann, dict) else "annotation"
+    return f"annotation {ann.get('id')!r}" if isinstance(ann, dict | Object) else "annotation"
 
 
 def _fail(ctx: RowContext, ann: Any, problem: str) -> InputError:
@@ -112,19 +120,53 @@ def _ids(annotations: list[Any], ctx: RowContext) -> tuple[np.ndarray, np.ndarra
     raise InputError(msg)
 
 
+def _number_bytes(values: Any) -> bytes | Any:
+    """The numbers of a JSON array (simdjson ``Array`` or list of int/float) as float64 bytes.
+
+    Raises TypeError for anything else. A simdjson array of arrays comes out flattened: callers
+    compare the count of doubles with ``len(values)``.
+    """
+    if type(values) is Array:
+        return values.as_buffer(of_type="d")
+    if type(values) is list and set(map(type, values)) <= {int, float}:
+        return array("d", values).tobytes()
+    msg = "not an array of numbers"
+    raise TypeError(msg)
+
+
+def _number_array(values: Any) -> np.ndarray:
+    """:func:`_number_bytes` as an array; TypeError also for nested arrays."""
+    out = np.frombuffer(_number_bytes(values), np.float64)
+    if len(out) != len(values):
+        msg = "nested arrays"
+        raise TypeError(msg)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A simdjson object or array as Python dicts and lists; anything else as it is."""
+    if type(value) is Object:
+        return value.as_dict()
+    if type(value) is Array:
+        return value.as_list()
+    return value
+
+
 def _boxes(annotations: list[Any], ctx: RowContext, required: bool) -> np.ndarray:
     """(n, 4) float64 ``bbox`` values; NaN rows where a box is absent and not required."""
     boxes = [a.get("bbox") for a in annotations]
-    if (
-        set(map(type, boxes)) <= {list}
-        and set(map(len, boxes)) <= {4}
-        and set(map(type, chain.from_iterable(boxes))) <= {int, float}
-    ):
-        out = np.array(boxes, np.float64).reshape(len(boxes), 4)
-        _check_finite_boxes(out, annotations, ctx)
-        return out
+    try:
+        if set(map(len, boxes)) <= {4}:
+            out = np.frombuffer(b"".join(map(_number_bytes, boxes)), np.float64)
+            if len(out) == 4 * len(boxes):  # no nested arrays
+                out = out.reshape(len(boxes), 4)
+                _check_finite_boxes(out, annotations, ctx)
+                return out
+    except TypeError:
+        pass
     out = np.full((len(annotations), 4), np.nan)
     for i, (ann, box) in enumerate(zip(annotations, boxes, strict=True)):
+        box = _plain(box)
         if box is None and not required:
             continue
         if type(box) is not list or len(box) != 4:
@@ -143,8 +185,9 @@ def _check_finite_boxes(out: np.ndarray, annotations: list[Any], ctx: RowContext
         raise _fail(ctx, annotations[int(np.flatnonzero(bad)[0])], "bbox has a non-finite number")
 
 
-def annotation_rows(annotations: list[Any], ctx: RowContext) -> ChunkRows:
+def annotation_rows(annotations: Iterable[Any], ctx: RowContext) -> ChunkRows:
     """Label rows for a chunk of annotations (see the module docstring)."""
+    annotations = list(annotations)  # a simdjson array has no fast random access
     counts: Counter = Counter(annotations=len(annotations))
     image_ids, category_ids, crowd = _ids(annotations, ctx)
     image_pos = ctx.image_positions(image_ids)
@@ -212,7 +255,7 @@ def _box_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
     keep = np.zeros(len(anns), bool)
     pieces = []
     for i, ann in enumerate(anns):
-        keypoints = ann.get("keypoints")
+        keypoints = _plain(ann.get("keypoints"))
         if not keypoints or not any(keypoints[2::3]):
             continue  # no labelled keypoint: COCO keypoint evaluation ignores the instance
         if len(keypoints) % 3:
@@ -232,30 +275,38 @@ def _box_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
     return values, lengths, keep
 
 
-def _polygon_lists(ann: Any, ctx: RowContext, height: float, width: float, counts: Counter):
-    """Flat pixel coordinates of an annotation's one ring, or None to use its box."""
-    seg = ann.get("segmentation")
-    if type(seg) is list and seg:
-        if type(seg[0]) is not list:
+_SEQUENCES = (Array, list)
+
+
+def _ring_values(ann: Any, seg: Any, ctx: RowContext, height: float, width: float, counts: Counter):
+    """Flat pixel coordinates of the one ring an outline other than a single polygon gives
+    (multi-part polygons merged, RLE traced, a bare coordinate list); empty when it has none."""
+    if seg is None or (type(seg) in (*_SEQUENCES, dict, Object) and not len(seg)):
+        counts["no_segmentation"] += 1
+        return np.empty(0)
+    if type(seg) in _SEQUENCES:
+        if type(seg[0]) not in _SEQUENCES:
             seg = [seg]  # a bare coordinate list: one polygon
+        parts = []
         for part in seg:
-            if type(part) is not list or len(part) % 2:
-                length = len(part) if type(part) is list else type(part).__name__
+            if type(part) not in _SEQUENCES or len(part) % 2:
+                length = len(part) if type(part) in _SEQUENCES else type(_plain(part)).__name__
                 problem = (
                     f"segmentation polygon needs an even number of coordinates, found {length}"
                 )
                 raise _fail(ctx, ann, problem)
-        if len(seg) == 1:
-            return seg[0]
-        counts["multipart_merged"] += 1
-        try:
-            parts = [np.asarray(p, np.float64).reshape(-1, 2) for p in seg if p]
-        except (TypeError, ValueError):
-            raise _fail(ctx, ann, "segmentation polygons must hold numbers") from None
+            try:
+                parts.append(_number_array(part).reshape(-1, 2))
+            except TypeError:
+                raise _fail(ctx, ann, "segmentation polygons must hold numbers") from None
         if not all(np.isfinite(p).all() for p in parts):
             raise _fail(ctx, ann, "segmentation has a non-finite coordinate")
-        return geometry.merge_parts(parts).ravel().tolist() if parts else None
-    if type(seg) is dict:
+        if len(seg) > 1:
+            counts["multipart_merged"] += 1
+        parts = [p for p in parts if len(p)]
+        return geometry.merge_parts(parts).ravel() if parts else np.empty(0)
+    if type(seg) in (dict, Object):
+        seg = _plain(seg)
         size = seg.get("size")
         if size != [int(height), int(width)]:
             problem = (
@@ -268,10 +319,7 @@ def _polygon_lists(ann: Any, ctx: RowContext, height: float, width: float, count
         except InputError as error:
             raise _fail(ctx, ann, str(error)) from None
         counts["rle_converted"] += 1
-        return None if ring is None else ring.ravel().tolist()
-    if seg is None or seg == [] or seg == {}:
-        counts["no_segmentation"] += 1
-        return None
+        return np.empty(0) if ring is None else ring.ravel()
     raise _fail(ctx, ann, f"segmentation must be polygons or RLE, found {type(seg).__name__}")
 
 
@@ -280,22 +328,81 @@ def _box_ring(box: np.ndarray) -> list[float]:
     return [x, y, x + w, y, x + w, y + h, x, y + h]
 
 
+def _two_parts(seg: Any) -> tuple[bytes, bytes] | None:
+    """The coordinates of a polygon of exactly two non-empty, well-formed parts, else None."""
+    if type(seg) not in _SEQUENCES or len(seg) != 2:
+        return None
+    first, second = seg[0], seg[1]
+    if type(first) not in _SEQUENCES or type(second) not in _SEQUENCES:
+        return None
+    n, m = len(first), len(second)
+    if not n or not m or (n | m) & 1 or n * m > 4 * geometry.PAIR_LIMIT:
+        return None
+    try:
+        a, b = _number_bytes(first), _number_bytes(second)
+    except TypeError:
+        return None
+    if memoryview(a).nbytes != 8 * n or memoryview(b).nbytes != 8 * m:
+        return None  # nested arrays, flattened by simdjson
+    return a, b
+
+
+def _merge_pairs_into(pairs, buffers: list, lengths: list, anns, ctx: RowContext) -> None:
+    """Merge the collected two-part polygons and put each ring in its row's place."""
+    firsts = [np.frombuffer(a, np.float64).reshape(-1, 2) for _, a, _ in pairs]
+    seconds = [np.frombuffer(b, np.float64).reshape(-1, 2) for _, _, b in pairs]
+    if not np.isfinite(np.concatenate([*firsts, *seconds])).all():
+        row = next(
+            r
+            for (r, _, _), a, b in zip(pairs, firsts, seconds, strict=True)
+            if not (np.isfinite(a).all() and np.isfinite(b).all())
+        )
+        raise _fail(ctx, anns[row], "segmentation has a non-finite coordinate")
+    rings, sizes = geometry.merge_pairs(firsts, seconds)
+    ends = np.cumsum(sizes)
+    for (row, _, _), end, size in zip(pairs, ends.tolist(), sizes.tolist(), strict=True):
+        buffers[row] = rings[end - size : end].tobytes()
+        lengths[row] = 2 * size
+
+
 def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
     """Normalised, clipped ring coordinates, one row per kept annotation."""
-    flats = []
-    for ann, width, height in zip(anns, widths, heights, strict=True):
+    buffers, lengths = [], []
+    pairs: list[tuple[int, bytes, bytes]] = []  # two-part polygons, merged together below
+    for row, (ann, width, height) in enumerate(zip(anns, widths, heights, strict=True)):
         seg = ann.get("segmentation")
-        if type(seg) is list and len(seg) == 1 and type(seg[0]) is list and not len(seg[0]) & 1:
-            flats.append(seg[0])  # the common case: one polygon
+        if type(seg) in _SEQUENCES and len(seg) == 1 and type(part := seg[0]) in _SEQUENCES:
+            try:  # the common case: one polygon
+                buffers.append(_number_bytes(part))
+            except TypeError:
+                raise _fail(ctx, ann, "segmentation coordinates must be numbers") from None
+            lengths.append(len(part))
+            continue
+        pair = _two_parts(seg)
+        if pair is not None:
+            pairs.append((row, *pair))
+            counts["multipart_merged"] += 1
+            buffers.append(b"")
+            lengths.append(0)
             continue
         # No usable outline gives an empty row, which the degenerate rule below turns into the box.
-        flats.append(_polygon_lists(ann, ctx, height, width, counts) or [])
-    lengths = np.fromiter((len(f) for f in flats), np.int64, len(flats))
-    try:
-        values = np.fromiter(chain.from_iterable(flats), np.float64, int(lengths.sum()))
-    except (TypeError, ValueError):
-        bad = next(i for i, f in enumerate(flats) if not all(type(v) in (int, float) for v in f))
-        raise _fail(ctx, anns[bad], "segmentation coordinates must be numbers") from None
+        ring = _ring_values(ann, seg, ctx, height, width, counts)
+        buffers.append(ring.tobytes())
+        lengths.append(len(ring))
+    if pairs:
+        _merge_pairs_into(pairs, buffers, lengths, anns, ctx)
+    values = np.frombuffer(b"".join(buffers), np.float64)
+    lengths = np.array(lengths, np.int64)
+    if len(values) != lengths.sum():  # a simdjson polygon holding arrays came out flattened
+        bad = next(i for i, b in enumerate(buffers) if memoryview(b).nbytes != 8 * lengths[i])
+        raise _fail(ctx, anns[bad], "segmentation coordinates must be numbers")
+    odd = np.flatnonzero(lengths & 1)
+    if len(odd):
+        problem = (
+            "segmentation polygon needs an even number of coordinates, "
+            f"found {int(lengths[odd[0]])}"
+        )
+        raise _fail(ctx, anns[int(odd[0])], problem)
     if not np.isfinite(values).all():
         ends = np.cumsum(lengths)
         bad = int(np.searchsorted(ends, np.flatnonzero(~np.isfinite(values))[0], side="right"))
@@ -317,21 +424,36 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
 
 def _has_three_distinct(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:
     """Per row: does it have at least 3 distinct points (compared at output precision)?"""
+    starts = np.cumsum(npoints) - npoints
+    # Nearly every row settles on its first three points: more than 2e-6 apart in x or y, they
+    # stay apart when rounded to 6 decimals. The rest get the full comparison.
     result = np.zeros(len(npoints), bool)
-    nonempty = np.flatnonzero(npoints > 0)
-    if not len(nonempty):
-        return result
+    rows = np.flatnonzero(npoints >= 3)
+    first, second, third = (points[starts[rows] + k] for k in range(3))
+    result[rows] = _apart(first, second) & _apart(first, third) & _apart(second, third)
+    rest = np.flatnonzero(~result & (npoints > 0))
+    if len(rest):
+        sizes = npoints[rest]
+        offsets = np.repeat(starts[rest] - (np.cumsum(sizes) - sizes), sizes)
+        result[rest] = _rounded_three_distinct(points[offsets + np.arange(len(offsets))], sizes)
+    return result
+
+
+def _apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (np.abs(a - b) > 2e-6).any(axis=1)
+
+
+def _rounded_three_distinct(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:
+    """:func:`_has_three_distinct` for rows that are all non-empty, comparing every point."""
     rounded = np.round(points, 6)
-    starts = (np.cumsum(npoints) - npoints)[nonempty]
-    sizes = npoints[nonempty]
-    differs = (rounded != np.repeat(rounded[starts], sizes, axis=0)).any(axis=1)
+    starts = np.cumsum(npoints) - npoints
+    differs = (rounded != np.repeat(rounded[starts], npoints, axis=0)).any(axis=1)
     # Each row's second distinct point: the first that differs from its first point.
     index = np.where(differs, np.arange(len(points)), len(points))
     first_diff = np.minimum.reduceat(index, starts)
     second = rounded[np.minimum(first_diff, len(points) - 1)]
-    third = differs & (rounded != np.repeat(second, sizes, axis=0)).any(axis=1)
-    result[nonempty] = np.logical_or.reduceat(third, starts) & (first_diff < len(points))
-    return result
+    third = differs & (rounded != np.repeat(second, npoints, axis=0)).any(axis=1)
+    return np.logical_or.reduceat(third, starts) & (first_diff < len(points))
 
 
 def _replace_degenerate(points, npoints, degenerate, boxes, widths, heights, counts: Counter):
