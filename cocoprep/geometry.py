@@ -33,8 +33,6 @@ __all__ = [
 
 # Largest vertex-pair distance block computed at once (elements), to bound memory on big parts.
 _BLOCK = 1 << 20
-#: Vertex pairs above which two parts are merged one by one, not with :func:`merge_pairs`.
-PAIR_LIMIT = _BLOCK
 
 
 def polygon_from_coco(seg: list[float]) -> np.ndarray:
@@ -210,7 +208,7 @@ def merge_parts(parts: list[np.ndarray]) -> np.ndarray:
     arrays = _as_parts(parts)
     if len(arrays) == 1:
         return arrays[0].copy()
-    if len(arrays) == 2 and len(arrays[0]) * len(arrays[1]) <= PAIR_LIMIT:
+    if len(arrays) == 2 and len(arrays[0]) * len(arrays[1]) <= _BLOCK:
         # The common case, without the tree: one bridge between the closest vertex pair.
         a, b = arrays
         d = np.square(a[:, None, 0] - b[:, 0]) + np.square(a[:, None, 1] - b[:, 1])
@@ -264,58 +262,6 @@ def merge_parts(parts: list[np.ndarray]) -> np.ndarray:
         todo.append(walk[done:])
         stack.extend(reversed(todo))
     return points[np.concatenate(pieces)]
-
-
-def merge_pairs(
-    firsts: list[np.ndarray], seconds: list[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`merge_parts` of many two-part polygons at once, with whole-array operations.
-
-    Pair ``k`` is ``[firsts[k], seconds[k]]`` (non-empty ``(N, 2)`` arrays of finite numbers);
-    the result is the same ring ``merge_parts`` gives it, bridged at the same closest vertex pair
-    (the first in ``(i, j)`` order when several are equally close). Returns all rings one after
-    the other as one ``(M, 2)`` array, and each ring's length.
-
-    >>> a = np.array([[0, 0], [1, 0], [1, 1]], float)
-    >>> rings, lengths = merge_pairs([a, a], [a + [3, 0], a + [0, 5]])
-    >>> lengths.tolist(), np.array_equal(rings[:8], merge_parts([a, a + [3, 0]]))
-    ([8, 8], True)
-    """
-    if not firsts:
-        return np.empty((0, 2)), np.zeros(0, np.int64)
-    n = np.array([len(a) for a in firsts], np.int64)
-    m = np.array([len(b) for b in seconds], np.int64)
-    # Batches of at most 8 * _BLOCK vertex pairs bound the distance arrays (~0.5 GB at most).
-    cost = np.cumsum(n * m)
-    rings, begin = [], 0
-    while begin < len(n):
-        done = int(cost[begin - 1]) if begin else 0
-        end = max(begin + 1, int(np.searchsorted(cost, done + 8 * _BLOCK, side="right")))
-        batch = slice(begin, end)
-        rings.append(_merge_pair_batch(firsts[batch], seconds[batch], n[batch], m[batch]))
-        begin = end
-    return np.concatenate(rings), n + m + 2
-
-
-def _merge_pair_batch(firsts, seconds, n: np.ndarray, m: np.ndarray) -> np.ndarray:
-    points = np.concatenate([*firsts, *seconds])
-    a_start = np.cumsum(n) - n
-    b_start = n.sum() + np.cumsum(m) - m
-    pairs = n * m
-    pair_start = np.cumsum(pairs) - pairs
-    owner = np.repeat(np.arange(len(n)), pairs)
-    local = np.arange(int(pairs.sum())) - pair_start[owner]
-    i = local // m[owner]
-    a, b = points[a_start[owner] + i], points[b_start[owner] + local - i * m[owner]]
-    d = np.square(a[:, 0] - b[:, 0]) + np.square(a[:, 1] - b[:, 1])  # as merge_parts computes it
-    closest = np.flatnonzero(d == np.repeat(np.minimum.reduceat(d, pair_start), pairs))
-    first = local[closest[np.searchsorted(closest, pair_start)]]
-    i, j = first // m, first % m
-    # Each ring is a[:i + 1], b[j:], b[:j + 1], a[i:]: four slices of ``points``.
-    starts = np.stack([a_start, b_start + j, b_start, a_start + i], axis=1).ravel()
-    sizes = np.stack([i + 1, m - j, j + 1, n - i], axis=1).ravel()
-    index = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
-    return points[index]
 
 
 def split_bridged_ring(ring: np.ndarray) -> list[np.ndarray]:

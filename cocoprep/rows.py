@@ -328,48 +328,10 @@ def _box_ring(box: np.ndarray) -> list[float]:
     return [x, y, x + w, y, x + w, y + h, x, y + h]
 
 
-def _two_parts(seg: Any) -> tuple[bytes, bytes] | None:
-    """The coordinates of a polygon of exactly two non-empty, well-formed parts, else None."""
-    if type(seg) not in _SEQUENCES or len(seg) != 2:
-        return None
-    first, second = seg[0], seg[1]
-    if type(first) not in _SEQUENCES or type(second) not in _SEQUENCES:
-        return None
-    n, m = len(first), len(second)
-    if not n or not m or (n | m) & 1 or n * m > 4 * geometry.PAIR_LIMIT:
-        return None
-    try:
-        a, b = _number_bytes(first), _number_bytes(second)
-    except TypeError:
-        return None
-    if memoryview(a).nbytes != 8 * n or memoryview(b).nbytes != 8 * m:
-        return None  # nested arrays, flattened by simdjson
-    return a, b
-
-
-def _merge_pairs_into(pairs, buffers: list, lengths: list, anns, ctx: RowContext) -> None:
-    """Merge the collected two-part polygons and put each ring in its row's place."""
-    firsts = [np.frombuffer(a, np.float64).reshape(-1, 2) for _, a, _ in pairs]
-    seconds = [np.frombuffer(b, np.float64).reshape(-1, 2) for _, _, b in pairs]
-    if not np.isfinite(np.concatenate([*firsts, *seconds])).all():
-        row = next(
-            r
-            for (r, _, _), a, b in zip(pairs, firsts, seconds, strict=True)
-            if not (np.isfinite(a).all() and np.isfinite(b).all())
-        )
-        raise _fail(ctx, anns[row], "segmentation has a non-finite coordinate")
-    rings, sizes = geometry.merge_pairs(firsts, seconds)
-    ends = np.cumsum(sizes)
-    for (row, _, _), end, size in zip(pairs, ends.tolist(), sizes.tolist(), strict=True):
-        buffers[row] = rings[end - size : end].tobytes()
-        lengths[row] = 2 * size
-
-
 def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
     """Normalised, clipped ring coordinates, one row per kept annotation."""
     buffers, lengths = [], []
-    pairs: list[tuple[int, bytes, bytes]] = []  # two-part polygons, merged together below
-    for row, (ann, width, height) in enumerate(zip(anns, widths, heights, strict=True)):
+    for ann, width, height in zip(anns, widths, heights, strict=True):
         seg = ann.get("segmentation")
         if type(seg) in _SEQUENCES and len(seg) == 1 and type(part := seg[0]) in _SEQUENCES:
             try:  # the common case: one polygon
@@ -378,19 +340,10 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
                 raise _fail(ctx, ann, "segmentation coordinates must be numbers") from None
             lengths.append(len(part))
             continue
-        pair = _two_parts(seg)
-        if pair is not None:
-            pairs.append((row, *pair))
-            counts["multipart_merged"] += 1
-            buffers.append(b"")
-            lengths.append(0)
-            continue
         # No usable outline gives an empty row, which the degenerate rule below turns into the box.
         ring = _ring_values(ann, seg, ctx, height, width, counts)
         buffers.append(ring.tobytes())
         lengths.append(len(ring))
-    if pairs:
-        _merge_pairs_into(pairs, buffers, lengths, anns, ctx)
     values = np.frombuffer(b"".join(buffers), np.float64)
     lengths = np.array(lengths, np.int64)
     if len(values) != lengths.sum():  # a simdjson polygon holding arrays came out flattened
