@@ -45,6 +45,80 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> bool:
     return True
 
 
+#: Where new files of each folder go: the folder's temporary twin (its stage) for a folder that
+#: did not exist when planned, None for one that did.
+Stages = dict[str, str | None]
+
+
+def plan_folders(folders: Iterable[str], stages: Stages) -> Stages:
+    """Add each folder not yet in ``stages``: an existing folder maps to None, a new one to an
+    empty stage created beside it. Returns ``stages``.
+
+    Stages are created before anything is written into them, so one process can plan the
+    folders and others (:func:`write_files`) fill them; :func:`publish` or :func:`discard` ends
+    them.
+    """
+    for folder in folders:
+        if folder not in stages:
+            stages[folder] = None if os.path.isdir(folder) else _stage(Path(folder))
+    return stages
+
+
+def write_files(
+    files: Iterable[tuple[str | os.PathLike, bytes]],
+    stages: Stages,
+    *,
+    on_file: Callable[[], object] | None = None,
+    plan: bool = False,
+) -> tuple[int, int]:
+    """Write each file into its folder's stage (a new file) or, in a folder that existed,
+    through :func:`write_atomic`; return ``(written, unchanged)``.
+
+    A folder missing from ``stages`` is planned on the spot when ``plan`` is true, else an error:
+    a stage made here would never be published by whoever planned the others.
+    """
+    written = unchanged = 0
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for path, data in files:
+        folder, _, name = os.fspath(path).rpartition("/")
+        if folder not in stages:
+            if not plan:
+                msg = f"{path}: its folder was not planned (expected one of {len(stages)} folders)"
+                raise ValueError(msg)
+            plan_folders([folder], stages)
+        stage = stages[folder]
+        if stage is not None:
+            fd = os.open(f"{stage}/{name}", flags, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            written += 1
+        elif write_atomic(path, data):
+            written += 1
+        else:
+            unchanged += 1
+        if on_file:
+            on_file()
+    return written, unchanged
+
+
+def publish(stages: Stages) -> None:
+    """Rename each filled stage into place as its folder."""
+    for folder, stage in stages.items():
+        if stage is not None:
+            _publish(Path(stage), Path(folder))
+
+
+def discard(stages: Stages) -> None:
+    """Remove every stage with what it holds (after a failure: no half-filled folder appears)."""
+    for stage in stages.values():
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+
+
 def write_many(
     files: Iterable[tuple[str | os.PathLike, bytes]], on_file: Callable[[], object] | None = None
 ) -> tuple[int, int]:
@@ -54,40 +128,17 @@ def write_many(
     complete: one rename for the folder instead of one per file, and a killed run leaves no
     half-filled folder. Files in existing folders go through :func:`write_atomic`, so those
     already right are left untouched. ``files`` is consumed as it comes, nothing is held.
+    The pieces (:func:`plan_folders`, :func:`write_files`, :func:`publish`, :func:`discard`)
+    let several processes fill the same folders.
     """
-    staged: dict[str, str | None] = {}  # folder -> its temporary twin, None when it existed
-    written = unchanged = 0
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    stages: Stages = {}
     try:
-        for path, data in files:
-            folder, _, name = os.fspath(path).rpartition("/")
-            if folder not in staged:
-                staged[folder] = None if os.path.isdir(folder) else _stage(Path(folder))
-            stage = staged[folder]
-            if stage is not None:
-                fd = os.open(f"{stage}/{name}", flags, 0o644)
-                try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                finally:
-                    os.close(fd)
-                written += 1
-            elif write_atomic(path, data):
-                written += 1
-            else:
-                unchanged += 1
-            if on_file:
-                on_file()
+        counts = write_files(files, stages, on_file=on_file, plan=True)
     except BaseException:
-        for stage in staged.values():
-            if stage is not None:
-                shutil.rmtree(stage, ignore_errors=True)
+        discard(stages)
         raise
-    for folder, stage in staged.items():
-        if stage is not None:
-            _publish(Path(stage), Path(folder))
-    return written, unchanged
+    publish(stages)
+    return counts
 
 
 def _stage(folder: Path) -> str:
