@@ -5,11 +5,16 @@ its images and categories and cuts its annotations array into ~8 MB byte ranges 
 element boundaries. Each range is parsed and turned into label rows by a worker
 (:func:`cocoprep.rows.annotation_rows`, pure) that returns only compact results: the rows' text
 formatted in bulk with numpy, and the image each row belongs to. The parent holds those results
-(the output text, a fraction of the JSON object tree), groups the rows by image with a stable
-sort, so each image keeps its annotations in JSON order, and writes each label file once,
-atomically. So memory stays near the size of the output text, parsing runs on every core, and
-the output is byte-identical for any worker count. Small files (under ``PARALLEL_MIN_BYTES`` of
-annotations) run in-process, where starting workers would cost more than it saves.
+(the output text, a fraction of the JSON object tree), then lays the text out in one temporary
+file (in /dev/shm when it has room) and orders the rows by image with a stable sort, so each
+image keeps its annotations in JSON order. Workers write the label files in blocks of images:
+each maps the file, builds its images' text and writes each label file once, atomically; new
+label folders are filled under a temporary name and renamed into place only once every block
+succeeded. So memory stays near the size of the output text, parsing and writing run on every
+core, and the output is byte-identical for any worker count. Small files (under
+``PARALLEL_MIN_BYTES`` of annotations, or ``WRITE_PARALLEL_MIN_IMAGES`` images and
+``WRITE_PARALLEL_MIN_BYTES`` of label text for the writes) run in-process, where starting
+workers would cost more than it saves.
 
 Nothing is written for a split until all its annotations have been checked, so bad input leaves
 no partial output for that split.
@@ -18,8 +23,10 @@ no partial output for that split.
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +37,13 @@ import numpy as np
 
 from cocoprep import classmap, coco, yamlfile
 from cocoprep.errors import InputError
-from cocoprep.fileio import write_atomic, write_many
-from cocoprep.parallel import backend_context, keep_freed_memory, run_in_order
+from cocoprep.fileio import Stages, discard, plan_folders, publish, write_atomic, write_files
+from cocoprep.parallel import (
+    backend_context,
+    keep_freed_memory,
+    release_freed_memory,
+    run_in_order,
+)
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
 
 log = logging.getLogger("cocoprep")
@@ -40,8 +52,16 @@ log = logging.getLogger("cocoprep")
 PARALLEL_MIN_BYTES = 48 << 20
 #: Size of the annotation byte ranges handed to workers.
 CHUNK_BYTES = 8 << 20
-#: Images whose rows are gathered at once when writing (bounds the Python lists held).
+#: Most images whose label files one job writes (bounds the Python lists held).
 IMAGES_PER_BLOCK = 1 << 16
+#: Fewest images a job writes, unless the split has fewer.
+MIN_IMAGES_PER_BLOCK = 2048
+#: A split with fewer images and fewer bytes of label text is written in-process.
+WRITE_PARALLEL_MIN_IMAGES = 20_000
+WRITE_PARALLEL_MIN_BYTES = 8 << 20
+#: Free space /dev/shm must keep beyond the label text for the text's temporary file to go there.
+SHM_HEADROOM = 256 << 20
+_SHM = "/dev/shm"
 _PATTERNS = {"pose": ("person_keypoints_*.json",), "segment": ("instances_*.json",)}
 _PATTERNS["detect"] = _PATTERNS["segment"]
 
@@ -227,34 +247,18 @@ class _SplitRows:
             categories_used=used,
         )
 
-    def by_image(self, n_images: int) -> Iterator[bytes]:
-        """Each image's label text in table order: its rows in annotation order, exact
-        duplicate rows dropped (counted in ``counts["duplicates_dropped"]``)."""
-        order = np.argsort(self.image, kind="stable").astype(np.int32)
-        bounds = np.searchsorted(self.image[order], np.arange(n_images + 1))
-        texts = self.texts
-        duplicates = 0
-        block = IMAGES_PER_BLOCK
-        for first in range(0, n_images, block):
-            last = min(first + block, n_images)
-            lo, hi = int(bounds[first]), int(bounds[last])
-            rows = order[lo:hi]
-            chunk = np.searchsorted(self.first_row, rows, side="right") - 1
-            starts_chunk = self.first_row[chunk] == rows
-            start = np.where(starts_chunk, 0, self.end[np.maximum(rows - 1, 0)])
-            chunk, start, end = chunk.tolist(), start.tolist(), self.end[rows].tolist()
-            edges = (bounds[first : last + 1] - lo).tolist()
-            for i in range(last - first):
-                a, b = edges[i], edges[i + 1]
-                if b - a == 1:
-                    yield texts[chunk[a]][start[a] : end[a]]
-                    continue
-                pieces = [texts[chunk[r]][start[r] : end[r]] for r in range(a, b)]
-                unique = list(dict.fromkeys(pieces))
-                duplicates += len(pieces) - len(unique)
-                yield b"".join(unique)
-        self.counts["duplicates_dropped"] += duplicates
-        self.counts["instances"] -= duplicates
+    def row_spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each row's text starts and ends in the chunks' texts laid one after another."""
+        sizes = np.fromiter(map(len, self.texts), np.int64, len(self.texts))
+        chunk_start = np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)])
+        counts = np.diff(self.first_row)
+        base = np.repeat(chunk_start[:-1], counts)
+        ends = base + self.end
+        starts = np.empty_like(ends)
+        starts[1:] = ends[:-1]
+        firsts = counts > 0
+        starts[self.first_row[:-1][firsts]] = chunk_start[:-1][firsts]
+        return starts, ends
 
 
 def _split_rows(
@@ -275,26 +279,147 @@ def _split_rows(
 
 
 def _write_labels(
-    root: Path, split: str, coco_file: coco.CocoFile, texts: Iterable[bytes], progress: bool
+    root: Path,
+    split: str,
+    paths: coco.StringColumn,
+    rows: _SplitRows,
+    workers: int,
+    progress: bool,
 ) -> tuple[int, int, int]:
-    """Write each image's label file; return (written, unchanged, background images)."""
-    from tqdm import tqdm
+    """Write each image's label file; return (written, unchanged, background images).
 
-    paths = coco_file.images.paths
-    with tqdm(
-        total=len(paths), desc=f"labels {split}", unit="file", disable=not progress, leave=False
-    ) as bar:
-        background = 0
-        root_text = root.as_posix()
-
-        def files() -> Iterator[tuple[str, bytes]]:
-            nonlocal background
-            for relpath, text in zip(paths, texts, strict=True):
-                background += not text
-                yield _label_path(root_text, relpath), text
-
-        written, unchanged = write_many(files(), on_file=bar.update)
+    The rows' text goes to one temporary file (emptying ``rows.texts``); blocks of images are
+    grouped and written by local workers (:func:`_write_label_block`) reading that file. Folders
+    that do not exist yet are staged first and published once every block succeeded.
+    """
+    n_images = len(paths)
+    starts, ends = rows.row_spans()
+    text_bytes = sum(map(len, rows.texts))
+    order = np.argsort(rows.image, kind="stable")
+    bounds = np.searchsorted(rows.image[order], np.arange(n_images + 1))
+    starts, ends = starts[order], ends[order]
+    del order
+    small = n_images < WRITE_PARALLEL_MIN_IMAGES and text_bytes < WRITE_PARALLEL_MIN_BYTES
+    # Local processes even after a dask run: the text file is on this machine.
+    workers = 1 if small else min(workers, os.cpu_count() or 1)
+    step = min(IMAGES_PER_BLOCK, max(MIN_IMAGES_PER_BLOCK, -(-n_images // (4 * workers))))
+    root_text = root.as_posix()
+    text_path = _spill(rows.texts)
+    release_freed_memory()  # the text now lives in the file
+    stages: Stages = {}
+    try:
+        plan_folders(sorted(_label_folders(root_text, paths)), stages)
+        jobs, sizes = [], []
+        for first in range(0, n_images, step):
+            last = min(first + step, n_images)
+            lo, hi = int(bounds[first]), int(bounds[last])
+            relpaths = paths.text[paths.starts[first] : paths.starts[last] - 1]
+            edges = bounds[first : last + 1] - lo
+            jobs.append((text_path, starts[lo:hi], ends[lo:hi], edges, relpaths, root_text, stages))
+            sizes.append(last - first)
+        totals = np.zeros(4, np.int64)
+        for counts in run_in_order(
+            _write_label_block,
+            jobs,
+            sizes,
+            workers=workers,
+            desc=f"labels {split}",
+            unit="file",
+            progress=progress,
+        ):
+            totals += counts
+    except BaseException:
+        discard(stages)
+        raise
+    finally:
+        os.unlink(text_path)
+    publish(stages)
+    written, unchanged, background, duplicates = totals.tolist()
+    rows.counts["duplicates_dropped"] += duplicates
+    rows.counts["instances"] -= duplicates
     return written, unchanged, background
+
+
+def _spill(texts: list[bytes]) -> str:
+    """Write ``texts`` one after another to a new temporary file, emptying the list as it goes;
+    return the file's path. The file goes to /dev/shm when that has room, else to the
+    temporary directory."""
+    size = sum(map(len, texts))
+    folder = tempfile.gettempdir()
+    if os.path.isdir(_SHM) and shutil.disk_usage(_SHM).free >= size + SHM_HEADROOM:
+        folder = _SHM
+    fd, path = tempfile.mkstemp(prefix="cocoprep-labels-", suffix=".txt", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for i, text in enumerate(texts):
+                handle.write(text)
+                texts[i] = b""
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+def _label_folders(root: str, paths: coco.StringColumn) -> set[str]:
+    """The folders of the images' label files (a label's folder follows from its image's)."""
+    image_folders = {relpath.rpartition("/")[0] for relpath in paths}
+    return {
+        _label_path(root, f"{folder}/x" if folder else "x").rpartition("/")[0]
+        for folder in image_folders
+    }
+
+
+def _image_texts(
+    text: bytes | mmap.mmap, starts: np.ndarray, ends: np.ndarray, edges: np.ndarray
+) -> tuple[list[bytes], int]:
+    """Each image's label text and the number of duplicate rows dropped.
+
+    Image ``i`` has rows ``edges[i]:edges[i + 1]`` of ``starts``/``ends`` (spans in ``text``),
+    in annotation order; they are kept in that order, exact duplicate rows dropped.
+
+    >>> spans = np.array([0, 4, 8]), np.array([4, 8, 12])
+    >>> _image_texts(b"0 a\\n1 b\\n0 a\\n", *spans, np.array([0, 0, 3]))
+    ([b'', b'0 a\\n1 b\\n'], 1)
+    """
+    starts, ends, edges = starts.tolist(), ends.tolist(), edges.tolist()
+    labels, duplicates = [], 0
+    for i in range(len(edges) - 1):
+        a, b = edges[i], edges[i + 1]
+        if b - a == 1:
+            labels.append(text[starts[a] : ends[a]])
+            continue
+        pieces = [text[starts[r] : ends[r]] for r in range(a, b)]
+        unique = list(dict.fromkeys(pieces))
+        duplicates += len(pieces) - len(unique)
+        labels.append(b"".join(unique))
+    return labels, duplicates
+
+
+def _write_label_block(
+    text_path: str,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    edges: np.ndarray,
+    relpaths: str,
+    root: str,
+    stages: Stages,
+) -> tuple[int, int, int, int]:
+    """Write the label files of one block of images (a worker's job); return (written,
+    unchanged, background images, duplicate rows dropped).
+
+    ``relpaths`` are the block's image paths, one a line; their rows' spans in the file at
+    ``text_path`` are given as for :func:`_image_texts`; ``stages`` come from
+    :func:`cocoprep.fileio.plan_folders`.
+    """
+    with open(text_path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size:
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as text:
+                labels, duplicates = _image_texts(text, starts, ends, edges)
+        else:
+            labels, duplicates = _image_texts(b"", starts, ends, edges)
+    files = zip((_label_path(root, r) for r in relpaths.split("\n")), labels, strict=True)
+    written, unchanged = write_files(files, stages)
+    return written, unchanged, labels.count(b""), duplicates
 
 
 def image_sources(images_dir: Path, relpaths: Iterable[str]) -> list[Path]:
@@ -414,12 +539,13 @@ def convert(
         used |= rows.categories_used
         # Images are looked up before any label is written: a missing one leaves no output.
         image_files = image_sources(Path(images), coco_file.images.paths) if images else None
-        texts = rows.by_image(len(coco_file.images))
-        written, unchanged, background = _write_labels(root, split_name, coco_file, texts, progress)
+        written, unchanged, background = _write_labels(
+            root, split_name, coco_file.images.paths, rows, workers, progress
+        )
         counts = rows.counts
         if coco_file.images.lvis_fields:
             counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
-        del rows, texts  # the label text, before the list file is built
+        del rows  # the label text, before the list file is built
         paths = coco_file.images.paths
         write_atomic(root / f"{split_name}.txt", paths.lines("./images/").encode())
         if image_files is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -261,6 +262,118 @@ def test_rerun_writes_nothing_new(tmp_path):
     assert read_labels(tmp_path / "out") == first
     assert summary.totals()["label_files_written"] == 0
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*.txt")} == before
+
+
+def _labelled_and_background(tmp_path: Path, n: int = 60, nested: bool = True) -> Path:
+    """``n`` images (in three folders when ``nested``), the first half with 3 annotations each
+    (every 7th annotation repeated under a new id, 26 in all), the second half background."""
+    folders = ["", "patch0/", "patch1/"] if nested else [""] * 3
+    images = [
+        image(i, 320, 240, file_name=f"{folders[i % 3]}{i:012d}.jpg") for i in range(1, n + 1)
+    ]
+    anns = [
+        polygon_annotation(k + 1, 1 + k % (n // 2), [1, 3, 18][k % 3], square(k, k % 150, 5))
+        for k in range(3 * n)
+    ]
+    anns += [dict(a, id=10_000 + a["id"]) for a in anns[::7]]
+    return write(tmp_path / "instances_many.json", coco(images, anns))
+
+
+def _force_parallel_writes(monkeypatch, tmp_path: Path) -> tuple[Path, list]:
+    """Label files written in blocks of at most 7 images, by workers whatever the split's size;
+    the text's temporary file in a folder of its own. Returns that folder and a list that
+    records (workers, blocks) of each write phase."""
+    monkeypatch.setattr(convert_module, "WRITE_PARALLEL_MIN_IMAGES", 0)
+    monkeypatch.setattr(convert_module, "WRITE_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(convert_module, "MIN_IMAGES_PER_BLOCK", 1)
+    monkeypatch.setattr(convert_module, "IMAGES_PER_BLOCK", 7)
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    monkeypatch.setattr(convert_module, "_SHM", str(shm))
+    monkeypatch.setattr(convert_module, "SHM_HEADROOM", 0)
+    phases = []
+    run_in_order = convert_module.run_in_order
+
+    def recording(function, jobs, sizes, **options):
+        if options.get("desc", "").startswith("labels "):
+            phases.append((options["workers"], len(jobs)))
+        return run_in_order(function, jobs, sizes, **options)
+
+    monkeypatch.setattr(convert_module, "run_in_order", recording)
+    return shm, phases
+
+
+def test_parallel_writes_give_the_same_files_and_counts(tmp_path, monkeypatch):
+    source = _labelled_and_background(tmp_path)
+    serial = convert([source], tmp_path / "one", workers=1)
+    shm, phases = _force_parallel_writes(monkeypatch, tmp_path)
+    parallel = convert([source], tmp_path / "two", workers=2)
+    assert phases == [(min(2, os.cpu_count() or 1), 9)]
+    labels = read_labels(tmp_path / "two")
+    assert labels == read_labels(tmp_path / "one")
+    assert len(labels) == 60 and "labels/many/patch0/000000000001.txt" in labels
+    assert parallel.totals() == serial.totals()
+    assert parallel.totals()["duplicates_dropped"] == 26
+    assert parallel.totals()["instances"] == 180
+    assert parallel.totals()["background_images"] == 30
+    assert list(shm.iterdir()) == []
+    assert not list((tmp_path / "two").rglob("*.tmp"))
+
+
+def test_parallel_rerun_leaves_right_files_untouched(tmp_path, monkeypatch):
+    source = _labelled_and_background(tmp_path)
+    _force_parallel_writes(monkeypatch, tmp_path)
+    out = tmp_path / "out"
+    convert([source], out, workers=2)
+    first = read_labels(out)
+    (out / "labels/many/000000000003.txt").write_bytes(b"stale\n")
+    before = {p: p.stat().st_mtime_ns for p in (out / "labels").rglob("*.txt")}
+    summary = convert([source], out, workers=2)
+    assert read_labels(out) == first
+    totals = summary.totals()
+    assert (totals["label_files_written"], totals["label_files_unchanged"]) == (1, 59)
+    assert totals["duplicates_dropped"] == 26
+    after = {p: p.stat().st_mtime_ns for p in (out / "labels").rglob("*.txt")}
+    assert {p for p in after if after[p] != before[p]} == {out / "labels/many/000000000003.txt"}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_block_leaves_no_label_folder_stage_or_temp_file(tmp_path, monkeypatch, workers):
+    source = _labelled_and_background(tmp_path, nested=False)
+    shm, _ = _force_parallel_writes(monkeypatch, tmp_path)
+    plan_folders = convert_module.plan_folders
+
+    def plan_and_take_a_name(folders, stages):
+        plan_folders(folders, stages)
+        for stage in stages.values():  # a label file's name already taken: its block fails
+            os.mkdir(f"{stage}/000000000040.txt")
+        return stages
+
+    monkeypatch.setattr(convert_module, "plan_folders", plan_and_take_a_name)
+    out = tmp_path / "out"
+    with pytest.raises(FileExistsError, match=r"000000000040\.txt"):
+        convert([source], out, workers=workers)
+    assert list((out / "labels").iterdir()) == []
+    assert list(shm.iterdir()) == []
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_label_text_goes_to_the_temporary_directory_when_shm_is_small(tmp_path, monkeypatch):
+    source = _labelled_and_background(tmp_path, 6)
+    shm, _ = _force_parallel_writes(monkeypatch, tmp_path)
+    monkeypatch.setattr(convert_module, "SHM_HEADROOM", 1 << 62)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    spill, spilled = convert_module._spill, []
+
+    def recording(texts):
+        spilled.append(spill(texts))
+        return spilled[-1]
+
+    monkeypatch.setattr(convert_module, "_spill", recording)
+    convert([source], tmp_path / "out", workers=1)
+    assert [Path(p).parent for p in spilled] == [tmp_path / "tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == [] == list(shm.iterdir())
 
 
 def test_images_are_hard_linked_not_symlinked(tmp_path):
