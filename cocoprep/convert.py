@@ -2,19 +2,20 @@
 
 Design (why it is fast and small). A COCO file is not parsed whole: :mod:`cocoprep.coco` parses
 its images and categories and cuts its annotations array into ~8 MB byte ranges that end on
-element boundaries. Each range is parsed and turned into label rows by a worker
-(:func:`cocoprep.rows.annotation_rows`, pure) that returns only compact results: the rows' text
-formatted in bulk with numpy, and the image each row belongs to. The parent holds those results
-(the output text, a fraction of the JSON object tree), then lays the text out in one temporary
-file (in /dev/shm when it has room) and orders the rows by image with a stable sort, so each
-image keeps its annotations in JSON order. Workers write the label files in blocks of images:
-each maps the file, builds its images' text and writes each label file once, atomically; new
-label folders are filled under a temporary name and renamed into place only once every block
-succeeded. So memory stays near the size of the output text, parsing and writing run on every
-core, and the output is byte-identical for any worker count. Small files (under
-``PARALLEL_MIN_BYTES`` of annotations, or ``WRITE_PARALLEL_MIN_IMAGES`` images and
-``WRITE_PARALLEL_MIN_BYTES`` of label text for the writes) run in-process, where starting
-workers would cost more than it saves.
+element boundaries. Each range is parsed lazily with simdjson and turned into label rows by a
+worker (:func:`cocoprep.rows.annotation_rows`, pure): number arrays are copied out in C, the
+rows' text is formatted in bulk with numpy, and the worker appends that text to one temporary
+file (in /dev/shm when it has room), returning only where it put it, the image of each row and
+counts. The parent orders the rows by image with a stable sort, so each image keeps its
+annotations in JSON order. Workers then write the label files in blocks of images: each maps
+the text file, builds its images' text and writes each label file once, atomically; new label
+folders are filled under a temporary name and renamed into place only once every block
+succeeded. So the parent holds a few columns per row, never the JSON tree nor the text, parsing
+and writing run on every core, and the output is byte-identical for any worker count. Small
+files (under ``PARALLEL_MIN_BYTES`` of annotations, or ``WRITE_PARALLEL_MIN_IMAGES`` images
+and ``WRITE_PARALLEL_MIN_BYTES`` of label text for the writes) run in-process, where starting
+workers would cost more than it saves. On a Dask cluster the workers return the text and the
+parent appends it.
 
 Nothing is written for a split until all its annotations have been checked, so bad input leaves
 no partial output for that split.
@@ -41,7 +42,6 @@ from cocoprep.fileio import Stages, discard, plan_folders, publish, write_atomic
 from cocoprep.parallel import (
     backend_context,
     keep_freed_memory,
-    release_freed_memory,
     run_in_order,
 )
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
@@ -183,26 +183,80 @@ def row_context(
     )
 
 
-def _rows_of_range(path: str, start: int, end: int, ctx: RowContext) -> ChunkRows:
+def label_text_file(size_hint: int) -> str:
+    """A new empty temporary file for a split's label text: in /dev/shm when that has room for
+    ``size_hint`` bytes and ``SHM_HEADROOM`` more, else in the temporary directory."""
+    folder = tempfile.gettempdir()
+    if os.path.isdir(_SHM) and shutil.disk_usage(_SHM).free >= size_hint + SHM_HEADROOM:
+        folder = _SHM
+    fd, path = tempfile.mkstemp(prefix="cocoprep-labels-", suffix=".txt", dir=folder)
+    os.close(fd)
+    return path
+
+
+def _append_text(path: str, text: bytes) -> int:
+    """Append ``text`` to the file at ``path`` in one write; return where it starts there.
+
+    Workers append their chunks' text to the same file as they finish: with ``O_APPEND`` each
+    write lands whole at the end, and this descriptor's offset then points just past it.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        if os.write(fd, text) != len(text):
+            msg = f"{path}: short write of label text (is the disk full?)"
+            raise OSError(msg)
+        return os.lseek(fd, 0, os.SEEK_CUR) - len(text)
+    finally:
+        os.close(fd)
+
+
+def _stored(chunk: ChunkRows, text_file: str | None) -> tuple[int, ChunkRows]:
+    """Move the chunk's text to the end of ``text_file`` (when given); return where it starts
+    there (-1 when not moved) and the chunk."""
+    if text_file is None:
+        return -1, chunk
+    offset = _append_text(text_file, chunk.text)
+    chunk.text = b""
+    return offset, chunk
+
+
+def _rows_of_range(
+    path: str, start: int, end: int, ctx: RowContext, text_file: str | None
+) -> tuple[int, ChunkRows]:
     keep_freed_memory()
     with coco.gc_paused():
-        return annotation_rows(coco.parse_objects(path, start, end), ctx)
+        return _stored(annotation_rows(coco.parse_objects(path, start, end), ctx), text_file)
+
+
+def _rows_of_batch(
+    batch: list[dict[str, Any]], ctx: RowContext, text_file: str | None
+) -> tuple[int, ChunkRows]:
+    return _stored(annotation_rows(batch, ctx), text_file)
 
 
 def _iter_chunk_rows(
-    coco_file: coco.CocoFile, ctx: RowContext, workers: int, backend: str, progress: bool
-) -> Iterator[ChunkRows]:
-    """Rows of each chunk of the file's annotations, in file order, computed by workers."""
+    coco_file: coco.CocoFile,
+    ctx: RowContext,
+    text_file: str,
+    workers: int,
+    backend: str,
+    progress: bool,
+) -> Iterator[tuple[int, ChunkRows]]:
+    """Rows of each chunk of the file's annotations, in file order, computed by workers; each
+    chunk's text is appended to ``text_file`` (by local workers themselves, by this process for
+    a cluster's) and its offset there given with it."""
+    local_file = text_file if backend == "loky" else None
     if coco_file.annotations is not None:
         batches = list(coco.iter_annotation_batches(coco_file))
-        function, jobs = annotation_rows, [(batch, ctx) for batch in batches]
+        function, jobs = _rows_of_batch, [(batch, ctx, local_file) for batch in batches]
         sizes, unit = [len(batch) for batch in batches], "ann"
     else:
         ranges = coco_file.annotation_ranges or []
-        function, jobs = _rows_of_range, [(str(coco_file.path), s, e, ctx) for s, e in ranges]
+        path = str(coco_file.path)
+        function, jobs = _rows_of_range, [(path, s, e, ctx, local_file) for s, e in ranges]
         sizes, unit = [e - s for s, e in ranges], "B"
     small = unit == "B" and sum(sizes) < PARALLEL_MIN_BYTES
-    yield from run_in_order(
+    for offset, chunk in run_in_order(
         function,
         jobs,
         sizes,
@@ -211,14 +265,17 @@ def _iter_chunk_rows(
         desc=f"rows {ctx.source}",
         unit=unit,
         progress=progress,
-    )
+    ):
+        yield _stored(chunk, text_file) if offset < 0 else (offset, chunk)
 
 
 @dataclass
 class _SplitRows:
-    """All rows of a split, kept as the chunks' compact text plus two columns per row."""
+    """All rows of a split: their text in a temporary file (chunk by chunk, in the order the
+    chunks finished) plus two columns per row."""
 
-    texts: list[bytes]
+    text_file: str
+    chunk_offsets: np.ndarray  # where each chunk's text starts in text_file
     image: np.ndarray  # image position of each row (file order)
     end: np.ndarray  # where each row's text ends in its chunk's text
     first_row: np.ndarray  # first row of each chunk, then the number of rows
@@ -226,20 +283,21 @@ class _SplitRows:
     categories_used: set[int]
 
     @classmethod
-    def collect(cls, chunks: Iterable[ChunkRows]) -> _SplitRows:
-        texts, images, ends, sizes = [], [], [], [0]
+    def collect(cls, chunks: Iterable[tuple[int, ChunkRows]], text_file: str) -> _SplitRows:
+        offsets, images, ends, sizes = [], [], [], [0]
         counts: Counter = Counter()
         used: set[int] = set()
-        for chunk in chunks:
+        for offset, chunk in chunks:
             counts.update(chunk.counts)
             used.update(chunk.categories_used.tolist())
-            texts.append(chunk.text)
+            offsets.append(offset)
             # Compact columns: Objects365 has 10 M rows.
             images.append(chunk.image_index.astype(np.int32))
             ends.append(chunk.row_ends.astype(np.int32))
             sizes.append(len(chunk.row_ends))
         return cls(
-            texts=texts,
+            text_file=text_file,
+            chunk_offsets=np.array(offsets, np.int64),
             image=np.concatenate([np.empty(0, np.int32), *images]),
             end=np.concatenate([np.empty(0, np.int32), *ends]),
             first_row=np.cumsum(sizes),
@@ -248,26 +306,31 @@ class _SplitRows:
         )
 
     def row_spans(self) -> tuple[np.ndarray, np.ndarray]:
-        """Where each row's text starts and ends in the chunks' texts laid one after another."""
-        sizes = np.fromiter(map(len, self.texts), np.int64, len(self.texts))
-        chunk_start = np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)])
+        """Where each row's text starts and ends in ``text_file``."""
+        chunk_start = self.chunk_offsets
         counts = np.diff(self.first_row)
-        base = np.repeat(chunk_start[:-1], counts)
+        base = np.repeat(chunk_start, counts)
         ends = base + self.end
         starts = np.empty_like(ends)
         starts[1:] = ends[:-1]
         firsts = counts > 0
-        starts[self.first_row[:-1][firsts]] = chunk_start[:-1][firsts]
+        starts[self.first_row[:-1][firsts]] = chunk_start[firsts]
         return starts, ends
 
 
 def _split_rows(
-    coco_file: coco.CocoFile, ctx: RowContext, workers: int, backend: str, progress: bool
+    coco_file: coco.CocoFile,
+    ctx: RowContext,
+    text_file: str,
+    workers: int,
+    backend: str,
+    progress: bool,
 ) -> _SplitRows:
-    """Rows for every annotation of the file; a file whose byte ranges do not parse is re-read
-    whole (which names the position of invalid JSON)."""
+    """Rows for every annotation of the file, their text in ``text_file``; a file whose byte
+    ranges do not parse is re-read whole (which names the position of invalid JSON)."""
     try:
-        return _SplitRows.collect(_iter_chunk_rows(coco_file, ctx, workers, backend, progress))
+        chunks = _iter_chunk_rows(coco_file, ctx, text_file, workers, backend, progress)
+        return _SplitRows.collect(chunks, text_file)
     except coco.LayoutError:
         if coco_file.annotations is not None:
             raise
@@ -275,7 +338,9 @@ def _split_rows(
             "%s: reading the file whole (its layout defeats the byte-range reader)", coco_file.path
         )
         coco_file.annotations = coco.open_whole(coco_file.path, coco_file.split).annotations
-        return _SplitRows.collect(_iter_chunk_rows(coco_file, ctx, workers, backend, progress))
+        os.truncate(text_file, 0)
+        chunks = _iter_chunk_rows(coco_file, ctx, text_file, workers, backend, progress)
+        return _SplitRows.collect(chunks, text_file)
 
 
 def _write_labels(
@@ -288,13 +353,13 @@ def _write_labels(
 ) -> tuple[int, int, int]:
     """Write each image's label file; return (written, unchanged, background images).
 
-    The rows' text goes to one temporary file (emptying ``rows.texts``); blocks of images are
-    grouped and written by local workers (:func:`_write_label_block`) reading that file. Folders
-    that do not exist yet are staged first and published once every block succeeded.
+    Blocks of images are grouped and written by local workers (:func:`_write_label_block`)
+    reading the rows' text file. Folders that do not exist yet are staged first and published
+    once every block succeeded.
     """
     n_images = len(paths)
     starts, ends = rows.row_spans()
-    text_bytes = sum(map(len, rows.texts))
+    text_bytes = os.path.getsize(rows.text_file)
     order = np.argsort(rows.image, kind="stable")
     bounds = np.searchsorted(rows.image[order], np.arange(n_images + 1))
     starts, ends = starts[order], ends[order]
@@ -304,8 +369,7 @@ def _write_labels(
     workers = 1 if small else min(workers, os.cpu_count() or 1)
     step = min(IMAGES_PER_BLOCK, max(MIN_IMAGES_PER_BLOCK, -(-n_images // (4 * workers))))
     root_text = root.as_posix()
-    text_path = _spill(rows.texts)
-    release_freed_memory()  # the text now lives in the file
+    text_path = rows.text_file
     stages: Stages = {}
     try:
         plan_folders(sorted(_label_folders(root_text, paths)), stages)
@@ -331,33 +395,11 @@ def _write_labels(
     except BaseException:
         discard(stages)
         raise
-    finally:
-        os.unlink(text_path)
     publish(stages)
     written, unchanged, background, duplicates = totals.tolist()
     rows.counts["duplicates_dropped"] += duplicates
     rows.counts["instances"] -= duplicates
     return written, unchanged, background
-
-
-def _spill(texts: list[bytes]) -> str:
-    """Write ``texts`` one after another to a new temporary file, emptying the list as it goes;
-    return the file's path. The file goes to /dev/shm when that has room, else to the
-    temporary directory."""
-    size = sum(map(len, texts))
-    folder = tempfile.gettempdir()
-    if os.path.isdir(_SHM) and shutil.disk_usage(_SHM).free >= size + SHM_HEADROOM:
-        folder = _SHM
-    fd, path = tempfile.mkstemp(prefix="cocoprep-labels-", suffix=".txt", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for i, text in enumerate(texts):
-                handle.write(text)
-                texts[i] = b""
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path
 
 
 def _label_folders(root: str, paths: coco.StringColumn) -> set[str]:
@@ -534,18 +576,22 @@ def convert(
     used: set[int] = set()
     for coco_file, split_name in zip(opened, splits, strict=True):
         ctx = row_context(coco_file, class_map, task, crowd == "keep")
-        with backend_context(backend, scheduler):
-            rows = _split_rows(coco_file, ctx, workers, backend, progress)
-        used |= rows.categories_used
-        # Images are looked up before any label is written: a missing one leaves no output.
-        image_files = image_sources(Path(images), coco_file.images.paths) if images else None
-        written, unchanged, background = _write_labels(
-            root, split_name, coco_file.images.paths, rows, workers, progress
-        )
+        # The label text is rarely more than the JSON it comes from.
+        text_file = label_text_file(2 * os.path.getsize(coco_file.path))
+        try:
+            with backend_context(backend, scheduler):
+                rows = _split_rows(coco_file, ctx, text_file, workers, backend, progress)
+            used |= rows.categories_used
+            # Images are looked up before any label is written: a missing one leaves no output.
+            image_files = image_sources(Path(images), coco_file.images.paths) if images else None
+            written, unchanged, background = _write_labels(
+                root, split_name, coco_file.images.paths, rows, workers, progress
+            )
+        finally:
+            os.unlink(text_file)
         counts = rows.counts
         if coco_file.images.lvis_fields:
             counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
-        del rows  # the label text, before the list file is built
         paths = coco_file.images.paths
         write_atomic(root / f"{split_name}.txt", paths.lines("./images/").encode())
         if image_files is not None:

@@ -34,17 +34,6 @@ def keep_freed_memory() -> None:
         pass
 
 
-def release_freed_memory() -> None:
-    """Return the memory glibc kept after frees (see :func:`keep_freed_memory`) to the system
-    now, once a large buffer is no longer needed. A no-op where the C library is not glibc."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 #: How long to wait for the scheduler before giving up.
 CONNECT_TIMEOUT = "10s"
 

@@ -364,15 +364,15 @@ def test_label_text_goes_to_the_temporary_directory_when_shm_is_small(tmp_path, 
     monkeypatch.setattr(convert_module, "SHM_HEADROOM", 1 << 62)
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    spill, spilled = convert_module._spill, []
+    text_file, made = convert_module.label_text_file, []
 
-    def recording(texts):
-        spilled.append(spill(texts))
-        return spilled[-1]
+    def recording(size_hint):
+        made.append(text_file(size_hint))
+        return made[-1]
 
-    monkeypatch.setattr(convert_module, "_spill", recording)
+    monkeypatch.setattr(convert_module, "label_text_file", recording)
     convert([source], tmp_path / "out", workers=1)
-    assert [Path(p).parent for p in spilled] == [tmp_path / "tmp"]
+    assert [Path(p).parent for p in made] == [tmp_path / "tmp"]
     assert list((tmp_path / "tmp").iterdir()) == [] == list(shm.iterdir())
 
 
