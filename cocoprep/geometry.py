@@ -458,7 +458,8 @@ def _rounded(
     scaled = magnitude * power
     mantissa = np.rint(scaled)
     sure = np.abs(scaled - mantissa) < 0.5 - tolerance
-    near = np.flatnonzero(~sure & np.isfinite(scaled))
+    near = np.flatnonzero(~sure)
+    near = near[np.isfinite(scaled[near])]
     if len(near) and np.finfo(np.float64).eps > _WIDE_EPS:
         wide = magnitude[near].astype(np.longdouble) * np.broadcast_to(power, scaled.shape)[
             near
@@ -476,8 +477,9 @@ def _rounded(
 _WIDE_EPS = np.finfo(np.longdouble).eps
 
 
-def _format_g(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Lay out ``' ' + '%g' % v`` in ``lo | hi`` where exact in bulk; return where done.
+def _format_g(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``' ' + '%g' % v`` laid out in two words ``lo | hi`` where exact in bulk; return
+    ``(lo, hi, done)``.
 
     ``'%g'`` rounds to six significant digits and, for an exponent ``-4 <= x < 6`` after
     rounding, prints fixed-point with trailing zeros stripped: that is built here, the rest is
@@ -490,22 +492,29 @@ def _format_g(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     # A double times an exact power of ten is off by < 1.2e-10 here (scaled < 1e6).
     mantissa, exact = _rounded(magnitude, _POW10[5 - exponent], 1e-6)
     # log10 may be one off near powers of ten, and rounding may carry into a seventh digit
-    # (0.09999996 -> 0.1): move the exponent so the mantissa has six digits.
+    # (0.09999996 -> 0.1): move the exponent so the mantissa has six digits. The others have
+    # six digits already.
     moved = np.flatnonzero(done & ((mantissa >= 1e6) | (mantissa < 1e5)))
     if len(moved):
         exponent[moved] += np.where(mantissa[moved] >= 1e6, 1, -1)
         power = _POW10[np.clip(5 - exponent[moved], 0, 11)]
         mantissa[moved], exact_again = _rounded(magnitude[moved], power, 1e-6)
-        exact[moved] &= exact_again  # a move decided on a near tie is itself in doubt
-    done &= exact & (exponent >= -4) & (exponent <= 5) & (mantissa >= 1e5) & (mantissa < 1e6)
+        # A move decided on a near tie is itself in doubt.
+        done[moved] = (
+            exact_again
+            & (exponent[moved] <= 5)
+            & (mantissa[moved] >= 1e5)
+            & (mantissa[moved] < 1e6)
+        )
+    done &= exact & (exponent >= -4)
     m = np.where(done, mantissa, 0).astype(np.int64)  # 0 also for the number zero
     done |= magnitude == 0
     high, low = _groups(m)
     # Six digits with trailing zeros stripped; zero gives _STRIPPED3[0], "0".
-    hi[:] = _DIGITS3[high] | (_STRIPPED3[low] << np.uint64(24))
+    hi = np.take(_DIGITS3, high) | (np.take(_STRIPPED3, low) << np.uint64(24))
     round_thousands = np.flatnonzero(low == 0)
     hi[round_thousands] = _STRIPPED3[high[round_thousands]]
-    lo[:] = _G_PREFIX[0, exponent + 6]
+    lo = np.take(_G_PREFIX[0], exponent + 6)
     negative = np.flatnonzero(np.signbit(values))
     lo[negative] = _G_PREFIX[1, exponent[negative] + 6]
     # |v| >= 1 (rare in normalised labels): integer digits, then "." and the rest if any.
@@ -515,11 +524,12 @@ def _format_g(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     fraction = np.where(fraction > 0, (fraction << _BYTE) | np.uint64(ord(".")), np.uint64(0))
     integer = _six_digits(m[big]) & ((np.uint64(1) << point) - np.uint64(1))
     hi[big] = integer | (fraction << point)
-    return done
+    return lo, hi, done
 
 
-def _format_f6(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Lay out ``' ' + '%.6f' % v`` in ``lo | hi`` where exact in bulk; return where done."""
+def _format_f6(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``' ' + '%.6f' % v`` laid out in two words ``lo | hi`` where exact in bulk; return
+    ``(lo, hi, done)``."""
     magnitude = np.abs(values)
     done = magnitude < 1e5  # False for inf and nan; keeps sign and integer part in 7 bytes
     # scaled < 1e11: the product is off by < 7.7e-6, so stay 1e-5 clear of ties.
@@ -530,9 +540,9 @@ def _format_f6(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
     integer = _six_digits(whole) >> (_BYTE * (6 - _n_digits(whole)).astype(np.uint64))
     negative = np.signbit(values)
     shift = np.where(negative, np.uint64(16), _BYTE)
-    lo[:] = np.where(negative, np.uint64(_word(b" -")), np.uint64(ord(" "))) | (integer << shift)
-    hi[:] = (_six_digits(m - whole * 10**6) << _BYTE) | np.uint64(ord("."))
-    return done
+    lo = np.where(negative, np.uint64(_word(b" -")), np.uint64(ord(" "))) | (integer << shift)
+    hi = (_six_digits(m - whole * 10**6) << _BYTE) | np.uint64(ord("."))
+    return lo, hi, done
 
 
 _STYLES = {"g": (_format_g, "%g"), "f6": (_format_f6, "%.6f")}
@@ -589,13 +599,13 @@ def format_rows(
     if blank.any():
         tokens = np.zeros(len(blank))
         tokens[~blank] = values
-    words = np.empty((len(tokens), 2), dtype="<u8")
-    lo, hi = words[:, 0], words[:, 1]
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        done = formatter(tokens, lo, hi)
-    slow = np.flatnonzero(~done & ~blank)
+        lo, hi, done = formatter(tokens)
+    if len(tokens) > len(values):
+        done[blank] = True
+        lo[blank] = hi[blank] = 0
+    slow = np.flatnonzero(~done)
     lo[slow], hi[slow] = _word(b" \x01"), 0
-    lo[blank] = hi[blank] = 0
     hi[last] |= np.uint64(ord("\n")) << (_BYTE * _n_bytes(hi[last]).astype(np.uint64))
     # Class ids go in front of the first token's prefix (at most 7 bytes) when they fit in the word.
     ids = class_ids.astype(np.int64)
@@ -607,7 +617,7 @@ def format_rows(
     label = _six_digits(ids) >> (_BYTE * (6 - n_digits).astype(np.uint64))
     label = np.where(ids_fast, label, np.uint64(_PLACEHOLDER))
     lo[first] = label | (prefix << (_BYTE * np.where(ids_fast, n_digits, 1).astype(np.uint64)))
-    raw = words.view(np.uint8).ravel()
+    raw = np.stack((lo, hi), axis=1).view(np.uint8).ravel()
     text = raw[raw != 0]
     fallbacks = [(first[r], 0, str(class_ids[r]).encode()) for r in np.flatnonzero(~ids_fast)]
     fallbacks += [
