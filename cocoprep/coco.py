@@ -4,8 +4,10 @@ A train2017 annotation file is 448 MB; parsed whole into Python objects it takes
 garbage collector's repeated passes over millions of containers dominate the time. This module
 instead memory-maps the file and finds the byte ranges of its top-level arrays (``images``,
 ``annotations``, ``categories``), then cuts each large array into byte ranges that end on element
-boundaries. Every range parses on its own with :mod:`orjson` (``b"[" + range + b"]"``), so the
-ranges can be parsed in parallel, by separate processes, each holding only its own piece.
+boundaries. Every range parses on its own (``b"[" + range + b"]"``), so the ranges can be parsed
+in parallel, by separate processes, each holding only its own piece: into Python objects with
+:mod:`orjson` (:func:`parse_range`), or, for convert's annotations, into a lazy :mod:`simdjson`
+document whose number arrays are copied out in C (:func:`parse_objects`).
 
 Finding the boundaries uses byte searches rather than a full tokeniser, so each piece is checked
 when it is parsed: a piece that does not parse as a list of objects (an unusual layout, or
