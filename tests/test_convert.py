@@ -284,7 +284,6 @@ def _force_parallel_writes(monkeypatch, tmp_path: Path) -> tuple[Path, list]:
     the text's temporary file in a folder of its own. Returns that folder and a list that
     records (workers, blocks) of each write phase."""
     monkeypatch.setattr(convert_module, "WRITE_PARALLEL_MIN_IMAGES", 0)
-    monkeypatch.setattr(convert_module, "WRITE_PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(convert_module, "MIN_IMAGES_PER_BLOCK", 1)
     monkeypatch.setattr(convert_module, "IMAGES_PER_BLOCK", 7)
     shm = tmp_path / "shm"
