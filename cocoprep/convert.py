@@ -364,7 +364,9 @@ def _write_labels(
     small = n_images < WRITE_PARALLEL_MIN_IMAGES
     # Local processes even after a dask run: the text file is on this machine.
     workers = 1 if small else min(workers, os.cpu_count() or 1)
-    step = min(IMAGES_PER_BLOCK, max(MIN_IMAGES_PER_BLOCK, -(-n_images // (4 * workers))))
+    # One block per worker: a block's rows are spread over the whole text file, so each block
+    # maps most of its pages; four blocks per worker took 0.5 s longer at train2017 scale.
+    step = min(IMAGES_PER_BLOCK, max(MIN_IMAGES_PER_BLOCK, -(-n_images // workers)))
     root_text = root.as_posix()
     text_path = rows.text_file
     stages: Stages = {}
