@@ -299,11 +299,10 @@ def _ring_values(ann: Any, seg: Any, ctx: RowContext, height: float, width: floa
                 parts.append(_number_array(part).reshape(-1, 2))
             except TypeError:
                 raise _fail(ctx, ann, "segmentation polygons must hold numbers") from None
-        if not all(np.isfinite(p).all() for p in parts):
-            raise _fail(ctx, ann, "segmentation has a non-finite coordinate")
         if len(seg) > 1:
             counts["multipart_merged"] += 1
         parts = [p for p in parts if len(p)]
+        # Non-finite coordinates survive the merge and are caught with the chunk's values.
         return geometry.merge_parts(parts).ravel() if parts else np.empty(0)
     if type(seg) in (dict, Object):
         seg = _plain(seg)
