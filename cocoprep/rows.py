@@ -360,9 +360,9 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
         bad = int(np.searchsorted(ends, np.flatnonzero(~np.isfinite(values))[0], side="right"))
         raise _fail(ctx, anns[bad], "segmentation has a non-finite coordinate")
     npoints = lengths // 2
-    points = values.reshape(-1, 2)
-    scale = np.stack([np.repeat(widths, npoints), np.repeat(heights, npoints)], axis=1)
-    points = np.clip(points / scale, 0.0, 1.0)
+    points = np.repeat(np.stack([widths, heights], axis=1).astype(np.float64), npoints, axis=0)
+    np.divide(values.reshape(-1, 2), points, out=points)
+    np.clip(points, 0.0, 1.0, out=points)
 
     degenerate = ~_has_three_distinct(points, npoints)
     if degenerate.any():
