@@ -22,6 +22,7 @@ no partial output for that split.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import mmap
 import os
@@ -41,6 +42,7 @@ from cocoprep.fileio import Stages, discard, plan_folders, publish, write_atomic
 from cocoprep.parallel import (
     backend_context,
     keep_freed_memory,
+    release_freed_memory,
     run_in_order,
 )
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
@@ -411,29 +413,51 @@ def _label_folders(root: str, paths: coco.StringColumn) -> set[str]:
 
 
 def _image_texts(
-    text: bytes | mmap.mmap, starts: np.ndarray, ends: np.ndarray, edges: np.ndarray
-) -> tuple[list[bytes], int]:
-    """Each image's label text and the number of duplicate rows dropped.
+    text: bytes | mmap.mmap,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    edges: np.ndarray,
+    tally: Counter,
+) -> Iterator[bytes]:
+    """Each image's label text in turn, counting background images and duplicate rows dropped
+    in ``tally``.
 
     Image ``i`` has rows ``edges[i]:edges[i + 1]`` of ``starts``/``ends`` (spans in ``text``),
     in annotation order; they are kept in that order, exact duplicate rows dropped.
 
-    >>> spans = np.array([0, 4, 8]), np.array([4, 8, 12])
-    >>> _image_texts(b"0 a\\n1 b\\n0 a\\n", *spans, np.array([0, 0, 3]))
-    ([b'', b'0 a\\n1 b\\n'], 1)
+    >>> spans, tally = (np.array([0, 4, 8]), np.array([4, 8, 12])), Counter()
+    >>> list(_image_texts(b"0 a\\n1 b\\n0 a\\n", *spans, np.array([0, 0, 3]), tally))
+    [b'', b'0 a\\n1 b\\n']
+    >>> tally["background"], tally["duplicates"]
+    (1, 1)
     """
     starts, ends, edges = starts.tolist(), ends.tolist(), edges.tolist()
-    labels, duplicates = [], 0
+    background = duplicates = 0
     for i in range(len(edges) - 1):
         a, b = edges[i], edges[i + 1]
         if b - a == 1:
-            labels.append(text[starts[a] : ends[a]])
+            yield text[starts[a] : ends[a]]
+            continue
+        if a == b:
+            background += 1
+            yield b""
             continue
         pieces = [text[starts[r] : ends[r]] for r in range(a, b)]
         unique = list(dict.fromkeys(pieces))
         duplicates += len(pieces) - len(unique)
-        labels.append(b"".join(unique))
-    return labels, duplicates
+        yield b"".join(unique)
+    tally.update(background=background, duplicates=duplicates)
+
+
+@contextlib.contextmanager
+def _mapped(path: str) -> Iterator[bytes | mmap.mmap]:
+    """The file's bytes, memory-mapped (an empty file, which cannot be mapped, as ``b""``)."""
+    with open(path, "rb") as handle:
+        if not os.fstat(handle.fileno()).st_size:
+            yield b""
+            return
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as text:
+            yield text
 
 
 def _write_label_block(
@@ -450,17 +474,15 @@ def _write_label_block(
 
     ``relpaths`` are the block's image paths, one a line; their rows' spans in the file at
     ``text_path`` are given as for :func:`_image_texts`; ``stages`` come from
-    :func:`cocoprep.fileio.plan_folders`.
+    :func:`cocoprep.fileio.plan_folders`. Each label is written as soon as it is built.
     """
-    with open(text_path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size:
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as text:
-                labels, duplicates = _image_texts(text, starts, ends, edges)
-        else:
-            labels, duplicates = _image_texts(b"", starts, ends, edges)
-    files = zip((_label_path(root, r) for r in relpaths.split("\n")), labels, strict=True)
-    written, unchanged = write_files(files, stages)
-    return written, unchanged, labels.count(b""), duplicates
+    release_freed_memory()  # what the rows phase left in this worker
+    tally: Counter = Counter()
+    with _mapped(text_path) as text:
+        labels = _image_texts(text, starts, ends, edges, tally)
+        paths = (_label_path(root, r) for r in relpaths.split("\n"))
+        written, unchanged = write_files(zip(paths, labels, strict=True), stages)
+    return written, unchanged, tally["background"], tally["duplicates"]
 
 
 def image_sources(images_dir: Path, relpaths: Iterable[str]) -> list[Path]:

@@ -34,6 +34,18 @@ def keep_freed_memory() -> None:
         pass
 
 
+def release_freed_memory() -> None:
+    """Hand the memory glibc kept after frees (see :func:`keep_freed_memory`) back to the system,
+    when a process moves on to work that needs little of it. A no-op where the C library is not
+    glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 #: How long to wait for the scheduler before giving up.
 CONNECT_TIMEOUT = "10s"
 
