@@ -322,7 +322,13 @@ def parse_objects(path: str | Path, start: int, end: int) -> simdjson.Array:
     also for what simdjson alone rejects (integers beyond 64 bits, numbers beyond a double).
     """
     global _parser
-    data = b"[" + _read_range(path, start, end) + b"]"
+    data = bytearray(end - start + 2)  # "[" + the range + "]", read in place: no copies
+    data[0], data[-1] = ord("["), ord("]")
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        if handle.readinto(memoryview(data)[1:-1]) != end - start:
+            msg = f"{path}: shorter than expected (changed while being read?)"
+            raise LayoutError(msg)
     for attempt in range(2):
         if _parser is None or attempt:
             # A fresh parser too when a failed chunk's objects still hold the old one.
