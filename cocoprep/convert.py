@@ -26,6 +26,7 @@ import contextlib
 import logging
 import mmap
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -64,6 +65,8 @@ SHM_HEADROOM = 256 << 20
 _SHM = "/dev/shm"
 _PATTERNS = {"pose": ("person_keypoints_*.json",), "segment": ("instances_*.json",)}
 _PATTERNS["detect"] = _PATTERNS["segment"]
+# A file name's extension, as _label_path drops it (a name is never all extension).
+_EXTENSION = re.compile(r"(?<=[^/\n])\.[^./\n]*$", re.MULTILINE)
 
 
 @dataclass
@@ -485,6 +488,29 @@ def _write_label_block(
     return written, unchanged, tally["background"], tally["duplicates"]
 
 
+def check_label_names(source: str, paths: coco.StringColumn) -> None:
+    """An error when two images would share a label file: the same path but for the extension.
+
+    >>> check_label_names("x.json", coco.StringColumn(["v/a.jpg", "v/b.jpg", "w/a.jpg"]))
+    >>> check_label_names("x.json", coco.StringColumn(["v/a.jpg", "v/a.png"]))
+    Traceback (most recent call last):
+    cocoprep.errors.InputError: x.json: images v/a.jpg and v/a.png would share one label file ...
+    """
+    stems = _EXTENSION.sub("", paths.text).split("\n")[:-1]
+    if len(set(stems)) == len(stems):
+        return
+    first: dict[str, int] = {}
+    for i, stem in enumerate(stems):
+        j = first.setdefault(stem, i)
+        if j != i:
+            msg = (
+                f"{source}: images {paths[j]} and {paths[i]} would share one label file "
+                f"({stem}.txt): Ultralytics finds labels by the image path without its "
+                "extension; rename one of them"
+            )
+            raise InputError(msg)
+
+
 def image_sources(images_dir: Path, relpaths: Iterable[str]) -> list[Path]:
     """The file in ``images_dir`` for each image (``<file_name>`` or ``<split>/<file_name>``);
     an error naming the first one missing."""
@@ -596,6 +622,7 @@ def convert(
     summaries = []
     used: set[int] = set()
     for coco_file, split_name in zip(opened, splits, strict=True):
+        check_label_names(str(coco_file.path), coco_file.images.paths)
         ctx = row_context(coco_file, class_map, task, crowd == "keep")
         # The label text is rarely more than the JSON it comes from.
         text_file = label_text_file(2 * os.path.getsize(coco_file.path))

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from pycocotools import mask as mask_utils
 
+from cocoprep.cli import main
 from cocoprep.convert import convert, label_path
 from cocoprep.errors import InputError
 
@@ -537,3 +539,15 @@ def test_a_missing_image_stops_before_any_label_is_written(tmp_path):
             [write(tmp_path / "instances_v.json", data)], tmp_path / "out", images=tmp_path / "imgs"
         )
     assert not (tmp_path / "out/labels").exists()
+
+
+def test_images_that_would_share_a_label_file_are_refused(tmp_path):
+    images = [image(1, file_name="a.jpg"), image(2, file_name="a.png"), image(3)]
+    source = write(tmp_path / "instances_v.json", coco(images, []))
+    result = CliRunner().invoke(main, ["convert", str(source), "--root", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: {source}: images v/a.jpg and v/a.png would share one label file (v/a.txt): "
+        "Ultralytics finds labels by the image path without its extension; rename one of them"
+    ]
+    assert not (tmp_path / "out" / "labels").exists()
