@@ -120,8 +120,9 @@ def _ids(annotations: list[Any], ctx: RowContext) -> tuple[np.ndarray, np.ndarra
     raise InputError(msg)
 
 
-def _number_bytes(values: Any) -> bytes | Any:
-    """The numbers of a JSON array (simdjson ``Array`` or list of int/float) as float64 bytes.
+def _number_bytes(values: Any) -> Any:
+    """The numbers of a JSON array (simdjson ``Array`` or list of int/float) as a bytes-like
+    object of float64 values.
 
     Raises TypeError for anything else. A simdjson array of arrays comes out flattened: callers
     compare the count of doubles with ``len(values)``.
@@ -158,7 +159,7 @@ def _boxes(annotations: list[Any], ctx: RowContext, required: bool) -> np.ndarra
     try:
         if set(map(len, boxes)) <= {4}:
             out = np.frombuffer(b"".join(map(_number_bytes, boxes)), np.float64)
-            if len(out) == 4 * len(boxes):  # no nested arrays
+            if len(out) == 4 * len(boxes):  # else nested arrays came out flattened
                 out = out.reshape(len(boxes), 4)
                 _check_finite_boxes(out, annotations, ctx)
                 return out
