@@ -287,9 +287,13 @@ def parse_range(buf: mmap.mmap | bytes, start: int, end: int) -> list[dict[str, 
 
     Raises :class:`LayoutError` when they do not parse or are not objects.
     """
+    return _load_objects(b"[" + buf[start:end] + b"]")
+
+
+def _load_objects(data: bytes | bytearray) -> list[dict[str, Any]]:
     try:
         with gc_paused():
-            items = orjson.loads(b"[" + buf[start:end] + b"]")
+            items = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise LayoutError(str(error)) from error
     if items and not (type(items[0]) is dict and type(items[-1]) is dict):
@@ -298,16 +302,21 @@ def parse_range(buf: mmap.mmap | bytes, start: int, end: int) -> list[dict[str, 
     return items
 
 
-def _read_range(path: str | Path, start: int, end: int) -> bytes:
+def _read_array(path: str | Path, start: int, end: int) -> bytearray:
+    """``[`` + the file's bytes ``start:end`` + ``]``, read in place (no copies)."""
+    data = bytearray(end - start + 2)
+    data[0], data[-1] = ord("["), ord("]")
     with open(path, "rb") as handle:
         handle.seek(start)
-        return handle.read(end - start)
+        if handle.readinto(memoryview(data)[1:-1]) != end - start:
+            msg = f"{path}: shorter than expected (changed while being read?)"
+            raise LayoutError(msg)
+    return data
 
 
 def parse_file_range(path: str | Path, start: int, end: int) -> list[dict[str, Any]]:
     """:func:`parse_range` on a file, read by a worker process (no shared memory needed)."""
-    data = _read_range(path, start, end)
-    return parse_range(data, 0, len(data))
+    return _load_objects(_read_array(path, start, end))
 
 
 _parser: simdjson.Parser | None = None
@@ -322,13 +331,7 @@ def parse_objects(path: str | Path, start: int, end: int) -> simdjson.Array:
     also for what simdjson alone rejects (integers beyond 64 bits, numbers beyond a double).
     """
     global _parser
-    data = bytearray(end - start + 2)  # "[" + the range + "]", read in place: no copies
-    data[0], data[-1] = ord("["), ord("]")
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        if handle.readinto(memoryview(data)[1:-1]) != end - start:
-            msg = f"{path}: shorter than expected (changed while being read?)"
-            raise LayoutError(msg)
+    data = _read_array(path, start, end)
     for attempt in range(2):
         if _parser is None or attempt:
             # A fresh parser too when a failed chunk's objects still hold the old one.
