@@ -164,10 +164,7 @@ def bridge_length(parts: list[np.ndarray]) -> float:
     >>> bridge_length([square, square + [4, 0], square + [2, 0]])
     2.0
     """
-    arrays = _as_parts(parts)
-    if len(arrays) == 1:
-        return 0.0
-    sq, _ = _part_distances(np.concatenate(arrays), np.array(_starts(arrays)))
+    sq = _closest_distances(parts)
     return float(sum(np.sqrt(sq[i, j]) for i, j in _minimum_spanning_tree(sq)))
 
 
@@ -180,12 +177,18 @@ def chain_bridge_length(parts: list[np.ndarray]) -> float:
     >>> chain_bridge_length([square, square + [4, 0], square + [2, 0]])
     4.0
     """
+    sq = _closest_distances(parts)
+    k = len(sq)
+    return float(np.sqrt(sq[np.arange(k - 1), np.arange(1, k)]).sum())
+
+
+def _closest_distances(parts: list[np.ndarray]) -> np.ndarray:
+    """Smallest squared vertex distance between every two parts (checked), ``(k, k)``."""
     arrays = _as_parts(parts)
     if len(arrays) == 1:
-        return 0.0
+        return np.zeros((1, 1))
     sq, _ = _part_distances(np.concatenate(arrays), np.array(_starts(arrays)))
-    k = len(arrays)
-    return float(np.sqrt(sq[np.arange(k - 1), np.arange(1, k)]).sum())
+    return sq
 
 
 def merge_parts(parts: list[np.ndarray]) -> np.ndarray:
