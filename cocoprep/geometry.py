@@ -449,35 +449,35 @@ def _n_digits(m: np.ndarray) -> np.ndarray:
     return n
 
 
-def _rounded(
-    magnitude: np.ndarray, power: np.ndarray | float, tolerance: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``rint(magnitude * power)``, and where that surely equals rounding the exact product.
+_SPLITTER = 2.0**27 + 1  # Veltkamp's constant: splits a double into two 26-bit halves
 
-    Products within ``tolerance`` of a rounding tie are redone in extended precision, which
-    settles nearly all of them: normalised COCO coordinates (two-decimal pixels over sizes like
-    480) sit on decimal ties by the thousand, while their doubles lie ~1e-11 to one side.
+
+def _split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scaled = x * _SPLITTER
+    high = scaled - (scaled - x)
+    return high, x - high
+
+
+def _rounded(magnitude: np.ndarray, power: np.ndarray | float) -> np.ndarray:
+    """``magnitude * power`` rounded to an integer, ties to even, as if the product were exact.
+
+    Valid where the product is below 2**52. There the rounded product misleads only when it
+    lands exactly on a half (the exact one may lie to either side), which normalised COCO
+    coordinates do by the thousand: two-decimal pixels over sizes like 640 are decimal ties, and
+    their doubles lie ~1e-11 to one side. Dekker's exact product tells the side.
     """
     scaled = magnitude * power
     mantissa = np.rint(scaled)
-    sure = np.abs(scaled - mantissa) < 0.5 - tolerance
-    near = np.flatnonzero(~sure)
-    near = near[np.isfinite(scaled[near])]
-    if len(near) and np.finfo(np.float64).eps > _WIDE_EPS:
-        wide = magnitude[near].astype(np.longdouble) * np.broadcast_to(power, scaled.shape)[
-            near
-        ].astype(np.longdouble)
-        floor = np.floor(wide)
-        above = (wide - floor) - np.longdouble(0.5)
-        # The extended product is off by at most one of its ulps: trust only a clear side.
-        clear = np.abs(above) > 2 * _WIDE_EPS * wide
-        settled = near[clear]
-        mantissa[settled] = (floor[clear] + (above[clear] > 0)).astype(np.float64)
-        sure[settled] = True
-    return mantissa, sure
-
-
-_WIDE_EPS = np.finfo(np.longdouble).eps
+    half = np.flatnonzero(np.abs(scaled - mantissa) == 0.5)
+    if len(half):
+        a_high, a_low = _split(magnitude[half])
+        b_high, b_low = _split(np.broadcast_to(power, scaled.shape)[half])
+        product = scaled[half]
+        error = a_low * b_low - (
+            ((product - a_high * b_high) - a_low * b_high) - a_high * b_low
+        )  # product + error == magnitude * power exactly
+        mantissa[half] = np.where(error == 0, mantissa[half], np.floor(product) + (error > 0))
+    return mantissa
 
 
 def _format_g(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -492,8 +492,7 @@ def _format_g(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     exponent = np.floor(np.log10(magnitude))
     done = (exponent >= -5) & (exponent <= 5)  # False for 0, inf and nan
     exponent = np.where(done, exponent, 0).astype(np.int64)
-    # A double times an exact power of ten is off by < 1.2e-10 here (scaled < 1e6).
-    mantissa, exact = _rounded(magnitude, _POW10[5 - exponent], 1e-6)
+    mantissa = _rounded(magnitude, _POW10[5 - exponent])
     # log10 may be one off near powers of ten, and rounding may carry into a seventh digit
     # (0.09999996 -> 0.1): move the exponent so the mantissa has six digits. The others have
     # six digits already.
@@ -501,15 +500,9 @@ def _format_g(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if len(moved):
         exponent[moved] += np.where(mantissa[moved] >= 1e6, 1, -1)
         power = _POW10[np.clip(5 - exponent[moved], 0, 11)]
-        mantissa[moved], exact_again = _rounded(magnitude[moved], power, 1e-6)
-        # A move decided on a near tie is itself in doubt.
-        done[moved] = (
-            exact_again
-            & (exponent[moved] <= 5)
-            & (mantissa[moved] >= 1e5)
-            & (mantissa[moved] < 1e6)
-        )
-    done &= exact & (exponent >= -4)
+        mantissa[moved] = _rounded(magnitude[moved], power)
+        done[moved] = (exponent[moved] <= 5) & (mantissa[moved] >= 1e5) & (mantissa[moved] < 1e6)
+    done &= exponent >= -4
     m = np.where(done, mantissa, 0).astype(np.int64)  # 0 also for the number zero
     done |= magnitude == 0
     high, low = _groups(m)
@@ -535,9 +528,8 @@ def _format_f6(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ``(lo, hi, done)``."""
     magnitude = np.abs(values)
     done = magnitude < 1e5  # False for inf and nan; keeps sign and integer part in 7 bytes
-    # scaled < 1e11: the product is off by < 7.7e-6, so stay 1e-5 clear of ties.
-    mantissa, exact = _rounded(np.where(done, magnitude, 0.0), 1e6, 1e-5)
-    done &= exact & (mantissa < 1e11)
+    mantissa = _rounded(np.where(done, magnitude, 0.0), 1e6)
+    done &= mantissa < 1e11
     m = np.where(done, mantissa, 0).astype(np.int64)
     whole = m // 10**6
     integer = _six_digits(whole) >> (_BYTE * (6 - _n_digits(whole)).astype(np.uint64))

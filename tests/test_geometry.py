@@ -317,6 +317,8 @@ def test_format_matches_python_on_millions(style):
             rng.random(2_000_000),  # normalised coordinates
             rng.integers(0, 2**20, 200_000) / 2.0 ** rng.integers(1, 21, 200_000),  # exact ties
             np.round(rng.random(200_000), 7) + 5e-8,  # decimal halves
+            # normalised COCO coordinates: two-decimal pixels over image sizes, ties galore
+            rng.integers(0, 64_000, 400_000) / 100 / rng.choice([640, 480, 427, 500], 400_000),
             10.0 ** rng.uniform(-12, 12, 200_000) * rng.choice([-1, 1], 200_000),
         ]
     )
