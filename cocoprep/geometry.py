@@ -394,9 +394,16 @@ def mask_to_ring(mask: np.ndarray) -> np.ndarray | None:
 # one pass. Numbers and class ids the bulk path cannot write exactly hold a placeholder byte that
 # is replaced by Python's own formatting.
 
-_PLACEHOLDER = 1  # never occurs in label text
+_PLACEHOLDER = b"\x01"  # never occurs in label text
 _BYTE = np.uint64(8)
-_POW10 = 10.0 ** np.arange(12)
+#: floor(log10(2**x)) for each biased exponent of a double (x = biased - 1023).
+_EXPONENT_FLOOR = np.array(
+    [len(str(2**x)) - 1 if x >= 0 else -len(str(2**-x)) for x in range(-1023, 1025)], np.int32
+)
+#: By decimal exponent x + 6, for x in -6 ... 7: 10**(x + 1), and the scale 10**(5 - x) that
+#: leaves six digits before the point.
+_NEXT_POWER = 10.0 ** np.arange(-5, 9)
+_SCALE = 10.0 ** np.arange(11, -3, -1)
 
 
 def _word(text: bytes) -> int:
@@ -412,10 +419,10 @@ def _words(texts: list[bytes]) -> np.ndarray:
 _DIGITS3 = _words([b"%03d" % i for i in range(1000)])
 _STRIPPED3 = _words([(b"%03d" % i).rstrip(b"0") or b"0" for i in range(1000)])
 # Separator, sign and, for 1e-4 <= |v| < 1, "0." and zeros, by [negative][exponent + 6] for
-# exponents -6 ... 6 (those outside -4 ... 5 are never used: Python formats them).
+# exponents -6 ... 8 (those outside -4 ... 5 are never used: Python formats them).
 _G_PREFIX = np.array(
     [
-        _words([sign + (b"0." + b"0" * (-x - 1) if -4 <= x < 0 else b"") for x in range(-6, 7)])
+        _words([sign + (b"0." + b"0" * (-x - 1) if -4 <= x < 0 else b"") for x in range(-6, 9)])
         for sign in (b" ", b" -")
     ]
 )
@@ -489,28 +496,24 @@ def _format_g(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     left to Python.
     """
     magnitude = np.abs(values)
-    exponent = np.floor(np.log10(magnitude))
-    done = (exponent >= -5) & (exponent <= 5)  # False for 0, inf and nan
-    exponent = np.where(done, exponent, 0).astype(np.int64)
-    mantissa = _rounded(magnitude, _POW10[5 - exponent])
-    # log10 may be one off near powers of ten, and rounding may carry into a seventh digit
-    # (0.09999996 -> 0.1): move the exponent so the mantissa has six digits. The others have
-    # six digits already.
-    moved = np.flatnonzero(done & ((mantissa >= 1e6) | (mantissa < 1e5)))
-    if len(moved):
-        exponent[moved] += np.where(mantissa[moved] >= 1e6, 1, -1)
-        power = _POW10[np.clip(5 - exponent[moved], 0, 11)]
-        mantissa[moved] = _rounded(magnitude[moved], power)
-        done[moved] = (exponent[moved] <= 5) & (mantissa[moved] >= 1e5) & (mantissa[moved] < 1e6)
-    done &= exponent >= -4
-    m = np.where(done, mantissa, 0).astype(np.int64)  # 0 also for the number zero
+    # The decimal exponent from the binary one: the table's, or one more (exact, unlike log10).
+    exponent = _EXPONENT_FLOOR.take(magnitude.view(np.int64) >> 52)
+    np.clip(exponent, -6, 6, out=exponent)  # beyond: Python's (and zero, tested below)
+    exponent += magnitude >= _NEXT_POWER.take(exponent + 6)
+    mantissa = _rounded(magnitude, _SCALE.take(exponent + 6))
+    # Rounding may carry into a seventh digit (0.09999996 -> 0.1).
+    carried = np.flatnonzero(mantissa >= 1e6)
+    mantissa[carried] = 1e5
+    exponent[carried] += 1
+    done = (exponent >= -4) & (exponent <= 5)  # False for inf and nan too
+    m = np.where(done, mantissa, 0).astype(np.int32)  # 0 also for the number zero
     done |= magnitude == 0
     high, low = _groups(m)
     # Six digits with trailing zeros stripped; zero gives _STRIPPED3[0], "0".
-    hi = np.take(_DIGITS3, high) | (np.take(_STRIPPED3, low) << np.uint64(24))
+    hi = _DIGITS3.take(high) | (_STRIPPED3.take(low) << np.uint64(24))
     round_thousands = np.flatnonzero(low == 0)
     hi[round_thousands] = _STRIPPED3[high[round_thousands]]
-    lo = np.take(_G_PREFIX[0], exponent + 6)
+    lo = _G_PREFIX[0].take(exponent + 6)
     negative = np.flatnonzero(np.signbit(values))
     lo[negative] = _G_PREFIX[1, exponent[negative] + 6]
     # |v| >= 1 (rare in normalised labels): integer digits, then "." and the rest if any.
@@ -600,7 +603,7 @@ def format_rows(
         done[blank] = True
         lo[blank] = hi[blank] = 0
     slow = np.flatnonzero(~done)
-    lo[slow], hi[slow] = _word(b" \x01"), 0
+    lo[slow], hi[slow] = _word(b" " + _PLACEHOLDER), 0
     hi[last] |= np.uint64(ord("\n")) << (_BYTE * _n_bytes(hi[last]).astype(np.uint64))
     # Class ids go in front of the first token's prefix (at most 7 bytes) when they fit in the word.
     ids = class_ids.astype(np.int64)
@@ -610,10 +613,9 @@ def format_rows(
     prefix = lo[first]
     ids_fast &= n_digits + _n_bytes(prefix) <= 8
     label = _six_digits(ids) >> (_BYTE * (6 - n_digits).astype(np.uint64))
-    label = np.where(ids_fast, label, np.uint64(_PLACEHOLDER))
+    label = np.where(ids_fast, label, np.uint64(_word(_PLACEHOLDER)))
     lo[first] = label | (prefix << (_BYTE * np.where(ids_fast, n_digits, 1).astype(np.uint64)))
-    raw = np.stack((lo, hi), axis=1).view(np.uint8).ravel()
-    text = raw[raw != 0]
+    text = np.stack((lo, hi), axis=1).tobytes().translate(None, b"\0")
     fallbacks = [(first[r], 0, str(class_ids[r]).encode()) for r in np.flatnonzero(~ids_fast)]
     fallbacks += [
         (i, 1, (python_format % v).encode())
@@ -621,14 +623,12 @@ def format_rows(
     ]
     if fallbacks:
         fallbacks.sort(key=lambda item: item[:2])
-        cuts = np.flatnonzero(text == _PLACEHOLDER).tolist()
-        pieces, start = [], 0
-        for cut, (_, _, piece) in zip(cuts, fallbacks, strict=True):
-            pieces += [text[start:cut].tobytes(), piece]
-            start = cut + 1
-        pieces.append(text[start:].tobytes())
+        kept = text.split(_PLACEHOLDER)
+        pieces = [b""] * (2 * len(kept) - 1)
+        pieces[0::2] = kept
+        pieces[1::2] = [piece for *_, piece in fallbacks]
         blob = b"".join(pieces)
     else:
-        blob = text.tobytes()
+        blob = text
     row_ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == ord("\n")) + 1
     return blob, row_ends.astype(np.int64)
