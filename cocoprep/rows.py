@@ -209,6 +209,9 @@ def annotation_rows(annotations: Iterable[Any], ctx: RowContext) -> ChunkRows:
     counts["crowd_kept"] = int((crowd & keep).sum()) - counts["crowd_skipped"]
     keep &= ~skip_crowd
     kept = np.flatnonzero(keep)
+    # Rows ordered by image (each image's in annotation order): writing the label files then
+    # reads each chunk's text in runs instead of all over.
+    kept = kept[np.argsort(image_pos[kept], kind="stable")]
     anns = [annotations[i] for i in kept]
     boxes = _boxes(anns, ctx, required=ctx.task != "segment")
     image_pos, classes = image_pos[kept], classes[kept]
