@@ -45,6 +45,9 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> bool:
     return True
 
 
+#: Whether files can be opened relative to an open folder (not on Windows).
+_DIR_FD = os.open in os.supports_dir_fd
+
 #: Where new files of each folder go: the folder's temporary twin (its stage) for a folder that
 #: did not exist when planned, None for one that did.
 Stages = dict[str, str | None]
@@ -78,31 +81,50 @@ def write_files(
     a stage made here would never be published by whoever planned the others.
     """
     written = unchanged = 0
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    for path, data in files:
-        folder, _, name = os.fspath(path).rpartition("/")
-        if folder not in stages:
-            if not plan:
-                msg = f"{path}: its folder was not planned (expected one of {len(stages)} folders)"
-                raise ValueError(msg)
-            plan_folders([folder], stages)
-        stage = stages[folder]
-        if stage is not None:
-            fd = os.open(f"{stage}/{name}", flags, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-            written += 1
-        elif write_atomic(path, data):
-            written += 1
-        else:
-            unchanged += 1
-        if on_file:
-            on_file()
+    stage_fds: dict[str, int] = {}
+    try:
+        for path, data in files:
+            folder, _, name = os.fspath(path).rpartition("/")
+            if folder not in stages:
+                if not plan:
+                    msg = (
+                        f"{path}: its folder was not planned "
+                        f"(expected one of {len(stages)} folders)"
+                    )
+                    raise ValueError(msg)
+                plan_folders([folder], stages)
+            stage = stages[folder]
+            if stage is not None:
+                _create(stage, name, data, stage_fds)
+                written += 1
+            elif write_atomic(path, data):
+                written += 1
+            else:
+                unchanged += 1
+            if on_file:
+                on_file()
+    finally:
+        for fd in stage_fds.values():
+            os.close(fd)
     return written, unchanged
+
+
+def _create(stage: str, name: str, data: bytes, stage_fds: dict[str, int]) -> None:
+    """Write the new file ``stage/name``, opened relative to the stage's descriptor (kept in
+    ``stage_fds``) where the system can: no walk down the stage's path for each file."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    if _DIR_FD:
+        if stage not in stage_fds:
+            stage_fds[stage] = os.open(stage, os.O_RDONLY | os.O_DIRECTORY)
+        fd = os.open(name, flags, 0o644, dir_fd=stage_fds[stage])
+    else:
+        fd = os.open(f"{stage}/{name}", flags, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def publish(stages: Stages) -> None:
