@@ -396,10 +396,15 @@ def mask_to_ring(mask: np.ndarray) -> np.ndarray | None:
 
 _PLACEHOLDER = b"\x01"  # never occurs in label text
 _BYTE = np.uint64(8)
-#: floor(log10(2**x)) for each biased exponent of a double (x = biased - 1023).
+#: floor(log10(2**x)) for each biased exponent of a double (x = biased - 1023), clipped to
+#: -6 ... 6: beyond, numbers are left to Python anyway.
 _EXPONENT_FLOOR = np.array(
-    [len(str(2**x)) - 1 if x >= 0 else -len(str(2**-x)) for x in range(-1023, 1025)], np.int32
-)
+    [
+        len(str(2**x)) - 1 if x >= 0 else -len(str(2**-x))
+        for x in np.clip(np.arange(-1023, 1025), -30, 30).tolist()
+    ],
+    np.int32,
+).clip(-6, 6)
 #: By decimal exponent x + 6, for x in -6 ... 7: 10**(x + 1), and the scale 10**(5 - x) that
 #: leaves six digits before the point.
 _NEXT_POWER = 10.0 ** np.arange(-5, 9)
@@ -497,8 +502,8 @@ def _format_g(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     magnitude = np.abs(values)
     # The decimal exponent from the binary one: the table's, or one more (exact, unlike log10).
+    # Zero, subnormals, inf and nan get exponents outside -4 ... 5 (zero is handled below).
     exponent = _EXPONENT_FLOOR.take(magnitude.view(np.int64) >> 52)
-    np.clip(exponent, -6, 6, out=exponent)  # beyond: Python's (and zero, tested below)
     exponent += magnitude >= _NEXT_POWER.take(exponent + 6)
     mantissa = _rounded(magnitude, _SCALE.take(exponent + 6))
     # Rounding may carry into a seventh digit (0.09999996 -> 0.1).
