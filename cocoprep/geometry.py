@@ -240,23 +240,19 @@ def merge_parts(parts: list[np.ndarray]) -> np.ndarray:
                     block = full[starts[p] : starts[p] + sizes[p], starts[c] : starts[c] + sizes[c]]
                     v, e = divmod(int(block.argmin()), sizes[c])
                 children[p].append((v, c, e))
-    # Each part's vertex indices twice in a row, so a walk from any entry vertex is one slice.
-    index = np.arange(len(points))
-    twice = np.concatenate(
-        [index[s : s + n] for s, n in zip(starts, sizes, strict=True) for _ in "ab"]
-    )
     # Emit the tour with an explicit stack (no recursion limit on long chains of parts).
-    pieces: list[np.ndarray] = []
-    stack: list[tuple[int, int] | np.ndarray] = [(0, 0)]
+    tour: list[int] = []
+    stack: list[tuple[int, int] | list[int]] = [(0, 0)]
     while stack:
         item = stack.pop()
-        if isinstance(item, np.ndarray):
-            pieces.append(item)
+        if type(item) is list:
+            tour += item
             continue
         p, entry = item
-        n = sizes[p]
-        walk = twice[2 * starts[p] + entry :][: n + (p != 0)]  # non-root parts close the loop
-        todo: list[tuple[int, int] | np.ndarray] = []
+        start, n = starts[p], sizes[p]
+        # Round part p from its entry vertex; parts other than 0 close the loop.
+        walk = [*range(start + entry, start + n), *range(start, start + entry + (p != 0))]
+        todo: list[tuple[int, int] | list[int]] = []
         done = 0
         for v, c, e in sorted(children[p], key=lambda t: (t[0] - entry) % n):
             at = (v - entry) % n + 1
@@ -264,7 +260,7 @@ def merge_parts(parts: list[np.ndarray]) -> np.ndarray:
             done = at
         todo.append(walk[done:])
         stack.extend(reversed(todo))
-    return points[np.concatenate(pieces)]
+    return points[tour]
 
 
 def split_bridged_ring(ring: np.ndarray) -> list[np.ndarray]:
