@@ -41,6 +41,7 @@ from cocoprep import classmap, coco, yamlfile
 from cocoprep.errors import InputError
 from cocoprep.fileio import Stages, discard, plan_folders, publish, write_atomic, write_files
 from cocoprep.parallel import (
+    Shared,
     backend_context,
     keep_freed_memory,
     release_freed_memory,
@@ -227,17 +228,18 @@ def _stored(chunk: ChunkRows, text_file: str | None) -> tuple[int, ChunkRows]:
 
 
 def _rows_of_range(
-    path: str, start: int, end: int, ctx: RowContext, text_file: str | None
+    path: str, start: int, end: int, ctx: Shared[RowContext], text_file: str | None
 ) -> tuple[int, ChunkRows]:
     keep_freed_memory()
     with coco.gc_paused():
-        return _stored(annotation_rows(coco.parse_objects(path, start, end), ctx), text_file)
+        rows = annotation_rows(coco.parse_objects(path, start, end), ctx.get())
+    return _stored(rows, text_file)
 
 
 def _rows_of_batch(
-    batch: list[dict[str, Any]], ctx: RowContext, text_file: str | None
+    batch: list[dict[str, Any]], ctx: Shared[RowContext], text_file: str | None
 ) -> tuple[int, ChunkRows]:
-    return _stored(annotation_rows(batch, ctx), text_file)
+    return _stored(annotation_rows(batch, ctx.get()), text_file)
 
 
 def _iter_chunk_rows(
@@ -254,25 +256,29 @@ def _iter_chunk_rows(
     local_file = text_file if backend == "loky" else None
     if coco_file.annotations is not None:
         batches = list(coco.iter_annotation_batches(coco_file))
-        function, jobs = _rows_of_batch, [(batch, ctx, local_file) for batch in batches]
+        function, pieces = _rows_of_batch, [(batch,) for batch in batches]
         sizes, unit = [len(batch) for batch in batches], "ann"
     else:
         ranges = coco_file.annotation_ranges or []
         path = str(coco_file.path)
-        function, jobs = _rows_of_range, [(path, s, e, ctx, local_file) for s, e in ranges]
+        function, pieces = _rows_of_range, [(path, s, e) for s, e in ranges]
         sizes, unit = [e - s for s, e in ranges], "B"
-    small = unit == "B" and sum(sizes) < PARALLEL_MIN_BYTES
-    for offset, chunk in run_in_order(
-        function,
-        jobs,
-        sizes,
-        workers=1 if small else workers,
-        backend=backend,
-        desc=f"rows {ctx.source}",
-        unit=unit,
-        progress=progress,
-    ):
-        yield _stored(chunk, text_file) if offset < 0 else (offset, chunk)
+        if sum(sizes) < PARALLEL_MIN_BYTES:
+            workers = 1
+    # Local workers read the context from a file beside the text, once each.
+    share = f"{text_file}.context" if local_file and workers > 1 and len(pieces) > 1 else None
+    with Shared.through(ctx, share) as context:
+        for offset, chunk in run_in_order(
+            function,
+            [(*piece, context, local_file) for piece in pieces],
+            sizes,
+            workers=workers,
+            backend=backend,
+            desc=f"rows {ctx.source}",
+            unit=unit,
+            progress=progress,
+        ):
+            yield _stored(chunk, text_file) if offset < 0 else (offset, chunk)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""convert through joblib's Dask backend on a LocalCluster: byte-identical to a local run."""
+"""Parallel helpers: values shared with workers, and convert through Dask (byte-identical)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,19 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
     source = write(tmp_path / "instances_v.json", coco([image(1)], []))
     with pytest.raises(CocoprepError, match="cannot reach the Dask scheduler"):
         convert([source], tmp_path / "out", backend="dask", scheduler="tcp://127.0.0.1:9")
+
+
+def test_shared_value_travels_as_its_file_and_is_loaded_once(tmp_path):
+    import pickle
+
+    value = {"widths": np.arange(200_000, dtype=np.float64)}
+    path = str(tmp_path / "context")
+    with parallel.Shared.through(value, path) as shared:
+        sent = pickle.dumps(shared)
+        assert len(sent) < 200  # the path, not 1.6 MB of widths
+        first, second = pickle.loads(sent), pickle.loads(sent)
+        assert first is second  # loaded once per process
+        assert np.array_equal(first.get()["widths"], value["widths"])
+    assert not (tmp_path / "context").exists()
+    alone = pickle.loads(pickle.dumps(parallel.Shared(value)))  # no file: the value travels
+    assert np.array_equal(alone.get()["widths"], value["widths"])
