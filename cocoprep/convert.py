@@ -46,6 +46,7 @@ from cocoprep.parallel import (
     keep_freed_memory,
     release_freed_memory,
     run_in_order,
+    start_workers,
 )
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
 
@@ -623,6 +624,8 @@ def convert(
     root = Path(root)
     workers = workers or os.cpu_count() or 1
     keep_freed_memory()
+    if backend == "loky" and max(os.path.getsize(f) for f in files) >= PARALLEL_MIN_BYTES:
+        start_workers(workers)  # while the images are read
     splits = [split or coco.split_from_filename(f) for f in files]
     if len(set(splits)) != len(splits):
         msg = f"two inputs map to the same split ({', '.join(splits)}); pass them separately"

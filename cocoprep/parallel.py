@@ -6,6 +6,7 @@ import contextlib
 import functools
 import os
 import pickle
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -136,6 +137,39 @@ def backend_context(
     return contextlib.nullcontext()
 
 
+_starting: threading.Thread | None = None
+
+
+def start_workers(workers: int) -> None:
+    """Start ``workers`` local worker processes in the background, so their interpreters and
+    imports overlap with whatever the caller does next (reading a file's images, say); the next
+    :func:`run_in_order` on the local backend waits for them and uses them."""
+    global _starting
+    if workers <= 1 or _starting is not None:
+        return
+
+    def start() -> None:
+        from joblib import Parallel, delayed
+
+        # Failures show when the real jobs run.
+        with contextlib.suppress(Exception):
+            Parallel(n_jobs=workers, backend="loky")(delayed(_ready)() for _ in range(workers))
+
+    _starting = threading.Thread(target=start, name="cocoprep-start-workers", daemon=True)
+    _starting.start()
+
+
+def _ready() -> None:
+    """Nothing: a job that makes a worker process exist."""
+
+
+def _await_workers() -> None:
+    global _starting
+    if _starting is not None:
+        _starting.join()
+        _starting = None
+
+
 def run_in_order(
     function: Callable[..., Any],
     jobs: Sequence[tuple],
@@ -162,6 +196,7 @@ def run_in_order(
         if backend == "loky" and (workers <= 1 or len(jobs) <= 1):
             results: Iterator[Any] = (function(*args) for args in jobs)
         else:
+            _await_workers()
             options = {"n_jobs": workers, "backend": "loky"} if backend == "loky" else {}
             results = Parallel(return_as="generator", **options)(
                 delayed(function)(*args) for args in jobs
