@@ -8,6 +8,7 @@ inside the commands so ``--help`` stays fast.
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -51,6 +52,9 @@ def main() -> None:
     Example:
       cocoprep convert annotations/instances_val2017.json --root datasets/coco
     """
+    # No command needs threaded BLAS; OpenBLAS's helper threads would only spin for a while
+    # after start-up, here and in each process started from here (set before numpy loads).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 _DOWNLOAD_EXAMPLES = """\b
