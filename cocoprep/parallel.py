@@ -153,10 +153,18 @@ def start_workers(workers: int) -> None:
 
         # Failures show when the real jobs run.
         with contextlib.suppress(Exception):
-            Parallel(n_jobs=workers, backend="loky")(delayed(_ready)() for _ in range(workers))
+            Parallel(**_local(workers))(delayed(_ready)() for _ in range(workers))
 
     _starting = threading.Thread(target=start, name="cocoprep-start-workers", daemon=True)
     _starting.start()
+
+
+def _local(workers: int) -> dict[str, Any]:
+    """joblib options for local worker processes. Arguments are pickled, never dumped to
+    memory-mapped files: the jobs' arrays are small or sent once, and the dump folders cost
+    more to set up and clean than they save. Every call asks the same, so they all reuse one
+    set of processes."""
+    return {"n_jobs": workers, "backend": "loky", "max_nbytes": None}
 
 
 def _ready() -> None:
@@ -197,7 +205,7 @@ def run_in_order(
             results: Iterator[Any] = (function(*args) for args in jobs)
         else:
             _await_workers()
-            options = {"n_jobs": workers, "backend": "loky"} if backend == "loky" else {}
+            options = _local(workers) if backend == "loky" else {}
             results = Parallel(return_as="generator", **options)(
                 delayed(function)(*args) for args in jobs
             )
