@@ -14,6 +14,7 @@ way (``ann["key"]``, ``ann.get``), through :func:`_number_bytes` for number arra
 
 from __future__ import annotations
 
+import functools
 import math
 from array import array
 from collections import Counter
@@ -46,7 +47,22 @@ class RowContext:
 
     def image_positions(self, image_ids: np.ndarray) -> np.ndarray:
         """Positions in the file's image table, -1 for unknown ids."""
-        return _lookup(self.sorted_image_ids, self.image_order, image_ids)
+        table = self._image_table
+        if table is None:
+            return _lookup(self.sorted_image_ids, self.image_order, image_ids)
+        inside = (image_ids >= 0) & (image_ids < len(table))
+        return np.where(inside, table[np.where(inside, image_ids, 0)], -1)
+
+    @functools.cached_property
+    def _image_table(self) -> np.ndarray | None:
+        """Image position by id, where the ids are dense enough for a table (COCO's are: 118K
+        images numbered up to 582K); built on first use, in each process."""
+        ids = self.sorted_image_ids
+        if not len(ids) or ids[0] < 0 or ids[-1] >= 8 * len(ids) + 4096:
+            return None
+        table = np.full(int(ids[-1]) + 1, -1, np.int32)
+        table[ids] = self.image_order
+        return table
 
     def classes_of(self, category_ids: np.ndarray) -> np.ndarray:
         """Class index per category id: -1 not kept, -2 unknown to the file."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -159,3 +160,22 @@ def test_chunks_simdjson_cannot_read_ask_for_the_whole_file(tmp_path, text):
     path.write_bytes(text)
     with pytest.raises(coco.LayoutError):
         coco.parse_objects(path, 0, len(text))
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [7, 3, 12, 5],  # dense: looked up in a table
+        [7, 3, 2**40, -5],  # sparse and negative: binary search
+    ],
+)
+def test_image_positions_by_table_and_by_search(ids):
+    ids = np.array(ids, np.int64)
+    order = np.argsort(ids, kind="stable")
+    ctx = dataclasses.replace(
+        _context([1.0] * len(ids), [1.0] * len(ids)),
+        sorted_image_ids=ids[order],
+        image_order=order,
+    )
+    query = np.concatenate([ids, [4, 2**41, -1, 0]])
+    assert ctx.image_positions(query).tolist() == [0, 1, 2, 3, -1, -1, -1, -1]
