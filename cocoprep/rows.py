@@ -350,7 +350,7 @@ def _box_ring(box: np.ndarray) -> list[float]:
 def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
     """Normalised, clipped ring coordinates, one row per kept annotation."""
     buffers, lengths = [], []
-    for ann, width, height in zip(anns, widths, heights, strict=True):
+    for i, ann in enumerate(anns):
         seg = ann.get("segmentation")
         if type(seg) in _SEQUENCES and len(seg) == 1 and type(part := seg[0]) in _SEQUENCES:
             try:  # the common case: one polygon
@@ -360,7 +360,7 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
             lengths.append(len(part))
             continue
         # No usable outline gives an empty row, which the degenerate rule below turns into the box.
-        ring = _ring_values(ann, seg, ctx, height, width, counts)
+        ring = _ring_values(ann, seg, ctx, heights[i], widths[i], counts)
         buffers.append(ring.tobytes())
         lengths.append(len(ring))
     values = np.frombuffer(b"".join(buffers), np.float64)
