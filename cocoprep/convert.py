@@ -625,7 +625,7 @@ def convert(
     workers = workers or os.cpu_count() or 1
     keep_freed_memory()
     if backend == "loky" and max(os.path.getsize(f) for f in files) >= PARALLEL_MIN_BYTES:
-        start_workers(workers)  # while the images are read
+        start_workers(workers, __name__)  # while the images are read
     splits = [split or coco.split_from_filename(f) for f in files]
     if len(set(splits)) != len(splits):
         msg = f"two inputs map to the same split ({', '.join(splits)}); pass them separately"

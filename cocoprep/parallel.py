@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import os
 import pickle
 import threading
@@ -140,9 +141,10 @@ def backend_context(
 _starting: threading.Thread | None = None
 
 
-def start_workers(workers: int) -> None:
-    """Start ``workers`` local worker processes in the background, so their interpreters and
-    imports overlap with whatever the caller does next (reading a file's images, say); the next
+def start_workers(workers: int, module: str) -> None:
+    """Start ``workers`` local worker processes in the background, each importing ``module``
+    (where the coming jobs' functions live), so their interpreters and imports overlap with
+    whatever the caller does next (reading a file's images, say); the next
     :func:`run_in_order` on the local backend waits for them and uses them."""
     global _starting
     if workers <= 1 or _starting is not None:
@@ -153,10 +155,15 @@ def start_workers(workers: int) -> None:
 
         # Failures show when the real jobs run.
         with contextlib.suppress(Exception):
-            Parallel(**_local(workers))(delayed(_ready)() for _ in range(workers))
+            Parallel(**_local(workers))(delayed(_load)(module) for _ in range(workers))
 
     _starting = threading.Thread(target=start, name="cocoprep-start-workers", daemon=True)
     _starting.start()
+
+
+def _load(module: str) -> None:
+    """A worker's first job: import the module the coming jobs' functions live in."""
+    importlib.import_module(module)
 
 
 def _local(workers: int) -> dict[str, Any]:
@@ -165,10 +172,6 @@ def _local(workers: int) -> dict[str, Any]:
     more to set up and clean than they save. Every call asks the same, so they all reuse one
     set of processes."""
     return {"n_jobs": workers, "backend": "loky", "max_nbytes": None}
-
-
-def _ready() -> None:
-    """Nothing: a job that makes a worker process exist."""
 
 
 def _await_workers() -> None:
