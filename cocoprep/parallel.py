@@ -1,4 +1,6 @@
-"""Running convert's per-chunk work beyond one machine: joblib's Dask backend."""
+"""Running many jobs in order through joblib: local worker processes (started early, sharing one
+big read-only value through a file) or a dask.distributed cluster; and glibc memory tuning for
+processes that allocate and free a lot."""
 
 from __future__ import annotations
 
