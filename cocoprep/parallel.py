@@ -151,10 +151,10 @@ def start_workers(workers: int, module: str) -> None:
     global _starting
     if workers <= 1 or _starting is not None:
         return
+    # Imported here: in the thread, the import would crawl while this one holds the GIL.
+    from joblib import Parallel, delayed
 
     def start() -> None:
-        from joblib import Parallel, delayed
-
         # Failures show when the real jobs run.
         with contextlib.suppress(Exception):
             Parallel(**_local(workers))(delayed(_load)(module) for _ in range(workers))
