@@ -47,6 +47,8 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> bool:
 
 #: Whether files can be opened relative to an open folder (not on Windows).
 _DIR_FD = os.open in os.supports_dir_fd
+#: Most stage folders kept open at once while writing.
+_STAGE_FDS = 16
 
 #: Where new files of each folder go: the folder's temporary twin (its stage) for a folder that
 #: did not exist when planned, None for one that did.
@@ -110,11 +112,14 @@ def write_files(
 
 
 def _create(stage: str, name: str, data: bytes, stage_fds: dict[str, int]) -> None:
-    """Write the new file ``stage/name``, opened relative to the stage's descriptor (kept in
-    ``stage_fds``) where the system can: no walk down the stage's path for each file."""
+    """Write the new file ``stage/name``, opened relative to the stage's descriptor where the
+    system can: no walk down the stage's path for each file. ``stage_fds`` keeps the latest
+    ``_STAGE_FDS`` stages open (thousands of folders must not exhaust the open-file limit)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     if _DIR_FD:
         if stage not in stage_fds:
+            if len(stage_fds) >= _STAGE_FDS:
+                os.close(stage_fds.pop(next(iter(stage_fds))))
             stage_fds[stage] = os.open(stage, os.O_RDONLY | os.O_DIRECTORY)
         fd = os.open(name, flags, 0o644, dir_fd=stage_fds[stage])
     else:

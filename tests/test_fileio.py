@@ -71,3 +71,16 @@ def test_unplanned_folders_are_refused_and_discarded_stages_leave_nothing(tmp_pa
         write_files([(tmp_path / "other" / "x.txt", b"")], stages)
     discard(stages)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_thousands_of_new_folders_stay_within_the_open_file_limit(tmp_path):
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(128, hard), hard))
+    try:
+        files = [(tmp_path / f"v{i % 400:03d}" / f"{i}.txt", b"%d\n" % i) for i in range(1200)]
+        assert write_many(files) == (1200, 0)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert (tmp_path / "v007" / "407.txt").read_bytes() == b"407\n"
+    assert len(list(tmp_path.rglob("*.txt"))) == 1200
