@@ -79,7 +79,7 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, missing: in
 
 @dataclass
 class ChunkRows:
-    """Label rows of one chunk, in annotation order.
+    """Label rows of one chunk, ordered by image (each image's in annotation order).
 
     ``image_index[r]`` is the image (position in the file's image table) of row ``r``,
     ``source[r]`` the position of its annotation in the chunk; the row's text is
@@ -227,7 +227,27 @@ def annotation_rows(annotations: Iterable[Any], ctx: RowContext) -> ChunkRows:
     kept = np.flatnonzero(keep)
     # Rows ordered by image (each image's in annotation order): writing the label files then
     # reads each chunk's text in runs instead of all over.
-    kept = kept[np.argsort(image_pos[kept], kind="stable")]
+    by_image = kept[np.argsort(image_pos[kept], kind="stable")]
+    try:
+        image_pos, source, text, ends = _rows(
+            annotations, by_image, image_pos, classes, ctx, counts
+        )
+    except InputError:
+        # Checked again in file order, so the error names the chunk's first bad annotation.
+        _rows(annotations, kept, image_pos, classes, ctx, Counter())
+        raise
+    return ChunkRows(
+        image_index=image_pos,
+        source=source,
+        text=text,
+        row_ends=ends,
+        counts=counts,
+        categories_used=np.unique(category_ids),
+    )
+
+
+def _rows(annotations: list[Any], kept, image_pos, classes, ctx: RowContext, counts: Counter):
+    """Rows of ``annotations[kept]`` in that order: (image, source, text, row ends)."""
     anns = [annotations[i] for i in kept]
     boxes = _boxes(anns, ctx, required=ctx.task != "segment")
     image_pos, classes = image_pos[kept], classes[kept]
@@ -252,14 +272,7 @@ def annotation_rows(annotations: Iterable[Any], ctx: RowContext) -> ChunkRows:
         classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
         text, ends = geometry.format_rows(classes, values, nvalues, "f6")
     counts["instances"] = len(classes)
-    return ChunkRows(
-        image_index=image_pos,
-        source=kept,
-        text=text,
-        row_ends=ends,
-        counts=counts,
-        categories_used=np.unique(category_ids),
-    )
+    return image_pos, kept, text, ends
 
 
 def _box_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):

@@ -179,3 +179,12 @@ def test_image_positions_by_table_and_by_search(ids):
     )
     query = np.concatenate([ids, [4, 2**41, -1, 0]])
     assert ctx.image_positions(query).tolist() == [0, 1, 2, 3, -1, -1, -1, -1]
+
+
+def test_the_error_names_the_first_bad_annotation_in_the_file(tmp_path):
+    # Rows are built image by image; an error still names the chunk's first bad annotation.
+    bad_later_image = dict(_annotation(10, 2, [[1, 1, 5, 1, 5, 5]]), bbox=[1, 1, "x", 2])
+    bad_earlier_image = dict(_annotation(11, 1, [[1, 1, 5, 1, 5, 5]]), bbox=[1, 1])
+    objects = _objects([bad_later_image, bad_earlier_image], tmp_path)
+    with pytest.raises(InputError, match="annotation 10: bbox must hold numbers"):
+        annotation_rows(objects, _context([10.0, 10.0], [10.0, 10.0], task="detect"))
