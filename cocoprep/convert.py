@@ -476,9 +476,13 @@ def _duplicate_rows(
     new_group[1:] = (np.diff(image[order]) != 0) | (np.diff(length[order]) != 0)
     group = np.cumsum(new_group)
     shared = np.flatnonzero(np.bincount(group)[group] > 1)
-    seen = set()
+    seen: set[bytes] = set()
+    current = -1
     for row, key in zip(order[shared].tolist(), group[shared].tolist(), strict=True):
-        piece = (key, text[starts[row] : ends[row]])
+        if key != current:  # groups come one after the other
+            seen.clear()
+            current = key
+        piece = text[starts[row] : ends[row]]
         if piece in seen:
             duplicate[row] = True
         seen.add(piece)

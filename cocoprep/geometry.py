@@ -403,8 +403,8 @@ _EXPONENT_FLOOR = np.array(
 ).clip(-6, 6)
 #: By decimal exponent x + 6, for x in -6 ... 7: 10**(x + 1), and the scale 10**(5 - x) that
 #: leaves six digits before the point.
-_NEXT_POWER = 10.0 ** np.arange(-5, 9)
-_SCALE = 10.0 ** np.arange(11, -3, -1)
+_NEXT_POWER = np.array([float(f"1e{k}") for k in range(-5, 9)])  # correctly rounded
+_SCALE = np.array([float(f"1e{k}") for k in range(11, -3, -1)])
 
 
 def _word(text: bytes) -> int:

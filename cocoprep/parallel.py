@@ -141,6 +141,7 @@ def backend_context(
 
 
 _starting: threading.Thread | None = None
+_starting_lock = threading.Lock()
 
 
 def start_workers(workers: int, module: str) -> None:
@@ -149,7 +150,7 @@ def start_workers(workers: int, module: str) -> None:
     whatever the caller does next (reading a file's images, say); the next
     :func:`run_in_order` on the local backend waits for them and uses them."""
     global _starting
-    if workers <= 1 or _starting is not None:
+    if workers <= 1:
         return
     # Imported here: in the thread, the import would crawl while this one holds the GIL.
     from joblib import Parallel, delayed
@@ -159,8 +160,10 @@ def start_workers(workers: int, module: str) -> None:
         with contextlib.suppress(Exception):
             Parallel(**_local(workers))(delayed(_load)(module) for _ in range(workers))
 
-    _starting = threading.Thread(target=start, name="cocoprep-start-workers", daemon=True)
-    _starting.start()
+    with _starting_lock:
+        if _starting is None or not _starting.is_alive():
+            _starting = threading.Thread(target=start, name="cocoprep-start-workers", daemon=True)
+            _starting.start()
 
 
 def _load(module: str) -> None:
@@ -178,9 +181,10 @@ def _local(workers: int) -> dict[str, Any]:
 
 def _await_workers() -> None:
     global _starting
-    if _starting is not None:
-        _starting.join()
-        _starting = None
+    with _starting_lock:
+        starting, _starting = _starting, None
+    if starting is not None:
+        starting.join()
 
 
 def run_in_order(
