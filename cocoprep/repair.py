@@ -83,7 +83,9 @@ def repair_polygons(
     """
     import shapely
 
-    usable = [p for p in parts if len(p) >= 3 and np.isfinite(p).all()]
+    # Rounded to a millionth of a pixel: GEOS's predicates go wrong on values like 1e-231,
+    # whose squares underflow, and the rings it made from them came out invalid.
+    usable = [np.round(p, 6) for p in parts if len(p) >= 3 and np.isfinite(p).all()]
     if not usable:
         return []
     shape = shapely.union_all(shapely.make_valid([shapely.Polygon(p) for p in usable]))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import shapely
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_validate import defective_coco, defective_labels
 
@@ -103,6 +103,7 @@ def test_cli_fix_and_in_place(tmp_path):
         max_size=3,
     )
 )
+@example([[(1.0, 0.0), (0.0, 3.0), (0.0, 0.0), (1.4e-231, 0.0), (2.4e-278, 1.0)]])
 def test_repair_polygons_gives_valid_rings_inside_the_image(parts):
     rings = r.repair_polygons([np.array(p, float) for p in parts], 100, 80, 1.0)
     for ring in rings:
