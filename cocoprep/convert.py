@@ -2,9 +2,11 @@
 
 Design (why it is fast and small). A COCO file is not parsed whole: :mod:`cocoprep.coco` parses
 its images and categories and cuts its annotations array into ~2 MB byte ranges that end on
-element boundaries (small enough for a chunk's arrays to stay in the CPU caches). The worker
-processes are started while the images are read, and get the file's row context (image ids and
-sizes, class map) once each, through a file. Each range is parsed lazily with simdjson and
+element boundaries (small enough for a chunk's arrays to stay in the CPU caches); the pages
+where it looks for those boundaries are read ahead while the images are parsed. The worker
+processes are started before the images are read (forked on Linux, so they are ready at once
+with this process's imports; see :mod:`cocoprep.parallel`), and get the file's row context
+(image ids and sizes, class map) once each, through a file. Each range is parsed lazily with simdjson and
 turned into label rows by a worker (:func:`cocoprep.rows.annotation_rows`, pure): number arrays
 are copied out in C, the rows (ordered by image within the chunk) are formatted in bulk with
 numpy, and the worker appends their text to one temporary file (in /dev/shm when it has room),
@@ -48,9 +50,9 @@ from cocoprep.parallel import (
     Shared,
     backend_context,
     keep_freed_memory,
+    local_workers,
     release_freed_memory,
     run_in_order,
-    start_workers,
 )
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
 
@@ -632,70 +634,73 @@ def convert(
     root = Path(root)
     workers = workers or os.cpu_count() or 1
     keep_freed_memory()
-    if backend == "loky" and max(os.path.getsize(f) for f in files) >= PARALLEL_MIN_BYTES:
-        start_workers(workers, __name__)  # while the images are read
-    splits = [split or coco.split_from_filename(f) for f in files]
-    if len(set(splits)) != len(splits):
-        msg = f"two inputs map to the same split ({', '.join(splits)}); pass them separately"
-        raise InputError(msg)
+    large = backend == "loky" and max(os.path.getsize(f) for f in files) >= PARALLEL_MIN_BYTES
+    with local_workers(workers if large else 1, __name__):  # started before the images are read
+        splits = [split or coco.split_from_filename(f) for f in files]
+        if len(set(splits)) != len(splits):
+            msg = f"two inputs map to the same split ({', '.join(splits)}); pass them separately"
+            raise InputError(msg)
 
-    opened = [
-        coco.open_coco(f, s, chunk_bytes=CHUNK_BYTES) for f, s in zip(files, splits, strict=True)
-    ]
-    categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
-    record = classmap.read_record(root)
-    class_map = classmap.resolve_class_map(categories, record, classes, root)
-    if drop_unused_categories:
-        used_ids = _used_category_ids(opened, workers)
-        class_map = classmap.ClassMap(
-            category_ids=tuple(c for c in class_map.category_ids if c in used_ids),
-            names=tuple(
-                n
-                for c, n in zip(class_map.category_ids, class_map.names, strict=True)
-                if c in used_ids
-            ),
-            selected=True,
-        )
+        opened = [
+            coco.open_coco(f, s, chunk_bytes=CHUNK_BYTES)
+            for f, s in zip(files, splits, strict=True)
+        ]
+        categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
+        record = classmap.read_record(root)
+        class_map = classmap.resolve_class_map(categories, record, classes, root)
+        if drop_unused_categories:
+            used_ids = _used_category_ids(opened, workers)
+            class_map = classmap.ClassMap(
+                category_ids=tuple(c for c in class_map.category_ids if c in used_ids),
+                names=tuple(
+                    n
+                    for c, n in zip(class_map.category_ids, class_map.names, strict=True)
+                    if c in used_ids
+                ),
+                selected=True,
+            )
 
-    root.mkdir(parents=True, exist_ok=True)
-    summaries = []
-    used: set[int] = set()
-    for coco_file, split_name in zip(opened, splits, strict=True):
-        check_label_names(str(coco_file.path), coco_file.images.paths)
-        ctx = row_context(coco_file, class_map, task, crowd == "keep")
-        # The label text is rarely more than the JSON it comes from.
-        text_file = label_text_file(2 * os.path.getsize(coco_file.path))
-        try:
-            with backend_context(backend, scheduler):
-                rows = _split_rows(coco_file, ctx, text_file, workers, backend, progress)
-            used |= rows.categories_used
-            # Images are looked up before any label is written: a missing one leaves no output.
-            image_files = image_sources(Path(images), coco_file.images.paths) if images else None
-            written, unchanged, background = _write_labels(
-                root, split_name, coco_file.images.paths, rows, workers, progress
+        root.mkdir(parents=True, exist_ok=True)
+        summaries = []
+        used: set[int] = set()
+        for coco_file, split_name in zip(opened, splits, strict=True):
+            check_label_names(str(coco_file.path), coco_file.images.paths)
+            ctx = row_context(coco_file, class_map, task, crowd == "keep")
+            # The label text is rarely more than the JSON it comes from.
+            text_file = label_text_file(2 * os.path.getsize(coco_file.path))
+            try:
+                with backend_context(backend, scheduler):
+                    rows = _split_rows(coco_file, ctx, text_file, workers, backend, progress)
+                used |= rows.categories_used
+                # Images are looked up before any label is written: a missing one leaves no output.
+                image_files = (
+                    image_sources(Path(images), coco_file.images.paths) if images else None
+                )
+                written, unchanged, background = _write_labels(
+                    root, split_name, coco_file.images.paths, rows, workers, progress
+                )
+            finally:
+                os.unlink(text_file)
+            counts = rows.counts
+            if coco_file.images.lvis_fields:
+                counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
+            paths = coco_file.images.paths
+            write_atomic(root / f"{split_name}.txt", paths.lines("./images/").encode())
+            if image_files is not None:
+                _link_images(root, image_files, paths)
+            summaries.append(
+                SplitSummary(
+                    source=str(coco_file.path),
+                    split=split_name,
+                    images=len(coco_file.images),
+                    label_files_written=written,
+                    label_files_unchanged=unchanged,
+                    instances=counts.pop("instances", 0),
+                    background_images=background,
+                    counts=dict(sorted(counts.items())),
+                )
             )
-        finally:
-            os.unlink(text_file)
-        counts = rows.counts
-        if coco_file.images.lvis_fields:
-            counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
-        paths = coco_file.images.paths
-        write_atomic(root / f"{split_name}.txt", paths.lines("./images/").encode())
-        if image_files is not None:
-            _link_images(root, image_files, paths)
-        summaries.append(
-            SplitSummary(
-                source=str(coco_file.path),
-                split=split_name,
-                images=len(coco_file.images),
-                label_files_written=written,
-                label_files_unchanged=unchanged,
-                instances=counts.pop("instances", 0),
-                background_images=background,
-                counts=dict(sorted(counts.items())),
-            )
-        )
-        _warn_crowd_heavy(summaries[-1], crowd)
+            _warn_crowd_heavy(summaries[-1], crowd)
 
     split_record = {s.split: {"source": s.source, "images": s.images} for s in summaries}
     if record is not None:
