@@ -252,20 +252,39 @@ def split_array(
     buf: mmap.mmap | bytes, start: int, end: int, target_bytes: int
 ) -> list[tuple[int, int]]:
     """Cut the array ``buf[start:end]`` (brackets included) into element-aligned byte ranges of
-    about ``target_bytes`` each (brackets excluded). An empty array gives no range."""
+    about ``target_bytes`` each (brackets excluded): each cut is the first gap between elements
+    after a multiple of ``target_bytes`` (see :func:`prefetch_cuts`). An empty array gives no
+    range."""
     inner_start, inner_end = start + 1, end - 1
     if not _NOT_SPACE.search(buf, inner_start, inner_end):
         return []
     ranges = []
     begin = inner_start
-    while inner_end - begin > target_bytes:
-        match = _ELEMENT_GAP.search(buf, begin + target_bytes, inner_end)
+    for near in range(inner_start + target_bytes, inner_end, target_bytes):
+        if near < begin:
+            continue  # a long element ran past this multiple
+        match = _ELEMENT_GAP.search(buf, near, inner_end)
         if match is None:
             break
         ranges.append((begin, match.start() + 1))
         begin = match.end() - 1
     ranges.append((begin, inner_end))
     return ranges
+
+
+#: Bytes read ahead where :func:`split_array` will look for a cut.
+_CUT_WINDOW = 64 << 10
+
+
+def prefetch_cuts(buf: mmap.mmap, start: int, end: int, target_bytes: int) -> None:
+    """Ask the system to read, in the background, the pages where :func:`split_array` will look
+    for cuts in ``buf[start:end]``: in a file not yet cached, ~200 searches (train2017) would
+    each wait for the disk. A no-op where ``madvise`` is missing."""
+    if not hasattr(mmap, "MADV_WILLNEED"):
+        return
+    for near in range(start + 1 + target_bytes, end - 1, target_bytes):
+        page = near - near % mmap.PAGESIZE
+        buf.madvise(mmap.MADV_WILLNEED, page, min(_CUT_WINDOW, len(buf) - page))
 
 
 @contextlib.contextmanager
@@ -483,6 +502,7 @@ def open_coco(path: str | Path, split: str, *, chunk_bytes: int = 8 << 20) -> Co
 
 def _open_streaming(path: Path, buf: mmap.mmap, split: str, chunk_bytes: int) -> CocoFile:
     sections = find_sections(buf)
+    prefetch_cuts(buf, *sections["annotations"], chunk_bytes)  # while the images are parsed
     # Piece by piece: 1.7 M image objects (Objects365) would take over a gigabyte at once.
     tables = [
         _image_columns(parse_range(buf, start, end), split, path)

@@ -1,0 +1,48 @@
+"""Cutting a file's annotations array into element-aligned byte ranges."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import mmap
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cocoprep import coco
+
+_ELEMENTS = st.lists(
+    st.fixed_dictionaries(
+        {"id": st.integers(0, 10**6), "bbox": st.lists(st.floats(0, 1e4), max_size=4)}
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_ELEMENTS, st.integers(1, 300), st.sampled_from([",", ", ", ",\n  "]))
+def test_split_array_ranges_hold_every_element_once(elements, target, separator):
+    text = ("[" + separator.join(json.dumps(e) for e in elements) + "]").encode()
+    data = b'{"annotations": ' + text + b"}"
+    start = data.index(b"[")
+    ranges = coco.split_array(data, start, start + len(text), target)
+    parsed = [x for s, end in ranges for x in json.loads(b"[" + data[s:end] + b"]")]
+    assert parsed == elements
+    # Each cut is the first gap between elements after a multiple of the target.
+    for (_, end), (begin, _) in itertools.pairwise(ranges):
+        assert data[end - 1 : end] == b"}" and data[begin : begin + 1] == b"{"
+        multiple = start + 1 + (end - 1 - start - 1) // target * target
+        assert coco._ELEMENT_GAP.search(data, multiple).start() == end - 1
+
+
+def test_prefetch_cuts_on_a_mapped_file(tmp_path):
+    elements = [{"id": i, "bbox": [i, i, 1, 1]} for i in range(20_000)]
+    path = tmp_path / "instances_x.json"
+    path.write_text(json.dumps({"annotations": elements}))
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        start, end = buf.find(b"["), buf.rfind(b"]") + 1
+        coco.prefetch_cuts(buf, start, end, 1 << 12)
+        ranges = coco.split_array(buf, start, end, 1 << 12)
+    data = path.read_bytes()
+    assert len(ranges) > 100
+    assert [x for s, end in ranges for x in json.loads(b"[" + data[s:end] + b"]")] == elements
