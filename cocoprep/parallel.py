@@ -2,7 +2,7 @@
 big read-only value through a file) or a dask.distributed cluster; and glibc memory tuning for
 processes that allocate and free a lot.
 
-Local workers are forked where that is safe (Linux, a process with one thread): a forked worker
+Local workers are forked where that is safe (Linux, a process running one thread): a forked worker
 has the caller's imports already and is ready in milliseconds, where a fresh interpreter takes
 ~0.3 CPU-s to import numpy and the job's module. Elsewhere they are loky's processes, started in
 the background (:func:`local_workers`)."""
@@ -171,7 +171,9 @@ def local_workers(workers: int, module: str) -> Iterator[None]:
     if workers <= 1 or _pool is not None:
         yield
         return
-    if sys.platform != "linux" or threading.active_count() > 1:
+    if sys.platform != "linux" or len(os.listdir("/proc/self/task")) > 1:
+        # Threads other than this one (Python's, or OpenBLAS's when OPENBLAS_NUM_THREADS is not
+        # 1) could hold locks the forked children would then wait on forever.
         _start_loky(workers, module)
         yield
         return

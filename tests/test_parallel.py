@@ -125,6 +125,7 @@ def test_forked_workers(check):
     code = f"import test_parallel; test_parallel.{check}()"
     done = subprocess.run(
         [sys.executable, "-c", code],
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},  # as the CLI sets it: no BLAS threads
         cwd=Path(__file__).parent,
         capture_output=True,
         text=True,
