@@ -260,7 +260,7 @@ def split_array(
         return []
     ranges = []
     begin = inner_start
-    for near in range(inner_start + target_bytes, inner_end, target_bytes):
+    for near in _cut_searches(start, end, target_bytes):
         if near < begin:
             continue  # a long element ran past this multiple
         match = _ELEMENT_GAP.search(buf, near, inner_end)
@@ -270,6 +270,11 @@ def split_array(
         begin = match.end() - 1
     ranges.append((begin, inner_end))
     return ranges
+
+
+def _cut_searches(start: int, end: int, target_bytes: int) -> range:
+    """Where :func:`split_array` starts looking for each cut in the array ``buf[start:end]``."""
+    return range(start + 1 + target_bytes, end - 1, target_bytes)
 
 
 #: Bytes read ahead where :func:`split_array` will look for a cut.
@@ -282,7 +287,7 @@ def prefetch_cuts(buf: mmap.mmap, start: int, end: int, target_bytes: int) -> No
     each wait for the disk. A no-op where ``madvise`` is missing."""
     if not hasattr(mmap, "MADV_WILLNEED"):
         return
-    for near in range(start + 1 + target_bytes, end - 1, target_bytes):
+    for near in _cut_searches(start, end, target_bytes):
         page = near - near % mmap.PAGESIZE
         buf.madvise(mmap.MADV_WILLNEED, page, min(_CUT_WINDOW, len(buf) - page))
 
