@@ -311,12 +311,15 @@ def _box_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
 _SEQUENCES = (Array, list)
 
 
-def _ring_values(ann: Any, seg: Any, ctx: RowContext, height: float, width: float, counts: Counter):
-    """Flat pixel coordinates of the one ring an outline other than a single polygon gives
-    (multi-part polygons merged, RLE traced, a bare coordinate list); empty when it has none."""
+def _outline_parts(
+    ann: Any, seg: Any, ctx: RowContext, height: float, width: float, counts: Counter
+) -> list[np.ndarray]:
+    """The ``(N, 2)`` pixel parts of an outline other than a single polygon (the parts of a
+    multi-part polygon, to be merged into one ring; an RLE's traced ring; a bare coordinate list);
+    none when it has no outline."""
     if seg is None or (type(seg) in (*_SEQUENCES, dict, Object) and not len(seg)):
         counts["no_segmentation"] += 1
-        return np.empty(0)
+        return []
     if type(seg) in _SEQUENCES:
         if type(seg[0]) not in _SEQUENCES:
             seg = [seg]  # a bare coordinate list: one polygon
@@ -334,9 +337,7 @@ def _ring_values(ann: Any, seg: Any, ctx: RowContext, height: float, width: floa
                 raise _fail(ctx, ann, "segmentation polygons must hold numbers") from None
         if len(seg) > 1:
             counts["multipart_merged"] += 1
-        parts = [p for p in parts if len(p)]
-        # Non-finite coordinates survive the merge and are caught with the chunk's values.
-        return geometry.merge_parts(parts).ravel() if parts else np.empty(0)
+        return [p for p in parts if len(p)]
     if type(seg) in (dict, Object):
         seg = _plain(seg)
         size = seg.get("size")
@@ -351,7 +352,7 @@ def _ring_values(ann: Any, seg: Any, ctx: RowContext, height: float, width: floa
         except InputError as error:
             raise _fail(ctx, ann, str(error)) from None
         counts["rle_converted"] += 1
-        return np.empty(0) if ring is None else ring.ravel()
+        return [] if ring is None else [ring]
     raise _fail(ctx, ann, f"segmentation must be polygons or RLE, found {type(seg).__name__}")
 
 
@@ -363,6 +364,7 @@ def _box_ring(box: np.ndarray) -> list[float]:
 def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
     """Normalised, clipped ring coordinates, one row per kept annotation."""
     buffers, lengths = [], []
+    multipart: dict[int, list[np.ndarray]] = {}  # row: parts, merged together below
     for i, ann in enumerate(anns):
         seg = ann.get("segmentation")
         if type(seg) in _SEQUENCES and len(seg) == 1 and type(part := seg[0]) in _SEQUENCES:
@@ -373,9 +375,15 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
             lengths.append(len(part))
             continue
         # No usable outline gives an empty row, which the degenerate rule below turns into the box.
-        ring = _ring_values(ann, seg, ctx, heights[i], widths[i], counts)
-        buffers.append(ring.tobytes())
-        lengths.append(len(ring))
+        parts = _outline_parts(ann, seg, ctx, heights[i], widths[i], counts)
+        if len(parts) > 1:
+            multipart[i] = parts
+        buffers.append(parts[0].tobytes() if len(parts) == 1 else b"")
+        lengths.append(parts[0].size if len(parts) == 1 else 0)
+    # Non-finite coordinates survive the merge and are caught with the chunk's values.
+    for i, ring in zip(multipart, geometry.merge_many(list(multipart.values())), strict=True):
+        buffers[i] = ring.tobytes()
+        lengths[i] = ring.size
     values = np.frombuffer(b"".join(buffers), np.float64)
     lengths = np.array(lengths, np.int64)
     if len(values) != lengths.sum():  # a simdjson polygon holding arrays came out flattened

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -11,12 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
+from cocoprep import geometry
 from cocoprep.errors import InputError
 from cocoprep.geometry import (
     bridge_length,
     chain_bridge_length,
     format_rows,
     mask_to_ring,
+    merge_many,
     merge_parts,
     normalize,
     polygon_from_coco,
@@ -176,6 +180,63 @@ def test_split_after_yolo_text_round_trip(parts):
         for p in expected
     ]
     assert cycles(split_bridged_ring(parsed)) == cycles(expected)
+
+
+@st.composite
+def grid_polygons(draw) -> list[list[np.ndarray]]:
+    """1-6 polygons of 1-5 parts of 1-9 vertices on a 4x4 grid: ties and repeats everywhere."""
+    coordinate = st.integers(0, 3).map(float)
+    vertex = st.tuples(coordinate, coordinate)
+    part = st.lists(vertex, min_size=1, max_size=9).map(np.array)
+    return draw(st.lists(st.lists(part, min_size=1, max_size=5), min_size=1, max_size=6))
+
+
+@settings(max_examples=150, deadline=None)
+@given(grid_polygons(), st.sampled_from([1, 3, 10, 1 << 20]))
+def test_closest_pairs_match_brute_force(polygons, block):
+    tasks = geometry._PartPairs.of(polygons)
+    if not len(tasks.a_sizes):
+        return
+    with pair_block(block):  # small blocks cut parts into slabs and tasks into batches
+        distances, by_row, by_col = geometry._closest_pairs(tasks)
+    for t in range(len(tasks.a_sizes)):
+        a = tasks.points[tasks.a_starts[t] :][: tasks.a_sizes[t]]
+        b = tasks.points[tasks.b_starts[t] :][: tasks.b_sizes[t]]
+        full = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
+        assert distances[t] == full.min()
+        assert tuple(by_row[t]) == np.unravel_index(full.argmin(), full.shape)
+        assert tuple(by_col[t]) == np.unravel_index(full.T.argmin(), full.T.shape)[::-1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(grid_polygons(), st.sampled_from([1, 7, 1 << 20]))
+def test_merge_many_is_merge_parts_of_each(polygons, block):
+    expected = [merge_parts(parts) for parts in polygons]
+    with pair_block(block):
+        rings = merge_many(polygons)
+    assert [r.tolist() for r in rings] == [e.tolist() for e in expected]
+    for parts, ring in zip(polygons, rings, strict=True):
+        assert len(ring) == sum(map(len, parts)) + 2 * (len(parts) - 1)
+
+
+@contextlib.contextmanager
+def pair_block(size: int) -> Iterator[None]:
+    """Compute at most ``size`` vertex pairs at once inside the block."""
+    saved = geometry._BLOCK
+    geometry._BLOCK = size
+    try:
+        yield
+    finally:
+        geometry._BLOCK = saved
+
+
+def test_merge_keeps_non_finite_vertices():
+    # Convert checks coordinates after merging, so the merge must not stumble on NaN or inf.
+    for bad in (math.nan, math.inf):
+        parts = [np.array([[0, 0], [1, bad], [2, 2]]), np.array([[5, 5], [bad, 6]]), SQUARE]
+        ring = merge_parts(parts)
+        assert len(ring) == 9 + 4
+        assert np.isnan(ring).any() or np.isinf(ring).any()
 
 
 def test_split_plain_ring_unchanged():
