@@ -14,7 +14,10 @@ image of each row and counts. The parent orders all rows by image with a stable 
 keeps its annotations in JSON order. Workers then write the label files in blocks of images: each
 maps the text file, joins its images' rows a few thousand images at a time (reading each chunk's
 text in runs) and writes each label file once, atomically; new label folders are filled under a
-temporary name and renamed into place only once every block succeeded. So the parent holds a few
+temporary name and renamed into place only once every block succeeded. Creating a file holds its
+folder's lock, so creates from several processes run one after another; the new label files are
+therefore created empty by a thread of the parent while the workers compute rows, and the workers
+then only fill them, side by side (:func:`cocoprep.fileio.create_ahead`). So the parent holds a few
 columns per row, never the JSON tree nor the text, parsing and writing run on every core, and the
 output is byte-identical for any worker count. Small files (under ``PARALLEL_MIN_BYTES`` of
 annotations, or ``WRITE_PARALLEL_MIN_IMAGES`` images for the writes) run in-process, where starting
@@ -37,6 +40,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +48,16 @@ import numpy as np
 
 from cocoprep import classmap, coco, yamlfile
 from cocoprep.errors import InputError
-from cocoprep.fileio import Stages, discard, plan_folders, publish, write_atomic, write_files
+from cocoprep.fileio import (
+    Ahead,
+    Stages,
+    create_ahead,
+    discard,
+    plan_folders,
+    publish,
+    write_atomic,
+    write_files,
+)
 from cocoprep.parallel import (
     Shared,
     backend_context,
@@ -59,6 +72,8 @@ log = logging.getLogger("cocoprep")
 
 #: Annotation bytes below which a file is converted in-process.
 PARALLEL_MIN_BYTES = 48 << 20
+#: Annotations per job when a file was parsed whole.
+ANNOTATION_BATCH = 20_000
 #: Size of the annotation byte ranges handed to workers: small enough that a chunk's numpy
 #: arrays stay in the CPU caches (2 MB took 8 % less time than 8 MB at train2017 scale).
 CHUNK_BYTES = 2 << 20
@@ -248,6 +263,16 @@ def _rows_of_batch(
     return _stored(annotation_rows(batch, ctx.get()), text_file)
 
 
+def _rows_in_workers(coco_file: coco.CocoFile, workers: int) -> bool:
+    """Whether :func:`_iter_chunk_rows` has worker processes compute the file's rows (more than
+    one job, and enough work to pay for them)."""
+    if workers <= 1:
+        return False
+    if coco_file.annotations is not None:
+        return len(coco_file.annotations) > ANNOTATION_BATCH
+    return sum(e - s for s, e in coco_file.annotation_ranges or []) >= PARALLEL_MIN_BYTES
+
+
 def _iter_chunk_rows(
     coco_file: coco.CocoFile,
     ctx: RowContext,
@@ -260,8 +285,10 @@ def _iter_chunk_rows(
     chunk's text is appended to ``text_file`` (by local workers themselves, by this process for
     a cluster's) and its offset there given with it."""
     local_file = text_file if backend == "loky" else None
+    if not _rows_in_workers(coco_file, workers):
+        workers = 1
     if coco_file.annotations is not None:
-        batches = list(coco.iter_annotation_batches(coco_file))
+        batches = list(coco.iter_annotation_batches(coco_file, ANNOTATION_BATCH))
         function, pieces = _rows_of_batch, [(batch,) for batch in batches]
         sizes, unit = [len(batch) for batch in batches], "ann"
     else:
@@ -269,8 +296,6 @@ def _iter_chunk_rows(
         path = str(coco_file.path)
         function, pieces = _rows_of_range, [(path, s, e) for s, e in ranges]
         sizes, unit = [e - s for s, e in ranges], "B"
-        if sum(sizes) < PARALLEL_MIN_BYTES:
-            workers = 1
     # Local workers read the context from a file beside the text, once each.
     share = f"{text_file}.context" if local_file and workers > 1 and len(pieces) > 1 else None
     with Shared.through(ctx, share) as context:
@@ -366,14 +391,16 @@ def _write_labels(
     split: str,
     paths: coco.StringColumn,
     rows: _SplitRows,
+    stages: Stages,
+    created: int,
     workers: int,
     progress: bool,
 ) -> tuple[int, int, int]:
     """Write each image's label file; return (written, unchanged, background images).
 
     Blocks of images are grouped and written by local workers (:func:`_write_label_block`)
-    reading the rows' text file. Folders that do not exist yet are staged first and published
-    once every block succeeded.
+    reading the rows' text file, into ``stages`` (planned from :func:`_label_folders`; the first
+    ``created`` labels exist already, empty).
     """
     n_images = len(paths)
     starts, ends = rows.row_spans()
@@ -388,33 +415,27 @@ def _write_labels(
     # maps most of its pages; four blocks per worker took 0.5 s longer at train2017 scale.
     step = min(IMAGES_PER_BLOCK, max(MIN_IMAGES_PER_BLOCK, -(-n_images // workers)))
     root_text = root.as_posix()
-    text_path = rows.text_file
-    stages: Stages = {}
-    try:
-        plan_folders(sorted(_label_folders(root_text, paths)), stages)
-        jobs, sizes = [], []
-        for first in range(0, n_images, step):
-            last = min(first + step, n_images)
-            lo, hi = int(bounds[first]), int(bounds[last])
-            relpaths = paths.text[paths.starts[first] : paths.starts[last] - 1]
-            edges = bounds[first : last + 1] - lo
-            jobs.append((text_path, starts[lo:hi], ends[lo:hi], edges, relpaths, root_text, stages))
-            sizes.append(last - first)
-        totals = np.zeros(4, np.int64)
-        for counts in run_in_order(
-            _write_label_block,
-            jobs,
-            sizes,
-            workers=workers,
-            desc=f"labels {split}",
-            unit="file",
-            progress=progress,
-        ):
-            totals += counts
-    except BaseException:
-        discard(stages)
-        raise
-    publish(stages)
+    jobs, sizes = [], []
+    for first in range(0, n_images, step):
+        last = min(first + step, n_images)
+        lo, hi = int(bounds[first]), int(bounds[last])
+        relpaths = paths.text[paths.starts[first] : paths.starts[last] - 1]
+        edges = bounds[first : last + 1] - lo
+        block_created = min(max(created - first, 0), last - first)
+        spans = (rows.text_file, starts[lo:hi], ends[lo:hi], edges)
+        jobs.append((*spans, relpaths, root_text, stages, block_created))
+        sizes.append(last - first)
+    totals = np.zeros(4, np.int64)
+    for counts in run_in_order(
+        _write_label_block,
+        jobs,
+        sizes,
+        workers=workers,
+        desc=f"labels {split}",
+        unit="file",
+        progress=progress,
+    ):
+        totals += counts
     written, unchanged, background, duplicates = totals.tolist()
     rows.counts["duplicates_dropped"] += duplicates
     rows.counts["instances"] -= duplicates
@@ -509,20 +530,22 @@ def _write_label_block(
     relpaths: str,
     root: str,
     stages: Stages,
+    created: int,
 ) -> tuple[int, int, int, int]:
     """Write the label files of one block of images (a worker's job); return (written,
     unchanged, background images, duplicate rows dropped).
 
     ``relpaths`` are the block's image paths, one a line; their rows' spans in the file at
     ``text_path`` are given as for :func:`_image_texts`; ``stages`` come from
-    :func:`cocoprep.fileio.plan_folders`. Each label is written as soon as it is built.
+    :func:`_write_labels`, and the first ``created`` labels exist already, empty. Each label is
+    written as soon as it is built.
     """
     release_freed_memory()  # what the rows phase left in this worker
     tally: Counter = Counter()
     with _mapped(text_path) as text:
         labels = _image_texts(text, starts, ends, edges, tally)
         paths = (_label_path(root, r) for r in relpaths.split("\n"))
-        written, unchanged = write_files(zip(paths, labels, strict=True), stages)
+        written, unchanged = write_files(zip(paths, labels, strict=True), stages, created=created)
     return written, unchanged, tally["background"], tally["duplicates"]
 
 
@@ -667,8 +690,18 @@ def convert(
             ctx = row_context(coco_file, class_map, task, crowd == "keep")
             # The label text is rarely more than the JSON it comes from.
             text_file = label_text_file(2 * os.path.getsize(coco_file.path))
+            stages = Stages()
             try:
-                with backend_context(backend, scheduler):
+                plan_folders(
+                    sorted(_label_folders(root.as_posix(), coco_file.images.paths)), stages
+                )
+                # New label files are created while workers compute their rows.
+                labels = map(partial(_label_path, root.as_posix()), coco_file.images.paths)
+                if _rows_in_workers(coco_file, workers):
+                    labels_ahead = create_ahead(labels, stages)
+                else:
+                    labels_ahead = contextlib.nullcontext(Ahead())
+                with backend_context(backend, scheduler), labels_ahead as ahead:
                     rows = _split_rows(coco_file, ctx, text_file, workers, backend, progress)
                 used |= rows.categories_used
                 # Images are looked up before any label is written: a missing one leaves no output.
@@ -676,10 +709,21 @@ def convert(
                     image_sources(Path(images), coco_file.images.paths) if images else None
                 )
                 written, unchanged, background = _write_labels(
-                    root, split_name, coco_file.images.paths, rows, workers, progress
+                    root,
+                    split_name,
+                    coco_file.images.paths,
+                    rows,
+                    stages,
+                    ahead.created,
+                    workers,
+                    progress,
                 )
+            except BaseException:
+                discard(stages)
+                raise
             finally:
                 os.unlink(text_file)
+            publish(stages)
             counts = rows.counts
             if coco_file.images.lvis_fields:
                 counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields

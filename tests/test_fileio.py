@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+from pathlib import Path
+
 import pytest
 
-from cocoprep.fileio import discard, plan_folders, publish, write_atomic, write_files, write_many
+from cocoprep.fileio import (
+    Stages,
+    create_ahead,
+    discard,
+    plan_folders,
+    publish,
+    write_atomic,
+    write_files,
+    write_many,
+)
 
 
 def test_write_atomic_skips_identical_content(tmp_path):
@@ -53,7 +66,7 @@ def test_planned_folders_take_several_writers_and_appear_when_published(tmp_path
     new, old = tmp_path / "new", tmp_path / "old"
     old.mkdir()
     (old / "a.txt").write_bytes(b"a\n")
-    stages = plan_folders([str(new), str(old)], {})
+    stages = plan_folders([str(new), str(old)], Stages())
     assert stages[str(old)] is None
     # Two writers (workers, in convert) each fill part of the same folders.
     assert write_files([(new / "1.txt", b"1\n"), (old / "a.txt", b"a\n")], stages) == (1, 1)
@@ -65,10 +78,71 @@ def test_planned_folders_take_several_writers_and_appear_when_published(tmp_path
 
 
 def test_unplanned_folders_are_refused_and_discarded_stages_leave_nothing(tmp_path):
-    stages = plan_folders([str(tmp_path / "new")], {})
+    stages = plan_folders([str(tmp_path / "new")], Stages())
     assert write_files([(tmp_path / "new" / "1.txt", b"1\n")], stages) == (1, 0)
     with pytest.raises(ValueError, match="folder was not planned"):
         write_files([(tmp_path / "other" / "x.txt", b"")], stages)
+    discard(stages)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_discard_removes_the_parents_planning_made(tmp_path):
+    (tmp_path / "kept").mkdir()
+    stages = plan_folders([str(tmp_path / "a/b/c"), str(tmp_path / "kept/d")], Stages())
+    assert (tmp_path / "a/b").is_dir()
+    discard(stages)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+    assert list((tmp_path / "kept").iterdir()) == []
+
+
+def test_files_created_ahead_are_filled_in_place(tmp_path):
+    new, old = tmp_path / "new", tmp_path / "old"
+    old.mkdir()
+    stages = plan_folders([str(new), str(old)], Stages())
+    paths = [f"{new}/1.txt", f"{old}/a.txt", f"{new}/2.txt", f"{new}/3.txt"]
+    with create_ahead(iter(paths), stages) as ahead:
+        deadline = time.monotonic() + 10
+        while ahead.created < len(paths) and time.monotonic() < deadline:
+            time.sleep(0.001)
+    assert ahead.created == len(paths)
+    stage = Path(stages[str(new)])
+    names = ["1.txt", "2.txt", "3.txt"]
+    assert {p.name: p.read_bytes() for p in stage.iterdir()} == dict.fromkeys(names, b"")
+    assert not (old / "a.txt").exists()  # an existing folder's files go through write_atomic
+    data = [b"1\n", b"a\n", b"", b"3\n"]
+    written = write_files(zip(paths, data, strict=True), stages, created=ahead.created)
+    assert written == (4, 0)
+    publish(stages)
+    assert {p.name: p.read_bytes() for p in new.iterdir()} == {
+        "1.txt": b"1\n",
+        "2.txt": b"",
+        "3.txt": b"3\n",
+    }
+    assert (old / "a.txt").read_bytes() == b"a\n"
+
+
+def test_create_ahead_stops_with_its_block(tmp_path):
+    stages = plan_folders([str(tmp_path / "new")], Stages())
+    endless = (f"{tmp_path}/new/{i}.txt" for i in itertools.count())
+    with create_ahead(endless, stages) as ahead:
+        time.sleep(0.05)
+    stage = Path(stages[str(tmp_path / "new")])
+    created = len(list(stage.iterdir()))
+    assert created == ahead.created > 0
+    time.sleep(0.05)
+    assert len(list(stage.iterdir())) == created
+
+
+def test_create_ahead_stops_at_a_taken_name_and_the_writer_reports_it(tmp_path):
+    stages = plan_folders([str(tmp_path / "new")], Stages())
+    stage = Path(stages[str(tmp_path / "new")])
+    (stage / "2.txt").mkdir()  # the name is taken
+    paths = [f"{tmp_path}/new/{i}.txt" for i in range(5)]
+    with create_ahead(paths, stages) as ahead:
+        pass
+    assert ahead.created <= 2
+    with pytest.raises(FileExistsError, match=r"2\.txt"):
+        write_files(((p, b"x\n") for p in paths), stages, created=ahead.created)
     discard(stages)
     assert list(tmp_path.iterdir()) == []
 
