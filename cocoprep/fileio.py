@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -50,6 +52,8 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> bool:
 
 #: Whether files can be opened relative to an open folder (not on Windows).
 _DIR_FD = os.open in os.supports_dir_fd
+#: Whether empty files can be made with mknod (Linux; elsewhere it may need privileges).
+_MKNOD = sys.platform == "linux" and _DIR_FD
 #: Most stage folders kept open at once while writing.
 _STAGE_FDS = 16
 
@@ -138,16 +142,31 @@ def _fill(stage: str, name: str, data: bytes, stage_fds: dict[str, int], *, exis
 
 
 def _open_in(stage: str, name: str, flags: int, stage_fds: dict[str, int]) -> int:
-    """Open ``stage/name``, relative to the stage's descriptor where the system can: no walk
-    down the stage's path for each file. ``stage_fds`` keeps the latest ``_STAGE_FDS`` stages
-    open (thousands of folders must not exhaust the open-file limit)."""
+    """Open ``stage/name``, relative to the stage's descriptor where the system can (see
+    :func:`_stage_fd`)."""
     if not _DIR_FD:
         return os.open(f"{stage}/{name}", flags, 0o644)
+    return os.open(name, flags, 0o644, dir_fd=_stage_fd(stage, stage_fds))
+
+
+def _stage_fd(stage: str, stage_fds: dict[str, int]) -> int:
+    """An open descriptor of the stage, so no file opened in it walks down its path.
+    ``stage_fds`` keeps the latest ``_STAGE_FDS`` stages open (thousands of folders must not
+    exhaust the open-file limit)."""
     if stage not in stage_fds:
         if len(stage_fds) >= _STAGE_FDS:
             os.close(stage_fds.pop(next(iter(stage_fds))))
         stage_fds[stage] = os.open(stage, os.O_RDONLY | os.O_DIRECTORY)
-    return os.open(name, flags, 0o644, dir_fd=stage_fds[stage])
+    return stage_fds[stage]
+
+
+def _make_empty(stage: str, name: str, stage_fds: dict[str, int]) -> None:
+    """Create the empty file ``stage/name`` (an error if it exists). On Linux ``mknod``
+    creates it without opening it, ~10 % faster than ``open`` and ``close``."""
+    if _MKNOD:
+        os.mknod(name, stat.S_IFREG | 0o644, dir_fd=_stage_fd(stage, stage_fds))
+    else:
+        os.close(_open_in(stage, name, _NEW, stage_fds))
 
 
 def _close_all(fds: dict[str, int]) -> None:
@@ -196,7 +215,7 @@ def _create_empty(paths: Iterable[str], stages: Stages, stop: threading.Event, a
             folder, _, name = path.rpartition("/")
             stage = stages.get(folder)
             if stage is not None:
-                os.close(_open_in(stage, name, _NEW, stage_fds))
+                _make_empty(stage, name, stage_fds)
             ahead.created += 1
     except OSError:
         pass
