@@ -1,10 +1,12 @@
 """Time COCO -> YOLO conversion with cocoprep and, side by side, with Ultralytics' ``convert_coco``.
 
-Each run is a fresh subprocess (interpreter start included), timed by wall clock, while a thread
-polls its whole process tree with psutil every ~20 ms for the peak RSS of the largest process
-and the peak RSS of all processes summed (shared pages of forked workers count once per
-process, so the sum is an upper bound). Annotation files come from ``generate.py`` and are
-cached in ``--data-dir`` (default /tmp/cocoprep-bench); outputs are deleted after each run.
+Each run is a fresh subprocess (interpreter start included), timed by wall clock. The peak RSS
+of the largest process is the kernel's (``wait4``'s ``ru_maxrss``, the most any process of the
+tree held); a thread polls the whole tree with psutil every ~100 ms for the peak RSS of all
+processes summed (shared pages of forked workers count once per process, so the sum is an upper
+bound). Polling more often took CPU from the measured run on a 2-core machine. Annotation files
+come from ``generate.py`` and are cached in ``--data-dir`` (default /tmp/cocoprep-bench); outputs
+are deleted after each run.
 
 Examples::
 
@@ -56,25 +58,23 @@ class Measurement:
     stderr_tail: str
 
 
-def measure(cmd: list[str], *, interval: float = 0.02, env: dict | None = None) -> Measurement:
+def measure(cmd: list[str], *, interval: float = 0.1, env: dict | None = None) -> Measurement:
     """Run ``cmd`` to completion, polling its process tree's RSS every ``interval`` seconds.
 
-    New child processes are picked up within five polls.
+    New child processes are picked up at the next poll.
     """
     peaks = [0, 0]
     done = threading.Event()
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        root = psutil.Process(proc.pid)
 
         def poll() -> None:
-            tree, polls = [proc], 0
+            tree = [root]
             while not done.is_set():
-                # listing children scans all of /proc, so refresh the tree only every ~0.1 s
-                if polls % 5 == 0:
-                    with contextlib.suppress(psutil.Error):
-                        tree = [proc, *proc.children(recursive=True)]
-                polls += 1
+                with contextlib.suppress(psutil.Error):
+                    tree = [root, *root.children(recursive=True)]
                 rss = []
                 for p in tree:
                     with contextlib.suppress(psutil.Error):
@@ -86,10 +86,13 @@ def measure(cmd: list[str], *, interval: float = 0.02, env: dict | None = None) 
 
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
-        returncode = proc.wait()
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        returncode = proc.returncode = os.waitstatus_to_exitcode(status)
         done.set()
         poller.join()
+        peaks[0] = max(peaks[0], usage.ru_maxrss * 1024)  # kilobytes on Linux
+        peaks[1] = max(peaks[1], peaks[0])  # a poll can miss a short peak
         err.seek(0)
         tail = err.read()[-2000:].decode(errors="replace")
     return Measurement(wall, peaks[0], peaks[1], returncode, tail)
