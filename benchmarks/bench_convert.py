@@ -1,12 +1,12 @@
 """Time COCO -> YOLO conversion with cocoprep and, side by side, with Ultralytics' ``convert_coco``.
 
-Each run is a fresh subprocess (interpreter start included), timed by wall clock. The peak RSS
-of the largest process is the kernel's (``wait4``'s ``ru_maxrss``, the most any process of the
-tree held); a thread polls the whole tree with psutil every ~100 ms for the peak RSS of all
-processes summed (shared pages of forked workers count once per process, so the sum is an upper
-bound). Polling more often took CPU from the measured run on a 2-core machine. Annotation files
-come from ``generate.py`` and are cached in ``--data-dir`` (default /tmp/cocoprep-bench); outputs
-are deleted after each run.
+Each run is a fresh subprocess (interpreter start included), timed by wall clock, while a thread
+polls its whole process tree every ~100 ms (5-50 ms in the first 0.1 s): the peak RSS of the
+largest process is the highest high-water mark the kernel reports for one of them (``VmHWM``),
+the peak RSS of all processes is the highest sum of their RSS seen in a poll (shared pages of
+forked workers count once per process, so the sum is an upper bound). Polling every 20 ms took
+CPU from the measured run on a 2-core machine. Annotation files come from ``generate.py`` and
+are cached in ``--data-dir`` (default /tmp/cocoprep-bench); outputs are deleted after each run.
 
 Examples::
 
@@ -59,7 +59,8 @@ class Measurement:
 
 
 def measure(cmd: list[str], *, interval: float = 0.1, env: dict | None = None) -> Measurement:
-    """Run ``cmd`` to completion, polling its process tree's RSS every ``interval`` seconds.
+    """Run ``cmd`` to completion, polling its process tree every ``interval`` seconds (more
+    often in the first half second, for short runs).
 
     New child processes are picked up at the next poll.
     """
@@ -67,35 +68,49 @@ def measure(cmd: list[str], *, interval: float = 0.1, env: dict | None = None) -
     done = threading.Event()
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        root = psutil.Process(proc.pid)
+        proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
 
         def poll() -> None:
-            tree = [root]
+            tree, wait = [proc], 0.005
             while not done.is_set():
                 with contextlib.suppress(psutil.Error):
-                    tree = [root, *root.children(recursive=True)]
+                    tree = [proc, *proc.children(recursive=True)]
                 rss = []
                 for p in tree:
                     with contextlib.suppress(psutil.Error):
                         rss.append(p.memory_info().rss)
+                        peaks[0] = max(peaks[0], high_water_mark(p))
                 if rss:
-                    peaks[0] = max(peaks[0], max(rss))
                     peaks[1] = max(peaks[1], sum(rss))
-                done.wait(interval)
+                done.wait(wait)
+                wait = min(interval, 2 * wait)
 
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        returncode = proc.wait()
         wall = time.perf_counter() - start
-        returncode = proc.returncode = os.waitstatus_to_exitcode(status)
         done.set()
         poller.join()
-        peaks[0] = max(peaks[0], usage.ru_maxrss * 1024)  # kilobytes on Linux
         peaks[1] = max(peaks[1], peaks[0])  # a poll can miss a short peak
         err.seek(0)
         tail = err.read()[-2000:].decode(errors="replace")
     return Measurement(wall, peaks[0], peaks[1], returncode, tail)
+
+
+def high_water_mark(process: psutil.Process) -> int:
+    """The most RSS ``process`` has had: the kernel's ``VmHWM`` on Linux, else its RSS now.
+
+    (``wait4``'s ``ru_maxrss`` is no substitute: it also counts the benchmark's own memory,
+    which the child held between ``fork`` and ``exec``.)
+    """
+    try:
+        with open(f"/proc/{process.pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return process.memory_info().rss
 
 
 def dataset(data_dir: Path, shape: str, images: int, seed: int) -> Path:
