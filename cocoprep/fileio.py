@@ -206,7 +206,9 @@ def create_ahead(paths: Iterable[str], stages: Stages) -> Iterator[Ahead]:
         thread.join()
 
 
-def _create_empty(paths: Iterable[str], stages: Stages, stop: threading.Event, ahead: Ahead):
+def _create_empty(
+    paths: Iterable[str], stages: Stages, stop: threading.Event, ahead: Ahead
+) -> None:
     stage_fds: dict[str, int] = {}
     try:
         for path in paths:

