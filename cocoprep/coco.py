@@ -266,10 +266,32 @@ def split_array(
         match = _ELEMENT_GAP.search(buf, near, inner_end)
         if match is None:
             break
+        unmap(buf, near, match.end())
         ranges.append((begin, match.start() + 1))
         begin = match.end() - 1
     ranges.append((begin, inner_end))
     return ranges
+
+
+#: Large folios of the page cache are mapped whole (up to this size) when one byte is read.
+_FOLIO = 2 << 20
+
+
+def unmap(buf: mmap.mmap | bytes, start: int = 0, end: int | None = None) -> None:
+    """Drop this process's mapping of ``buf[start:end]`` (rounded out to whole folios); the
+    file's pages stay in the page cache, and are mapped again if read again. No-op for bytes.
+
+    The kernel maps a large page-cache folio whole when one of its bytes is read: ~200 searches
+    for cuts in a train2017 file (read once already, so cached in 2 MB folios) otherwise added
+    370 MB to this process's resident size.
+    """
+    if type(buf) is not mmap.mmap or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    end = len(buf) if end is None else min(end, len(buf))
+    first = start - start % _FOLIO
+    last = min(len(buf), end + -end % _FOLIO)
+    if last > first:
+        buf.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 def _cut_searches(start: int, end: int, target_bytes: int) -> range:
@@ -516,6 +538,7 @@ def _open_streaming(path: Path, buf: mmap.mmap, split: str, chunk_bytes: int) ->
     categories: Any = None
     if "categories" in sections:
         categories = parse_range(buf, sections["categories"][0] + 1, sections["categories"][1] - 1)
+    unmap(buf)  # the images: parsed
     return CocoFile(
         path=path,
         split=split,

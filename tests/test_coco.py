@@ -6,6 +6,7 @@ import itertools
 import json
 import mmap
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,3 +47,29 @@ def test_prefetch_cuts_on_a_mapped_file(tmp_path):
     data = path.read_bytes()
     assert len(ranges) > 100
     assert [x for s, end in ranges for x in json.loads(b"[" + data[s:end] + b"]")] == elements
+
+
+def _mapped_file_kb() -> int | None:
+    """This process's resident pages mapped from files (Linux), in kB."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("RssFile:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def test_unmap_drops_the_pages_this_process_mapped(tmp_path):
+    if _mapped_file_kb() is None:
+        pytest.skip("no RssFile in /proc/self/status (not Linux)")
+    path = tmp_path / "big.json"
+    path.write_bytes(bytes(range(256)) * (32 << 12))  # 32 MB
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        before = _mapped_file_kb()
+        total = sum(buf[i] for i in range(0, len(buf), mmap.PAGESIZE))  # map every page
+        assert _mapped_file_kb() - before > 30 << 10
+        coco.unmap(buf, 0, len(buf) // 2)
+        assert _mapped_file_kb() - before < 20 << 10
+        coco.unmap(buf)
+        assert _mapped_file_kb() - before < 4 << 10
+        assert sum(buf[i] for i in range(0, len(buf), mmap.PAGESIZE)) == total  # read again
+    coco.unmap(b"bytes are left alone")
