@@ -463,7 +463,8 @@ def _image_texts(
 
     Image ``i`` has rows ``edges[i]:edges[i + 1]`` of ``starts``/``ends`` (spans in ``text``),
     in annotation order; they are kept in that order, exact duplicate rows dropped. The rows of
-    ``IMAGES_PER_JOIN`` images at a time are joined in one call, then cut per image.
+    ``IMAGES_PER_JOIN`` images at a time are joined in one call, then cut per image; what was
+    read of a mapped ``text`` is unmapped again (see :func:`cocoprep.coco.unmap`).
 
     >>> spans, tally = (np.array([0, 4, 8]), np.array([4, 8, 12])), Counter()
     >>> list(_image_texts(b"0 a\\n1 b\\n0 a\\n", *spans, np.array([0, 0, 3]), tally))
@@ -471,16 +472,24 @@ def _image_texts(
     >>> tally["background"], tally["duplicates"]
     (1, 1)
     """
-    kept = ~_duplicate_rows(text, starts, ends, edges)
-    tally.update(background=int((np.diff(edges) == 0).sum()), duplicates=int((~kept).sum()))
-    edges = np.concatenate([[0], np.cumsum(kept)])[edges]
-    starts, ends = starts[kept], ends[kept]
-    offsets = np.concatenate([[0], np.cumsum(ends - starts)])[edges]
+    tally.update(background=int((np.diff(edges) == 0).sum()))
     for first in range(0, len(edges) - 1, IMAGES_PER_JOIN):
         last = min(first + IMAGES_PER_JOIN, len(edges) - 1)
         rows = slice(edges[first], edges[last])
         joined = b"".join(map(text.__getitem__, map(slice, starts[rows], ends[rows])))
-        cuts = (offsets[first : last + 1] - offsets[first]).tolist()
+        coco.unmap(text)  # read: it stays in the file, it need not stay mapped here
+        lengths = ends[rows] - starts[rows]
+        row_ends = np.cumsum(lengths)
+        row_starts = row_ends - lengths
+        image_edges = edges[first : last + 1] - edges[first]
+        duplicate = _duplicate_rows(joined, row_starts, row_ends, image_edges)
+        if duplicate.any():
+            tally["duplicates"] += int(duplicate.sum())
+            kept = ~duplicate
+            joined = b"".join(map(joined.__getitem__, map(slice, row_starts[kept], row_ends[kept])))
+            lengths = lengths[kept]
+            image_edges = np.concatenate([[0], np.cumsum(kept)])[image_edges]
+        cuts = np.concatenate([[0], np.cumsum(lengths)])[image_edges].tolist()
         yield from map(joined.__getitem__, map(slice, cuts[:-1], cuts[1:]))
 
 
