@@ -282,12 +282,13 @@ def _labelled_and_background(tmp_path: Path, n: int = 60, nested: bool = True) -
 
 
 def _force_parallel_writes(monkeypatch, tmp_path: Path) -> tuple[Path, list]:
-    """Label files written in blocks of at most 7 images, by workers whatever the split's size;
-    the text's temporary file in a folder of its own. Returns that folder and a list that
-    records (workers, blocks) of each write phase."""
+    """Label files written in blocks of at most 7 images (joined 3 at a time), by workers
+    whatever the split's size; the text's temporary file in a folder of its own. Returns that
+    folder and a list that records (workers, blocks) of each write phase."""
     monkeypatch.setattr(convert_module, "WRITE_PARALLEL_MIN_IMAGES", 0)
     monkeypatch.setattr(convert_module, "MIN_IMAGES_PER_BLOCK", 1)
     monkeypatch.setattr(convert_module, "IMAGES_PER_BLOCK", 7)
+    monkeypatch.setattr(convert_module, "IMAGES_PER_JOIN", 3)
     shm = tmp_path / "shm"
     shm.mkdir()
     monkeypatch.setattr(convert_module, "_SHM", str(shm))
