@@ -701,11 +701,10 @@ def convert(
             text_file = label_text_file(2 * os.path.getsize(coco_file.path))
             stages = Stages()
             try:
-                plan_folders(
-                    sorted(_label_folders(root.as_posix(), coco_file.images.paths)), stages
-                )
+                root_text = root.as_posix()
+                plan_folders(sorted(_label_folders(root_text, coco_file.images.paths)), stages)
                 # New label files are created while workers compute their rows.
-                labels = map(partial(_label_path, root.as_posix()), coco_file.images.paths)
+                labels = map(partial(_label_path, root_text), coco_file.images.paths)
                 if _rows_in_workers(coco_file, workers):
                     labels_ahead = create_ahead(labels, stages)
                 else:

@@ -378,8 +378,9 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
         parts = _outline_parts(ann, seg, ctx, heights[i], widths[i], counts)
         if len(parts) > 1:
             multipart[i] = parts
-        buffers.append(parts[0].tobytes() if len(parts) == 1 else b"")
-        lengths.append(parts[0].size if len(parts) == 1 else 0)
+        ring = parts[0] if len(parts) == 1 else np.empty(0)
+        buffers.append(ring.tobytes())
+        lengths.append(ring.size)
     # Non-finite coordinates survive the merge and are caught with the chunk's values.
     for i, ring in zip(multipart, geometry.merge_many(list(multipart.values())), strict=True):
         buffers[i] = ring.tobytes()
