@@ -371,19 +371,13 @@ def _split_rows(
 ) -> _SplitRows:
     """Rows for every annotation of the file, their text in ``text_file``; a file whose byte
     ranges do not parse is re-read whole (which names the position of invalid JSON)."""
-    try:
-        chunks = _iter_chunk_rows(coco_file, ctx, text_file, workers, backend, progress)
+
+    def compute(opened: coco.CocoFile) -> _SplitRows:
+        os.truncate(text_file, 0)  # what a failed first attempt appended
+        chunks = _iter_chunk_rows(opened, ctx, text_file, workers, backend, progress)
         return _SplitRows.collect(chunks, text_file)
-    except coco.LayoutError:
-        if coco_file.annotations is not None:
-            raise
-        log.info(
-            "%s: reading the file whole (its layout defeats the byte-range reader)", coco_file.path
-        )
-        coco_file.annotations = coco.open_whole(coco_file.path, coco_file.split).annotations
-        os.truncate(text_file, 0)
-        chunks = _iter_chunk_rows(coco_file, ctx, text_file, workers, backend, progress)
-        return _SplitRows.collect(chunks, text_file)
+
+    return coco.ranges_else_whole(coco_file, compute)
 
 
 def _write_labels(
