@@ -59,19 +59,19 @@ from cocoprep.fileio import (
     write_files,
 )
 from cocoprep.parallel import (
+    PARALLEL_MIN_BYTES,
     Shared,
     backend_context,
     keep_freed_memory,
     local_workers,
     release_freed_memory,
     run_in_order,
+    worker_count,
 )
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
 
 log = logging.getLogger("cocoprep")
 
-#: Annotation bytes below which a file is converted in-process.
-PARALLEL_MIN_BYTES = 48 << 20
 #: Annotations per job when a file was parsed whole.
 ANNOTATION_BATCH = 20_000
 #: Size of the annotation byte ranges handed to workers: small enough that a chunk's numpy
@@ -404,7 +404,7 @@ def _write_labels(
     del order
     small = n_images < WRITE_PARALLEL_MIN_IMAGES
     # Local processes even after a dask run: the text file is on this machine.
-    workers = 1 if small else min(workers, os.cpu_count() or 1)
+    workers = 1 if small else min(workers, worker_count(None))
     # One block per worker: a block's rows are spread over the whole text file, so each block
     # maps most of its pages; four blocks per worker took 0.5 s longer at train2017 scale.
     step = min(IMAGES_PER_BLOCK, max(MIN_IMAGES_PER_BLOCK, -(-n_images // workers)))
@@ -657,7 +657,7 @@ def convert(
         msg = f"--split names one split but {len(files)} annotation files were given"
         raise InputError(msg)
     root = Path(root)
-    workers = workers or os.cpu_count() or 1
+    workers = worker_count(workers)
     keep_freed_memory()
     large = backend == "loky" and max(os.path.getsize(f) for f in files) >= PARALLEL_MIN_BYTES
     with local_workers(workers if large else 1, __name__):  # started before the images are read

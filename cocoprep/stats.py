@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from cocoprep.errors import InputError
-from cocoprep.parallel import run_in_order
+from cocoprep.parallel import PARALLEL_MIN_BYTES, run_in_order, worker_count
 
 log = logging.getLogger("cocoprep")
 
@@ -291,15 +291,13 @@ def _file_facts(
     coco_file: Any, *, sorted_ids: np.ndarray, workers: int | None, progress: bool
 ) -> list[Facts]:
     """The facts of a file's annotations: parsed whole, or by byte ranges in workers."""
-    from cocoprep.convert import PARALLEL_MIN_BYTES
-
     if coco_file.annotations is not None:
         return [annotation_facts(coco_file.annotations, sorted_ids)]
     ranges = coco_file.annotation_ranges or []
     sizes = [end - start for start, end in ranges]
     jobs = [(str(coco_file.path), s, e, sorted_ids) for s, e in ranges]
     small = sum(sizes) < PARALLEL_MIN_BYTES
-    n_jobs = 1 if small else (workers or os.cpu_count() or 1)
+    n_jobs = 1 if small else worker_count(workers)
     return list(
         run_in_order(
             _range_facts,
@@ -423,7 +421,7 @@ def root_stats(
                 label_facts,
                 [(chunk, kpt_count) for chunk in chunks],
                 [len(c) for c in chunks],
-                workers=workers or os.cpu_count() or 1,
+                workers=worker_count(workers),
                 desc=f"stats {split}",
                 progress=progress,
             )
