@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import classmap, coco, yolo
-from cocoprep.convert import label_path, row_context
+from cocoprep import classmap, coco, layout, yolo
 from cocoprep.errors import InputError
-from cocoprep.rows import annotation_rows
+from cocoprep.layout import label_path
+from cocoprep.rows import annotation_rows, row_context
 from cocoprep.validate import rle_of
 
 log = logging.getLogger("cocoprep")
@@ -212,7 +212,7 @@ def fidelity(
         raise InputError(msg)
     root = labels_dir.resolve().parent.parent
     coco_file = coco.open_coco(annotations, _split_of(labels_dir, root))
-    record = classmap.read_record(root)
+    record = layout.read_record(root)
     categories = classmap.union_categories([(str(coco_file.path), coco_file.categories)])
     class_map = (
         classmap.map_from_record(record) if record is not None else classmap.dense_map(categories)

@@ -329,14 +329,14 @@ def preview(
     """
     from PIL import Image, UnidentifiedImageError
 
-    from cocoprep import classmap, yolo
+    from cocoprep import classmap, layout, yolo
 
     if n < 1:
         msg = f"preview: expected at least one image (-n), found {n}"
         raise InputError(msg)
     root = Path(root)
     split, chosen = _sample(root, split, n, seed)
-    record = classmap.read_record(root)
+    record = layout.read_record(root)
     class_map = classmap.map_from_record(record) if record else None
     names = class_map.names_by_index() if class_map else {}
     kpt_shape = None

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import coco, yolo
+from cocoprep import coco, datasetyaml, layout, yolo
 from cocoprep.errors import InputError
 from cocoprep.parallel import run_in_order
 
@@ -1167,10 +1167,9 @@ def _pairing(labels: Iterable[Path], images: Iterable[Path], source: str) -> lis
 def label_context(labels_dir: Path, nc: int | None) -> tuple[LabelContext, str | None]:
     """nc and keypoint shape for a labels folder: ``nc`` when given, else the cocoprep record in
     its root (``ROOT/labels/<split>`` → ``ROOT/cocoprep.json``)."""
-    from cocoprep import classmap
 
     root = labels_dir.resolve().parent.parent
-    record = classmap.read_record(root) if (root / classmap.RECORD_NAME).is_file() else None
+    record = layout.read_record(root) if layout.record_path(root).is_file() else None
     kpt_shape = None
     note = None
     if record is not None:
@@ -1179,9 +1178,7 @@ def label_context(labels_dir: Path, nc: int | None) -> tuple[LabelContext, str |
         if record.get("task") == "pose" and record.get("keypoints"):
             kpt_shape = (len(record["keypoints"]), 3)
     elif nc is None:
-        note = (
-            f"{labels_dir}: no --nc and no {classmap.RECORD_NAME} in its root: class ids unchecked"
-        )
+        note = f"{labels_dir}: no --nc and no {layout.RECORD_NAME} in its root: class ids unchecked"
     return LabelContext(nc=nc, kpt_shape=kpt_shape), note
 
 
@@ -1221,7 +1218,7 @@ def validate_dataset(
     progress: bool = False,
 ) -> Report:
     """Check a dataset yaml: names/nc, and every split it names (images ↔ labels, label files)."""
-    spec = yolo.read_dataset_yaml(yaml_path)
+    spec = datasetyaml.read_dataset_yaml(yaml_path)
     source = str(spec.yaml)
     report = Report(targets=[source])
     if spec.nc is not None and spec.nc != len(spec.names):
