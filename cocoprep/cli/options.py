@@ -53,7 +53,7 @@ def flag_names(command: click.Command) -> dict[str, str]:
             names[param.name or flag] = flag
             names.setdefault(flag.lstrip("-").replace("-", "_"), flag)
         elif param.name:
-            names[param.name] = param.human_readable_name
+            names[param.name] = param.name.upper()
     return names
 
 
