@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import mmap
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
 import simdjson
 
-from cocoprep.errors import InputError
+from cocoprep.errors import InputError, LayoutError
 
 #: The top-level arrays cocoprep reads.
 SECTIONS = ("images", "annotations", "categories")
@@ -40,10 +41,8 @@ _ELEMENT_GAP = re.compile(rb"\}\s*,\s*\{")
 _COLON = re.compile(rb"\s*:\s*")
 _NOT_SPACE = re.compile(rb"\S")
 _SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
-
-
-class LayoutError(Exception):
-    """The fast byte-range reader cannot handle this file's layout; load it whole instead."""
+log = logging.getLogger("cocoprep")
+T = TypeVar("T")
 
 
 class StringColumn(Sequence[str]):
@@ -572,6 +571,29 @@ def open_whole(path: Path, split: str) -> CocoFile:
         annotation_ranges=None,
         annotations=annotations,
     )
+
+
+def ranges_else_whole(coco_file: CocoFile, compute: Callable[[CocoFile], T]) -> T:
+    """``compute(coco_file)``; when a byte range of its annotations does not parse
+    (:class:`~cocoprep.errors.LayoutError`), the file is parsed whole, its annotations kept in
+    ``coco_file.annotations``, and ``compute`` called again (which also names the position of
+    invalid JSON). ``compute`` reads ``coco_file.annotations`` when set, else the ranges.
+
+    >>> opened = CocoFile(Path("x.json"), "x", image_table([], "x", Path("x.json")), [], [],
+    ...                   annotations=[{"id": 1}])
+    >>> ranges_else_whole(opened, lambda f: len(f.annotations))
+    1
+    """
+    try:
+        return compute(coco_file)
+    except LayoutError:
+        if coco_file.annotations is not None:
+            raise
+        log.info(
+            "%s: reading the file whole (its layout defeats the byte-range reader)", coco_file.path
+        )
+        coco_file.annotations = open_whole(coco_file.path, coco_file.split).annotations
+    return compute(coco_file)
 
 
 def iter_annotation_batches(coco: CocoFile, batch_size: int = 20000) -> Iterator[list]:

@@ -29,7 +29,22 @@ from cocoprep.progress import Progress, bar
 
 T = TypeVar("T")
 
+#: Bytes of annotations below which a COCO file is read in-process: starting workers would cost
+#: more than they save.
+PARALLEL_MIN_BYTES = 48 << 20
+
 _MALLOC_TUNED = False
+
+
+def worker_count(workers: int | None) -> int:
+    """The worker processes to use: ``workers`` when given, else one per CPU.
+
+    >>> worker_count(3)
+    3
+    >>> worker_count(None) >= 1
+    True
+    """
+    return workers or os.cpu_count() or 1
 
 
 def keep_freed_memory() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from cocoprep import coco, geometry, yolo
+from cocoprep import coco, geometry, numbers, yolo
 from cocoprep.errors import InputError
 from cocoprep.fileio import write_atomic
 from cocoprep.validate import (
@@ -284,7 +284,7 @@ def _polygon_row(class_id: int, rings: list[np.ndarray]) -> bytes | None:
         return None
     # Parts that touch get a zero-length bridge: drop its repeated vertex.
     ring = _dedupe_consecutive(geometry.merge_parts(rings)) if len(rings) > 1 else rings[0]
-    text, _ = geometry.format_rows(np.array([class_id]), ring.ravel(), np.array([ring.size]), "g")
+    text, _ = numbers.format_rows(np.array([class_id]), ring.ravel(), np.array([ring.size]), "g")
     return text.rstrip(b"\n")
 
 
@@ -342,9 +342,7 @@ def _repair_row(
         keypoints = clipped[4:].reshape(ctx.kpt_shape)
         keypoints[:, :2] = np.clip(keypoints[:, :2], 0, 1)
         counts["pose rows clipped"] += 1
-        text, _ = geometry.format_rows(
-            np.array([class_id]), clipped, np.array([len(clipped)]), "f6"
-        )
+        text, _ = numbers.format_rows(np.array([class_id]), clipped, np.array([len(clipped)]), "f6")
         return text.rstrip(b"\n")
     if len(values) == 4:
         corners = np.clip(_box_corners(values), 0, 1)
@@ -356,7 +354,7 @@ def _repair_row(
             return None
         box = np.concatenate([(low + high) / 2, high - low])
         counts["boxes clipped"] += 1
-        text, _ = geometry.format_rows(np.array([class_id]), box, np.array([4]), "f6")
+        text, _ = numbers.format_rows(np.array([class_id]), box, np.array([4]), "f6")
         return text.rstrip(b"\n")
     parts = geometry.split_bridged_ring(values.reshape(-1, 2))
     counts["polygon rows repaired"] += 1
