@@ -8,6 +8,7 @@ untouched: a re-run changes nothing, and Make sees no newer file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -16,6 +17,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from cocoprep import debris
 
 
 def same_content(path: str | os.PathLike, data: bytes) -> bool:
@@ -34,7 +38,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> bool:
     """
     if same_content(path, data):
         return False
-    tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+    tmp = f"{os.fspath(path)}.{debris.tag()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     except FileNotFoundError:
@@ -61,11 +65,18 @@ _STAGE_FDS = 16
 class Stages(dict[str, str | None]):
     """Where new files of each folder go: the folder's temporary twin (its stage) for a folder
     that did not exist when planned, None for one that did. ``made`` lists the parent folders
-    planning created, which :func:`discard` removes again when they are left empty."""
+    planning created, which :func:`discard` removes again when they are left empty.
+
+    Folders inside a tree planned with :func:`plan_trees` are filled in the tree's copy built
+    aside (``trees``: tree → copy): a new folder's stage is its place in the copy, an existing
+    one's files are written there (``moved``: folder → its place in the copy); the copy then
+    takes the tree's place in one rename."""
 
     def __init__(self) -> None:
         super().__init__()
         self.made: list[str] = []
+        self.trees: dict[str, str] = {}
+        self.moved: dict[str, str] = {}
 
 
 def plan_folders(folders: Iterable[str], stages: Stages) -> Stages:
@@ -80,6 +91,54 @@ def plan_folders(folders: Iterable[str], stages: Stages) -> Stages:
         if folder not in stages:
             stages[folder] = None if os.path.isdir(folder) else _stage(Path(folder), stages.made)
     return stages
+
+
+def plan_trees(trees: Iterable[str], folders: Iterable[str], stages: Stages) -> Stages:
+    """Plan ``folders`` (each inside one of ``trees``) to be filled in a copy of their tree
+    built aside, ``.<tree>.<tag>.new`` beside it: a copy of hard links to the tree's files when
+    the tree exists, so files already right stay the same files, and files written there
+    replace their link, never the file the tree holds. :func:`publish` swaps each copy in.
+    Returns ``stages``.
+    """
+    copied = set()
+    for tree in trees:
+        aside = _aside(tree, "new")
+        shutil.rmtree(aside, ignore_errors=True)
+        if os.path.isdir(tree):
+            _link_copy(tree, aside)
+            copied.add(tree)
+        else:
+            _make_parents(Path(tree), stages.made)
+            os.mkdir(aside)
+        stages.trees[tree] = aside
+    for folder in folders:
+        tree = next(t for t in stages.trees if folder == t or folder.startswith(t + "/"))
+        place = stages.trees[tree] + folder[len(tree) :]
+        if tree in copied and os.path.isdir(place):
+            stages[folder] = None
+            stages.moved[folder] = place
+        else:
+            os.makedirs(place, exist_ok=True)
+            stages[folder] = place
+    return stages
+
+
+def _aside(tree: str, kind: str) -> str:
+    """The name of a tree's copy (``new``) or of the tree put aside (``old``) by this run."""
+    parent, _, name = tree.rpartition("/")
+    return f"{parent}/.{name}.{debris.tag()}.{kind}"
+
+
+def _link_copy(source: str, target: str) -> None:
+    """``target``: the folders of ``source`` again, holding hard links to its files."""
+    for folder, folders, files in os.walk(source):
+        copy = target + folder[len(source) :]
+        os.mkdir(copy)
+        for name in files:
+            os.link(f"{folder}/{name}", f"{copy}/{name}", follow_symlinks=False)
+        for name in folders:  # os.walk lists links to folders here, and does not enter them
+            if os.path.islink(f"{folder}/{name}"):
+                os.symlink(os.readlink(f"{folder}/{name}"), f"{copy}/{name}")
 
 
 def write_files(
@@ -114,7 +173,7 @@ def write_files(
             if stage is not None:
                 _fill(stage, name, data, stage_fds, exists=index < created)
                 written += 1
-            elif write_atomic(path, data):
+            elif write_atomic(_moved(stages, folder, name) or path, data):
                 written += 1
             else:
                 unchanged += 1
@@ -123,6 +182,12 @@ def write_files(
     finally:
         _close_all(stage_fds)
     return written, unchanged
+
+
+def _moved(stages: Stages, folder: str, name: str) -> str | None:
+    """Where a file of an existing folder goes when its tree is being rebuilt aside."""
+    place = stages.moved.get(folder)
+    return None if place is None else f"{place}/{name}"
 
 
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL
@@ -225,17 +290,71 @@ def _create_empty(
         _close_all(stage_fds)
 
 
-def publish(stages: Stages) -> None:
-    """Rename each filled stage into place as its folder."""
+def publish(stages: Stages) -> list[str]:
+    """Rename each filled stage into place as its folder, and each tree's copy into the tree's
+    place; return the replaced trees, now aside, for the caller to remove
+    (:func:`remove_trees`) once it no longer holds what it holds while publishing.
+
+    A tree is swapped with its copy in one atomic exchange where the system has one (Linux's
+    ``renameat2``), else moved aside, then replaced: a run killed in between leaves the old tree
+    aside, which :func:`cocoprep.debris.sweep` puts back.
+    """
+    inside = set(stages.trees.values())
     for folder, stage in stages.items():
-        if stage is not None:
+        if stage is not None and not any(stage.startswith(t + "/") or stage == t for t in inside):
             _publish(Path(stage), Path(folder))
+    replaced = []
+    for tree, copy in stages.trees.items():
+        if not os.path.isdir(tree):
+            os.rename(copy, tree)
+        elif _exchange(copy, tree):
+            replaced.append(copy)
+        else:
+            old = _aside(tree, "old")
+            os.rename(tree, old)
+            os.rename(copy, tree)
+            replaced.append(old)
+    stages.trees.clear()
+    return replaced
+
+
+def remove_trees(trees: Iterable[str]) -> None:
+    """Remove the trees :func:`publish` replaced."""
+    for tree in trees:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where
+    the system or filesystem cannot."""
+    global _RENAMEAT2
+    if _RENAMEAT2 is None:
+        try:
+            import ctypes
+
+            _RENAMEAT2 = ctypes.CDLL(None, use_errno=True).renameat2
+        except (OSError, AttributeError):
+            _RENAMEAT2 = False
+    if _RENAMEAT2 is False:
+        return False
+    import ctypes
+
+    at_fdcwd, rename_exchange = -100, 2
+    if _RENAMEAT2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(error, os.strerror(error), a, None, b)
+
+
+_RENAMEAT2: Any = None
 
 
 def discard(stages: Stages) -> None:
-    """Remove every stage with what it holds, and the parents planning made if left empty
-    (after a failure: no half-filled folder appears)."""
-    for stage in stages.values():
+    """Remove every stage and tree copy with what it holds, and the parents planning made if
+    left empty (after a failure: no half-filled folder appears)."""
+    for stage in [*stages.values(), *stages.trees.values()]:
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
     for folder in reversed(stages.made):
@@ -265,13 +384,18 @@ def write_many(
     return counts
 
 
-def _stage(folder: Path, made: list[str]) -> str:
-    """Create the empty stage of ``folder``, and its missing parents (added to ``made``)."""
+def _make_parents(folder: Path, made: list[str]) -> None:
+    """Create the missing parents of ``folder`` (added to ``made``)."""
     missing = [p for p in reversed(folder.parents) if not p.is_dir()]
     for parent in missing:
         parent.mkdir(exist_ok=True)
         made.append(str(parent))
-    stage = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+
+
+def _stage(folder: Path, made: list[str]) -> str:
+    """Create the empty stage of ``folder``, and its missing parents (added to ``made``)."""
+    _make_parents(folder, made)
+    stage = folder.with_name(f".{folder.name}.{debris.tag()}.tmp")
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     return str(stage)

@@ -10,22 +10,26 @@ and updates the root's shared files (the record and the yaml) in one place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
-from cocoprep import coco, datasetyaml, yolo
-from cocoprep.classmap import ClassMap
-from cocoprep.errors import InputError
+from cocoprep import coco, datasetyaml, locks, yolo
+from cocoprep.classmap import ClassMap, map_from_record
+from cocoprep.errors import ConflictError, InputError
 from cocoprep.fileio import write_atomic
 
 #: The conversion record of a root.
 RECORD_NAME = "cocoprep.json"
 RECORD_VERSION = 1
+#: The root's folder of lock files.
+LOCKS = ".cocoprep"
 
 _PATTERNS = {"pose": ("person_keypoints_*.json",), "segment": ("instances_*.json",)}
 _PATTERNS["detect"] = _PATTERNS["segment"]
@@ -80,6 +84,19 @@ def label_file(root: str, image_relpath: str) -> str:
     '/d/labels/val2017/000000397133.txt'
     """
     return yolo.label_text_path(f"{root}/images/{image_relpath}")
+
+
+def label_tree(root: str, image_folder: str) -> str | None:
+    """The top folder below ``labels/`` that holds the labels of the images in ``image_folder``
+    (a folder below ``ROOT/images``), or None when their labels lie directly in a ``labels``
+    folder. Convert replaces a split's trees as wholes.
+
+    >>> label_tree("/d", "train2017/patch0"), label_tree("/d", "v/images")
+    ('/d/labels/train2017', None)
+    """
+    head, _, tail = f"{root}/images/{image_folder}/x".rpartition("/images/")
+    top, slash, _ = tail.partition("/")
+    return f"{head}/labels/{top}" if slash else None
 
 
 def label_path(root: Path, image_relpath: str) -> Path:
@@ -145,6 +162,26 @@ def link_images(root: Path, sources: list[Path], relpaths: Iterable[str]) -> Non
         os.replace(tmp, target)
 
 
+def root_lock(root: str | os.PathLike) -> contextlib.AbstractContextManager[None]:
+    """Hold the lock on the root's shared files (the record, the dataset yaml) for the block:
+    runs into one root read, change and write them one at a time. Hold it briefly; it is
+    re-entrant within a thread."""
+    return locks.hold(Path(root) / LOCKS / "root.lock")
+
+
+@contextlib.contextmanager
+def split_lock(root: str | os.PathLike, names: Iterable[str]) -> Iterator[None]:
+    """Hold the locks of the named parts of a root (a split, a label tree) for the block,
+    waiting for a run that holds one (with a warning naming its pid): never two writers on one
+    split. Taken in sorted order, so two runs never wait for each other."""
+    with contextlib.ExitStack() as stack:
+        for name in sorted(set(names)):
+            waiting = f"{root}: {name} is being written by pid {{pid}}; waiting for it to finish"
+            lock = Path(root) / LOCKS / f"{quote(name, safe='')}.lock"
+            stack.enter_context(locks.hold(lock, waiting))
+        yield
+
+
 def record_path(root: Path) -> Path:
     """Where the conversion record of ``root`` is."""
     return root / RECORD_NAME
@@ -190,9 +227,55 @@ def write_record(
     }
     if keypoint_names:
         record["keypoints"] = list(keypoint_names)
+    return _write_record(root, record)
+
+
+def _write_record(root: Path, record: dict[str, Any]) -> Path:
     path = record_path(root)
     write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
     return path
+
+
+def claim_class_map(root: Path, class_map: ClassMap, task: str) -> dict[str, Any] | None:
+    """Record ``class_map`` as the root's now, when it is new to the root, so that runs starting
+    later reuse (or refuse) it as they would after this run; hold :func:`root_lock` across
+    reading the record, settling the map and this. Returns the record as it was before
+    (None: unchanged or absent) for :func:`release_class_map`."""
+    record = read_record(root)
+    if record is not None and map_from_record(record) == class_map:
+        return None
+    before = record or {}
+    task = before.get("task", task)
+    splits = before.get("splits", {})
+    write_record(root, class_map, task, splits, keypoint_names=before.get("keypoints"))
+    return record if record is not None else {}
+
+
+def release_class_map(root: Path, class_map: ClassMap, before: dict[str, Any]) -> None:
+    """Undo :func:`claim_class_map` after a failed run, unless another run recorded a split
+    with the map meanwhile."""
+    with root_lock(root):
+        record = read_record(root)
+        if record is None or map_from_record(record) != class_map:
+            return
+        if record.get("splits", {}) != before.get("splits", {}):
+            return
+        if before:
+            _write_record(root, before)
+        else:
+            record_path(root).unlink()
+
+
+def check_class_map(root: Path, class_map: ClassMap) -> None:
+    """A :class:`ConflictError` unless the root's record holds ``class_map`` (or none): run
+    under :func:`root_lock` before a split's labels are put in place."""
+    record = read_record(root)
+    if record is not None and map_from_record(record) != class_map:
+        msg = (
+            f"{record_path(root)}: expected the class map this run converted with, found "
+            "another (set by a run that started later with {classes}); convert again"
+        )
+        raise ConflictError(msg, path=record_path(root), params=["classes"])
 
 
 def record_splits(
@@ -205,16 +288,17 @@ def record_splits(
     yaml_name: str = "coco.yaml",
 ) -> tuple[Path, Path]:
     """Add ``splits`` (``{split: what it holds}``) to the root's record, merged with the splits
-    it holds already, and write the record and the dataset yaml naming them all. Returns the
-    record's and the yaml's paths."""
-    record = read_record(root)
-    merged = {**(record.get("splits", {}) if record else {}), **splits}
-    path = write_record(root, class_map, task, merged, keypoint_names=keypoint_names)
-    yaml_path = datasetyaml.write_dataset_yaml(
-        root,
-        class_map.names_by_index(),
-        list(merged),
-        name=yaml_name,
-        keypoint_names=keypoint_names,
-    )
+    it holds already, and write the record and the dataset yaml naming them all, under
+    :func:`root_lock`. Returns the record's and the yaml's paths."""
+    with root_lock(root):
+        record = read_record(root)
+        merged = {**(record.get("splits", {}) if record else {}), **splits}
+        path = write_record(root, class_map, task, merged, keypoint_names=keypoint_names)
+        yaml_path = datasetyaml.write_dataset_yaml(
+            root,
+            class_map.names_by_index(),
+            list(merged),
+            name=yaml_name,
+            keypoint_names=keypoint_names,
+        )
     return path, yaml_path

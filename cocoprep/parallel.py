@@ -70,6 +70,35 @@ def keep_freed_memory() -> None:
         pass
 
 
+_DIES_WITH_PARENT = 0  # the pid of the process that asked, so a forked child asks again
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Have the kernel kill this worker process when its parent dies, however it dies
+    (``PR_SET_PDEATHSIG``, Linux; elsewhere a no-op). With ``parent`` (the parent's pid), a
+    parent gone already ends the worker at once. Once per process."""
+    global _DIES_WITH_PARENT
+    if os.getpid() == _DIES_WITH_PARENT or sys.platform != "linux":
+        return
+    _DIES_WITH_PARENT = os.getpid()
+    try:
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)  # orphaned before asking
+
+
+def _in_worker(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a loky worker, which dies with its parent."""
+    die_with_parent()
+    return function(*args)
+
+
 def release_freed_memory() -> None:
     """Hand the memory glibc kept after frees (see :func:`keep_freed_memory`) back to the system,
     when a process moves on to work that needs little of it. A no-op where the C library is not
@@ -193,7 +222,12 @@ def local_workers(workers: int, module: str) -> Iterator[None]:
         _start_loky(workers, module)
         yield
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
     # A fork pool forks all its workers on the first job, before its own threads start.
     pool.submit(int)
     _pool = pool
@@ -303,10 +337,12 @@ def run_in_order(
         if backend == "loky" and (workers <= 1 or len(jobs) <= 1):
             results: Iterator[Any] = (function(*args) for args in jobs)
         else:
-            options = _local(workers) if backend == "loky" else {}
-            results = Parallel(return_as="generator", **options)(
-                delayed(function)(*args) for args in jobs
-            )
+            if backend == "loky":
+                options = _local(workers)
+                calls = (delayed(_in_worker)(function, *args) for args in jobs)
+            else:
+                options, calls = {}, (delayed(function)(*args) for args in jobs)
+            results = Parallel(return_as="generator", **options)(calls)
         try:
             for result, size in zip(results, sizes, strict=True):
                 yield result

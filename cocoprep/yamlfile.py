@@ -237,9 +237,10 @@ def write_root_yaml(
             name=name,
             classes=list(names.values()) if selected else None,
         )
-    path = write_dataset_yaml(
-        root, names, splits, name=name, keypoint_names=keypoints, download=script
-    )
+    with layout.root_lock(root):  # not while a convert updates it
+        path = write_dataset_yaml(
+            root, names, splits, name=name, keypoint_names=keypoints, download=script
+        )
     return RootYaml(
         path=path, splits=splits, keys=keys, names=names, task=task, keypoint_names=keypoints
     )

@@ -340,15 +340,15 @@ def test_parallel_rerun_leaves_right_files_untouched(tmp_path, monkeypatch):
 def test_a_failing_block_leaves_no_label_folder_stage_or_temp_file(tmp_path, monkeypatch, workers):
     source = _labelled_and_background(tmp_path, nested=False)
     tuning, shm, _ = _force_parallel_writes(monkeypatch, tmp_path)
-    plan_folders = pipeline.plan_folders
+    plan_trees = pipeline.plan_trees
 
-    def plan_and_take_a_name(folders, stages):
-        plan_folders(folders, stages)
+    def plan_and_take_a_name(trees, folders, stages):
+        plan_trees(trees, folders, stages)
         for stage in stages.values():  # a label file's name already taken: its block fails
             os.mkdir(f"{stage}/000000000040.txt")
         return stages
 
-    monkeypatch.setattr(pipeline, "plan_folders", plan_and_take_a_name)
+    monkeypatch.setattr(pipeline, "plan_trees", plan_and_take_a_name)
     out = tmp_path / "out"
     with pytest.raises(FileExistsError, match=r"000000000040\.txt"):
         convert([source], out, workers=workers, tuning=tuning)

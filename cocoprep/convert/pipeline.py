@@ -8,13 +8,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import tempfile
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from cocoprep import classmap, coco, layout
+from cocoprep import classmap, coco, debris, layout
 from cocoprep.convert.summary import SplitSummary, Summary
-from cocoprep.convert.textstore import label_text_file, rows_in_workers, split_rows
+from cocoprep.convert.textstore import SplitRows, label_text_file, rows_in_workers, split_rows
 from cocoprep.convert.tuning import Run, Tuning
 from cocoprep.convert.writer import label_folders, write_labels
 from cocoprep.datasetyaml import keypoint_names_of
@@ -25,7 +26,9 @@ from cocoprep.fileio import (
     create_ahead,
     discard,
     plan_folders,
+    plan_trees,
     publish,
+    remove_trees,
     write_atomic,
 )
 from cocoprep.parallel import (
@@ -79,45 +82,52 @@ def convert(
     workers = worker_count(workers)
     keep_freed_memory()
     large = max(os.path.getsize(f) for f in files) >= tuning.parallel_min_bytes
-    # Workers start before the images are read.
-    with local_workers(workers if large and backend == "loky" else 1, "cocoprep.convert"):
-        opened = _open_files(files, split, tuning)
-        categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
-        class_map = _class_map(root, opened, categories, classes, drop_unused_categories, workers)
-        run = Run(
-            root=root,
-            task=task,
-            class_map=class_map,
-            keep_crowd=crowd == "keep",
-            workers=workers,
-            backend=backend,
-            scheduler=scheduler,
-            images=Path(images) if images else None,
-            progress=progress,
-            tuning=tuning,
-        )
-        root.mkdir(parents=True, exist_ok=True)
-        summaries, used = [], set()
-        for coco_file in opened:
-            summary, used_here = _convert_split(coco_file, run)
-            summaries.append(summary)
-            used |= used_here
-            _warn_crowd_heavy(summary, crowd)
-    keypoint_names = keypoint_names_of([c for f in opened for c in f.categories])
-    record_path, yaml_path = layout.record_splits(
-        root,
-        class_map,
-        task,
-        {s.split: {"source": s.source, "images": s.images} for s in summaries},
-        keypoint_names=keypoint_names if task == "pose" else None,
-        yaml_name=yaml_name,
-    )
+    active: list[Stages] = []  # the stages of the split being written, for a failure
+    claimed = None
+    try:
+        # Workers start before the images are read.
+        with local_workers(workers if large and backend == "loky" else 1, "cocoprep.convert"):
+            opened = _open_files(files, split, tuning)
+            categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
+            used_ids = _used_category_ids(opened, workers) if drop_unused_categories else None
+            root.mkdir(parents=True, exist_ok=True)
+            with layout.root_lock(root):  # the map is settled and recorded at once
+                class_map = _class_map(root, categories, classes, used_ids)
+                claimed = layout.claim_class_map(root, class_map, task)
+            keypoints = keypoint_names_of([c for f in opened for c in f.categories])
+            run = Run(
+                root=root,
+                task=task,
+                class_map=class_map,
+                keep_crowd=crowd == "keep",
+                workers=workers,
+                backend=backend,
+                scheduler=scheduler,
+                images=Path(images) if images else None,
+                progress=progress,
+                tuning=tuning,
+                keypoint_names=tuple(keypoints) if keypoints and task == "pose" else None,
+                yaml_name=yaml_name,
+            )
+            summaries, used = [], set()
+            for coco_file in opened:
+                summary, used_here = _convert_split(coco_file, run, active)
+                summaries.append(summary)
+                used |= used_here
+                _warn_crowd_heavy(summary, crowd)
+                claimed = None  # a split recorded with the map: it stays
+    except BaseException:
+        for stages in active:  # again, now that no worker writes into them
+            discard(stages)
+        if claimed is not None:
+            layout.release_class_map(root, class_map, claimed)
+        raise
     return Summary(
         root=str(root),
         task=task,
         classes=len(class_map.names),
-        yaml=str(yaml_path),
-        record=str(record_path),
+        yaml=str(root / yaml_name),
+        record=str(layout.record_path(root)),
         splits=summaries,
         unused_categories=[name for cid, name in categories.items() if cid not in used],
     )
@@ -166,19 +176,16 @@ def _open_files(files: list[Path], split: str | None, tuning: Tuning) -> list[co
 
 def _class_map(
     root: Path,
-    opened: list[coco.CocoFile],
     categories: dict[int, str],
     classes: Sequence[str] | None,
-    drop_unused: bool,
-    workers: int,
+    used_ids: set[int] | None,
 ) -> classmap.ClassMap:
     """The class map of this run: from ``classes``, the root's record or the categories; less
-    the categories no annotation uses when ``drop_unused``."""
+    the categories no annotation uses when ``used_ids`` are given."""
     record = layout.read_record(root)
     class_map = classmap.resolve_class_map(categories, record, classes, layout.record_path(root))
-    if not drop_unused:
+    if used_ids is None:
         return class_map
-    used_ids = _used_category_ids(opened, workers)
     kept = [
         (cid, name)
         for cid, name in zip(class_map.category_ids, class_map.names, strict=True)
@@ -191,44 +198,54 @@ def _class_map(
     )
 
 
-def _convert_split(coco_file: coco.CocoFile, run: Run) -> tuple[SplitSummary, set[int]]:
-    """Write one file's labels, list file and image links; return its summary and the
-    category ids its annotations use. Nothing is written for the split until all its
-    annotations have been checked."""
+def _convert_split(
+    coco_file: coco.CocoFile, run: Run, active: list[Stages]
+) -> tuple[SplitSummary, set[int]]:
+    """Write one file's labels, list file and image links, and record the split; return its
+    summary and the category ids its annotations use.
+
+    Holds the split's lock (and its label trees') throughout. The labels go to copies of their
+    trees built aside, put in place only once all are written, with the list file and the
+    record, under the root's lock: bad input, a failure or a kill leave the split as it was.
+    """
     paths = coco_file.images.paths
     layout.check_label_names(str(coco_file.path), paths)
-    ctx = row_context(coco_file, run.class_map, run.task, run.keep_crowd)
-    # The label text is rarely more than the JSON it comes from.
-    text_file = label_text_file(2 * os.path.getsize(coco_file.path), run.tuning)
-    stages = Stages()
-    try:
-        root_text = run.root.as_posix()
-        plan_folders(sorted(label_folders(root_text, paths)), stages)
-        # New label files are created while workers compute their rows.
-        labels = map(partial(layout.label_file, root_text), paths)
-        if rows_in_workers(coco_file, run.workers, run.tuning):
-            labels_ahead = create_ahead(labels, stages)
-        else:
-            labels_ahead = contextlib.nullcontext(Ahead())
-        with backend_context(run.backend, run.scheduler), labels_ahead as ahead:
-            rows = split_rows(coco_file, ctx, text_file, run)
-        # Images are looked up before any label is written: a missing one leaves no output.
-        image_files = layout.image_sources(run.images, paths) if run.images else None
-        written, unchanged, background = write_labels(
-            coco_file.split, paths, rows, stages, ahead.created, run
-        )
-    except BaseException:
-        discard(stages)
-        raise
-    finally:
-        os.unlink(text_file)
-    publish(stages)
+    root_text = run.root.as_posix()
+    folders = sorted(label_folders(root_text, paths))
+    image_folders = {relpath.rpartition("/")[0] for relpath in paths}
+    trees = {layout.label_tree(root_text, folder) for folder in image_folders} - {None}
+    names = [f"split {coco_file.split}"]
+    names += [f"labels {os.path.relpath(tree, root_text)}" for tree in trees]
+    with layout.split_lock(run.root, names):
+        _sweep(run, trees)
+        stages = Stages()
+        active.append(stages)
+        in_tree = {f for f in folders if any(f == t or f.startswith(t + "/") for t in trees)}
+        plan_trees(sorted(trees), sorted(in_tree), stages)
+        plan_folders([f for f in folders if f not in in_tree], stages)
+        try:
+            written, unchanged, background, rows = _write_split(coco_file, run, stages)
+            with layout.root_lock(run.root):
+                layout.check_class_map(run.root, run.class_map)
+                replaced = publish(stages)
+                write_atomic(run.root / f"{coco_file.split}.txt", paths.lines("./images/").encode())
+                entry = {"source": str(coco_file.path), "images": len(paths), "task": run.task}
+                layout.record_splits(
+                    run.root,
+                    run.class_map,
+                    run.task,
+                    {coco_file.split: entry},
+                    keypoint_names=run.keypoint_names,
+                    yaml_name=run.yaml_name,
+                )
+        except BaseException:
+            discard(stages)
+            raise
+        active.remove(stages)
+        remove_trees(replaced)
     counts = rows.counts
     if coco_file.images.lvis_fields:
         counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
-    write_atomic(run.root / f"{coco_file.split}.txt", paths.lines("./images/").encode())
-    if image_files is not None:
-        layout.link_images(run.root, image_files, paths)
     summary = SplitSummary(
         source=str(coco_file.path),
         split=coco_file.split,
@@ -240,6 +257,42 @@ def _convert_split(coco_file: coco.CocoFile, run: Run) -> tuple[SplitSummary, se
         counts=dict(sorted(counts.items())),
     )
     return summary, rows.categories_used
+
+
+def _write_split(
+    coco_file: coco.CocoFile, run: Run, stages: Stages
+) -> tuple[int, int, int, SplitRows]:
+    """Compute the file's rows, then write its labels into ``stages`` and link its images;
+    return (written, unchanged, background images, the rows)."""
+    paths = coco_file.images.paths
+    ctx = row_context(coco_file, run.class_map, run.task, run.keep_crowd)
+    # The label text is rarely more than the JSON it comes from.
+    text_file = label_text_file(2 * os.path.getsize(coco_file.path), run.tuning)
+    try:
+        # New label files are created while workers compute their rows.
+        labels = map(partial(layout.label_file, run.root.as_posix()), paths)
+        if rows_in_workers(coco_file, run.workers, run.tuning):
+            labels_ahead = create_ahead(labels, stages)
+        else:
+            labels_ahead = contextlib.nullcontext(Ahead())
+        with backend_context(run.backend, run.scheduler), labels_ahead as ahead:
+            rows = split_rows(coco_file, ctx, text_file, run)
+        # Images are looked up before any label is written: a missing one leaves no output.
+        image_files = layout.image_sources(run.images, paths) if run.images else None
+        counts = write_labels(coco_file.split, paths, rows, stages, ahead.created, run)
+    finally:
+        os.unlink(text_file)
+    if image_files is not None:
+        layout.link_images(run.root, image_files, paths)
+    return (*counts, rows)
+
+
+def _sweep(run: Run, trees: set[str]) -> None:
+    """Remove what killed runs left where this split's files go: stages and tree copies beside
+    the label trees, temporary files in the root, label text stores."""
+    folders = {run.root, *(Path(tree).parent for tree in trees)}
+    for folder in sorted({*folders, Path(run.tuning.shm_folder), Path(tempfile.gettempdir())}):
+        debris.sweep(folder)
 
 
 def _used_category_ids(opened: list[coco.CocoFile], workers: int) -> set[int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import coco
+from cocoprep import coco, debris
 from cocoprep.convert.tuning import Run, Tuning
 from cocoprep.parallel import Shared, keep_freed_memory, run_in_order
 from cocoprep.rows import ChunkRows, RowContext, annotation_rows
@@ -27,7 +27,9 @@ def label_text_file(size_hint: int, tuning: Tuning) -> str:
     folder, shm = tempfile.gettempdir(), tuning.shm_folder
     if os.path.isdir(shm) and shutil.disk_usage(shm).free >= size_hint + tuning.shm_headroom:
         folder = shm
-    fd, path = tempfile.mkstemp(prefix="cocoprep-labels-", suffix=".txt", dir=folder)
+    # Named for its owner, so the next run removes it if this one is killed (cocoprep.debris).
+    prefix = f"cocoprep-labels-{debris.tag()}-"
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=".txt", dir=folder)
     os.close(fd)
     return path
 

@@ -53,3 +53,5 @@ class Run:
     images: Path | None
     progress: bool
     tuning: Tuning
+    keypoint_names: tuple[str, ...] | None
+    yaml_name: str
