@@ -576,7 +576,7 @@ def validate_command(
     import json
     import sys
 
-    from cocoprep.validate import validate
+    from cocoprep.checks.validate import validate
 
     if fix_out and in_place:
         msg = "give either --fix OUT or --in-place, not both"
@@ -591,7 +591,7 @@ def validate_command(
     text = [report.format_table(max_examples)]
     final = report
     if fix_out or in_place:
-        from cocoprep.repair import repair
+        from cocoprep.checks.repair import repair
 
         summary = repair(targets[0], fix_out or targets[0], nc=nc)
         final = validate([summary.output], tolerance=tolerance, **options)
@@ -602,7 +602,7 @@ def validate_command(
         }
         text += [summary.format(), "after repair:", final.format_table(max_examples)]
     if fidelity_json:
-        from cocoprep.fidelity import fidelity
+        from cocoprep.checks.fidelity import fidelity
 
         measured = fidelity(targets[0], fidelity_json, progress=progress)
         result["fidelity"] = measured.as_dict(max(max_examples, 10))

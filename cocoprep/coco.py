@@ -21,10 +21,10 @@ import contextlib
 import gc
 import mmap
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -39,6 +39,7 @@ _OTHER_KEYS = ("info", "licenses")
 _ELEMENT_GAP = re.compile(rb"\}\s*,\s*\{")
 _COLON = re.compile(rb"\s*:\s*")
 _NOT_SPACE = re.compile(rb"\S")
+T = TypeVar("T")
 _SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
 
 
@@ -511,6 +512,44 @@ def open_coco(path: str | Path, split: str, *, chunk_bytes: int = 8 << 20) -> Co
     (``CocoFile.annotations``), which also reports the exact position of invalid JSON.
     """
     path = Path(path)
+    return _read_mapped(
+        path,
+        lambda buf: _open_streaming(path, buf, split, chunk_bytes),
+        lambda: open_whole(path, split),
+    )
+
+
+@dataclass
+class RawCoco:
+    """A COCO-format file's arrays as they are, unchecked: images and categories parsed, the
+    annotations as byte ranges (or parsed, when the file was read whole)."""
+
+    path: Path
+    images: list[Any]
+    categories: Any
+    annotation_ranges: list[tuple[int, int]] | None
+    annotations: list[Any] | None = field(default=None, repr=False)
+
+
+def read_coco(path: str | Path, *, chunk_bytes: int = 8 << 20) -> RawCoco:
+    """Read a COCO-format file like :func:`open_coco`, but without checking its images and
+    categories (validate reports what is wrong, it does not stop at the first problem)."""
+    path = Path(path)
+
+    def whole() -> RawCoco:
+        data = load_coco_dict(path)
+        return RawCoco(path, data["images"], data.get("categories"), None, data["annotations"])
+
+    def streaming(buf: mmap.mmap) -> RawCoco:
+        pieces, categories, ranges = _stream_arrays(buf, chunk_bytes, lambda items: items)
+        return RawCoco(path, [image for piece in pieces for image in piece], categories, ranges)
+
+    return _read_mapped(path, streaming, whole)
+
+
+def _read_mapped(path: Path, streaming: Callable[[mmap.mmap], T], whole: Callable[[], T]) -> T:
+    """``streaming(buf)`` on the memory-mapped file, or ``whole()`` when its layout defeats the
+    byte search; a missing, empty or unreadable file is an InputError."""
     if not path.is_file():
         msg = f"{path}: no such file (expected a COCO JSON annotation file)"
         raise InputError(msg)
@@ -520,31 +559,42 @@ def open_coco(path: str | Path, split: str, *, chunk_bytes: int = 8 << 20) -> Co
                 msg = f"{path}: the file is empty; expected COCO JSON"
                 raise InputError(msg)
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-                return _open_streaming(path, buf, split, chunk_bytes)
+                return streaming(buf)
     except LayoutError:
-        return open_whole(path, split)
+        return whole()
     except OSError as error:
         raise _open_error(path, error) from error
 
 
-def _open_streaming(path: Path, buf: mmap.mmap, split: str, chunk_bytes: int) -> CocoFile:
+def _stream_arrays(
+    buf: mmap.mmap, chunk_bytes: int, images_of: Callable[[list[dict[str, Any]]], T]
+) -> tuple[list[T], Any, list[tuple[int, int]]]:
+    """``images_of`` of each piece of the images array, the categories (None when absent) and
+    the byte ranges of the annotations."""
     sections = find_sections(buf)
     prefetch_cuts(buf, *sections["annotations"], chunk_bytes)  # while the images are parsed
     # Piece by piece: 1.7 M image objects (Objects365) would take over a gigabyte at once.
-    tables = [
-        _image_columns(parse_range(buf, start, end), split, path)
+    pieces = [
+        images_of(parse_range(buf, start, end))
         for start, end in split_array(buf, *sections["images"], chunk_bytes)
     ]
     categories: Any = None
     if "categories" in sections:
         categories = parse_range(buf, sections["categories"][0] + 1, sections["categories"][1] - 1)
     unmap(buf)  # the images: parsed
+    return pieces, categories, split_array(buf, *sections["annotations"], chunk_bytes)
+
+
+def _open_streaming(path: Path, buf: mmap.mmap, split: str, chunk_bytes: int) -> CocoFile:
+    tables, categories, ranges = _stream_arrays(
+        buf, chunk_bytes, lambda images: _image_columns(images, split, path)
+    )
     return CocoFile(
         path=path,
         split=split,
         images=_joined_tables(tables, path),
         categories=check_categories(categories, path),
-        annotation_ranges=split_array(buf, *sections["annotations"], chunk_bytes),
+        annotation_ranges=ranges,
     )
 
 

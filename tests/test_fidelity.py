@@ -16,7 +16,7 @@ from cocoprep.errors import InputError
 from builders import coco, image, polygon_annotation, square, write
 
 # By module: the package re-exports some functions under their modules' names.
-f = importlib.import_module("cocoprep.fidelity")
+f = importlib.import_module("cocoprep.checks.fidelity")
 
 
 CATS = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]

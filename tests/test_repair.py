@@ -14,12 +14,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_validate import defective_coco, defective_labels
 
+from cocoprep.checks.validate import validate
 from cocoprep.cli import main
 from cocoprep.errors import InputError
 
 # By module: the package re-exports some functions under their modules' names.
-v = importlib.import_module("cocoprep.validate")
-r = importlib.import_module("cocoprep.repair")
+r = importlib.import_module("cocoprep.checks.repair")
 
 
 def test_repaired_coco_validates_clean(tmp_path):
@@ -27,7 +27,7 @@ def test_repaired_coco_validates_clean(tmp_path):
     before = path.read_bytes()
     summary = r.repair(path, tmp_path / "fixed.json")
     assert path.read_bytes() == before
-    after = v.validate(tmp_path / "fixed.json")
+    after = validate(tmp_path / "fixed.json")
     assert len(after) == 0, after.format_table()
     data = json.loads((tmp_path / "fixed.json").read_text())
     ids = [a["id"] for a in data["annotations"]]
@@ -47,7 +47,7 @@ def test_repaired_labels_validate_clean(tmp_path):
     before = {p.name: p.read_bytes() for p in labels.iterdir()}
     summary = r.repair(labels, tmp_path / "out", nc=3)
     assert {p.name: p.read_bytes() for p in labels.iterdir()} == before
-    after = v.validate(tmp_path / "out", nc=3)
+    after = validate(tmp_path / "out", nc=3)
     assert len(after) == 0, after.format_table()
     assert (tmp_path / "out" / "a.txt").read_bytes() == before["a.txt"]  # untouched file copied
     fixed = (tmp_path / "out" / "b.txt").read_text().splitlines()

@@ -23,23 +23,14 @@ import numpy as np
 import orjson
 
 from cocoprep import coco, geometry, yolo
+from cocoprep.checks.coco import check_categories, check_images
+from cocoprep.checks.coco_annotations import check_annotations, check_context, is_number
+from cocoprep.checks.labels import LabelContext, check_label_rows, label_context
+from cocoprep.checks.report import Finding
+from cocoprep.checks.rings import MIN_AREA_NORMALISED, MIN_AREA_PX
+from cocoprep.checks.validate import target_kind
 from cocoprep.errors import InputError
 from cocoprep.fileio import write_atomic
-from cocoprep.validate import (
-    MIN_AREA_NORMALISED,
-    MIN_AREA_PX,
-    CocoContext,
-    Finding,
-    LabelContext,
-    check_annotations,
-    check_categories,
-    check_images,
-    check_label_rows,
-    is_number,
-    label_context,
-    rle_of,
-    target_kind,
-)
 
 log = logging.getLogger("cocoprep")
 
@@ -122,7 +113,7 @@ def _repair_annotation(
     ann = dict(ann)
     seg = ann.get("segmentation")
     if type(seg) is dict:
-        rle = rle_of(seg, int(height), int(width))
+        rle = geometry.rle_of(seg, int(height), int(width))
         if not mask_utils.area(rle):
             counts["annotations dropped (empty geometry)"] += 1
             return None
@@ -196,14 +187,14 @@ def repair_coco(path: str | os.PathLike, out: str | os.PathLike) -> RepairSummar
     counts["categories dropped (bad or repeated id)"] = len(bad_categories)
     data["categories"] = [c for i, c in enumerate(data["categories"]) if i not in bad_categories]
     kept_images = check_images(data["images"], source)
-    order = np.argsort(kept_images.ids, kind="stable")
-    ctx = CocoContext(
-        source=source,
-        sorted_image_ids=kept_images.ids[order],
-        image_order=order,
-        widths=kept_images.widths,
-        heights=kept_images.heights,
-        sorted_category_ids=np.unique([c["id"] for c in data["categories"]]).astype(np.int64),
+    category_ids = np.array([c["id"] for c in data["categories"]], np.int64)
+    ctx = check_context(
+        source,
+        kept_images.ids,
+        kept_images.has_id,
+        kept_images.widths,
+        kept_images.heights,
+        category_ids,
     )
     annotations = data["annotations"]
     chunk = check_annotations(annotations, ctx)

@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import classmap, coco, yolo
+from cocoprep import classmap, coco, geometry, yolo
 from cocoprep.convert import label_path, row_context
 from cocoprep.errors import InputError
 from cocoprep.rows import annotation_rows
-from cocoprep.validate import rle_of
 
 log = logging.getLogger("cocoprep")
 
@@ -158,7 +157,7 @@ def _source_rle(ann: dict[str, Any], height: int, width: int) -> Any:
 
     seg = ann.get("segmentation")
     if type(seg) is dict:
-        return rle_of(seg, height, width)
+        return geometry.rle_of(seg, height, width)
     if type(seg) is list and seg:
         parts = [seg] if type(seg[0]) is not list else seg
         parts = [p for p in parts if len(p) >= 6]
