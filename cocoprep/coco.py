@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import mmap
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,7 +31,7 @@ import numpy as np
 import orjson
 import simdjson
 
-from cocoprep.errors import InputError
+from cocoprep.errors import InputError, LayoutError
 
 #: The top-level arrays cocoprep reads.
 SECTIONS = ("images", "annotations", "categories")
@@ -40,11 +41,9 @@ _ELEMENT_GAP = re.compile(rb"\}\s*,\s*\{")
 _COLON = re.compile(rb"\s*:\s*")
 _NOT_SPACE = re.compile(rb"\S")
 T = TypeVar("T")
+F = TypeVar("F", "CocoFile", "RawCoco")
 _SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
-
-
-class LayoutError(Exception):
-    """The fast byte-range reader cannot handle this file's layout; load it whole instead."""
+log = logging.getLogger("cocoprep")
 
 
 class StringColumn(Sequence[str]):
@@ -624,7 +623,32 @@ def open_whole(path: Path, split: str) -> CocoFile:
     )
 
 
-def iter_annotation_batches(coco: CocoFile, batch_size: int = 20000) -> Iterator[list]:
+def ranges_else_whole(coco_file: F, compute: Callable[[F], T]) -> T:
+    """``compute(coco_file)``; when a byte range of its annotations does not parse
+    (:class:`~cocoprep.errors.LayoutError`), the file is parsed whole, its annotations kept in
+    ``coco_file.annotations``, and ``compute`` called again (which also names the position of
+    invalid JSON). ``compute`` reads ``coco_file.annotations`` when set, else the ranges.
+    ``coco_file`` is a :class:`CocoFile` or a :class:`RawCoco`.
+
+    >>> opened = CocoFile(Path("x.json"), "x", image_table([], "x", Path("x.json")), [], [],
+    ...                   annotations=[{"id": 1}])
+    >>> ranges_else_whole(opened, lambda f: len(f.annotations))
+    1
+    """
+    try:
+        return compute(coco_file)
+    except LayoutError:
+        if coco_file.annotations is not None:
+            raise
+        log.info(
+            "%s: reading the file whole (its layout defeats the byte-range reader)", coco_file.path
+        )
+        # The images and categories were read already (and checked, in a CocoFile).
+        coco_file.annotations = load_coco_dict(coco_file.path)["annotations"]
+    return compute(coco_file)
+
+
+def iter_annotation_batches(coco: CocoFile | RawCoco, batch_size: int = 20000) -> Iterator[list]:
     """Batches of annotations of a file opened whole (for the in-memory path)."""
     assert coco.annotations is not None
     for begin in range(0, len(coco.annotations), batch_size):

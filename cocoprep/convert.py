@@ -59,19 +59,19 @@ from cocoprep.fileio import (
     write_files,
 )
 from cocoprep.parallel import (
+    PARALLEL_MIN_BYTES,
     Shared,
     backend_context,
     keep_freed_memory,
     local_workers,
     release_freed_memory,
     run_in_order,
+    worker_count,
 )
 from cocoprep.rows import TASKS, ChunkRows, RowContext, annotation_rows
 
 log = logging.getLogger("cocoprep")
 
-#: Annotation bytes below which a file is converted in-process.
-PARALLEL_MIN_BYTES = 48 << 20
 #: Annotations per job when a file was parsed whole.
 ANNOTATION_BATCH = 20_000
 #: Size of the annotation byte ranges handed to workers: small enough that a chunk's numpy
@@ -371,19 +371,13 @@ def _split_rows(
 ) -> _SplitRows:
     """Rows for every annotation of the file, their text in ``text_file``; a file whose byte
     ranges do not parse is re-read whole (which names the position of invalid JSON)."""
-    try:
-        chunks = _iter_chunk_rows(coco_file, ctx, text_file, workers, backend, progress)
+
+    def compute(opened: coco.CocoFile) -> _SplitRows:
+        os.truncate(text_file, 0)  # what a failed first attempt appended
+        chunks = _iter_chunk_rows(opened, ctx, text_file, workers, backend, progress)
         return _SplitRows.collect(chunks, text_file)
-    except coco.LayoutError:
-        if coco_file.annotations is not None:
-            raise
-        log.info(
-            "%s: reading the file whole (its layout defeats the byte-range reader)", coco_file.path
-        )
-        coco_file.annotations = coco.open_whole(coco_file.path, coco_file.split).annotations
-        os.truncate(text_file, 0)
-        chunks = _iter_chunk_rows(coco_file, ctx, text_file, workers, backend, progress)
-        return _SplitRows.collect(chunks, text_file)
+
+    return coco.ranges_else_whole(coco_file, compute)
 
 
 def _write_labels(
@@ -410,7 +404,7 @@ def _write_labels(
     del order
     small = n_images < WRITE_PARALLEL_MIN_IMAGES
     # Local processes even after a dask run: the text file is on this machine.
-    workers = 1 if small else min(workers, os.cpu_count() or 1)
+    workers = 1 if small else min(workers, worker_count(None))
     # One block per worker: a block's rows are spread over the whole text file, so each block
     # maps most of its pages; four blocks per worker took 0.5 s longer at train2017 scale.
     step = min(IMAGES_PER_BLOCK, max(MIN_IMAGES_PER_BLOCK, -(-n_images // workers)))
@@ -663,7 +657,7 @@ def convert(
         msg = f"--split names one split but {len(files)} annotation files were given"
         raise InputError(msg)
     root = Path(root)
-    workers = workers or os.cpu_count() or 1
+    workers = worker_count(workers)
     keep_freed_memory()
     large = backend == "loky" and max(os.path.getsize(f) for f in files) >= PARALLEL_MIN_BYTES
     with local_workers(workers if large else 1, __name__):  # started before the images are read

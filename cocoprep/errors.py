@@ -76,6 +76,11 @@ class InputError(CocoprepError, ValueError):
     """An input file is missing, unreadable or not what it should be."""
 
 
+class LayoutError(InputError):
+    """A COCO file's layout defeats the fast byte-range reader (:mod:`cocoprep.coco`); readers
+    catch it and parse the file whole (:func:`cocoprep.coco.ranges_else_whole`)."""
+
+
 class OutputError(CocoprepError, OSError):
     """A file or folder cocoprep writes cannot be written (read-only, full disk, permission)."""
 

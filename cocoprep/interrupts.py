@@ -8,29 +8,37 @@ KeyboardInterrupt`` clean-ups run for both; the command line exits with ``128 + 
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class Interrupted(KeyboardInterrupt):
     """The run was stopped by a signal; ``exit_code`` is ``128 + signum``.
 
-    >>> Interrupted(signal.SIGTERM).exit_code
-    143
+    ``detail`` says what the run kept, for the one line the command line prints; code that
+    cleans up may raise a new one with it (``raise Interrupted(e.signum, detail=…) from e``).
+
+    >>> stop = Interrupted(signal.SIGTERM, detail="3 partial downloads kept; re-run to resume")
+    >>> stop.exit_code, str(stop)
+    (143, 'SIGTERM: 3 partial downloads kept; re-run to resume')
     """
 
-    def __init__(self, signum: int = signal.SIGINT) -> None:
-        super().__init__(signal.Signals(signum).name)
+    def __init__(self, signum: int = signal.SIGINT, *, detail: str = "") -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"{name}: {detail}" if detail else name)
         self.signum = int(signum)
+        self.detail = detail
 
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
 
-    def __reduce__(self) -> tuple[type[Interrupted], tuple[int]]:
-        return (type(self), (self.signum,))
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (functools.partial(type(self), detail=self.detail), (self.signum,))
 
 
 def _raise(signum: int, frame: object) -> None:

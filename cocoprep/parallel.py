@@ -25,10 +25,26 @@ from typing import Any, Generic, TypeVar
 from joblib.parallel import ParallelBackendBase
 
 from cocoprep.errors import CocoprepError
+from cocoprep.progress import Progress, bar
 
 T = TypeVar("T")
 
+#: Bytes of annotations below which a COCO file is read in-process: starting workers would cost
+#: more than they save.
+PARALLEL_MIN_BYTES = 48 << 20
+
 _MALLOC_TUNED = False
+
+
+def worker_count(workers: int | None) -> int:
+    """The worker processes to use: ``workers`` when given, else one per CPU.
+
+    >>> worker_count(3)
+    3
+    >>> worker_count(None) >= 1
+    True
+    """
+    return workers or os.cpu_count() or 1
 
 
 def keep_freed_memory() -> None:
@@ -271,22 +287,19 @@ def run_in_order(
     backend: str = "loky",
     desc: str = "",
     unit: str = "it",
-    progress: bool = False,
+    progress: Progress = False,
 ) -> Iterator[Any]:
     """``function(*args)`` for each of ``jobs``, yielded in job order as they finish.
 
     Runs in-process when one worker (or one job) is asked for on the local backend, else through
     joblib: ``workers`` local processes (those of :func:`local_workers`, or loky's), or whatever
-    cluster :func:`backend_context` selected for ``backend="dask"``. A tqdm bar (stderr, when
-    ``progress``) advances by each job's size. A worker process that dies (killed, out of
-    memory) is a :class:`CocoprepError`.
+    cluster :func:`backend_context` selected for ``backend="dask"``. A progress bar
+    (:func:`cocoprep.progress.bar`) advances by each job's size. A worker process that dies
+    (killed, out of memory) is a :class:`CocoprepError`.
     """
     from joblib import Parallel, delayed
-    from tqdm import tqdm
 
-    with tqdm(
-        total=sum(sizes), unit=unit, unit_scale=True, desc=desc, disable=not progress, leave=False
-    ) as bar:
+    with bar(progress, total=sum(sizes), unit=unit, desc=desc, leave=False) as shown:
         if backend == "loky" and (workers <= 1 or len(jobs) <= 1):
             results: Iterator[Any] = (function(*args) for args in jobs)
         else:
@@ -297,7 +310,7 @@ def run_in_order(
         try:
             for result, size in zip(results, sizes, strict=True):
                 yield result
-                bar.update(size)
+                shown.update(size)
         except BrokenProcessPool as error:
-            msg = f"a worker process died (killed, or out of memory?): {error}; try fewer workers"
-            raise CocoprepError(msg) from None
+            msg = f"a worker process died (killed, or out of memory?): {error}; lower {{workers}}"
+            raise CocoprepError(msg, params=["workers"]) from error

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from simdjson import Array, Object
 
-from cocoprep import geometry
+from cocoprep import geometry, numbers
 from cocoprep.errors import InputError
 
 TASKS = ("segment", "detect", "pose")
@@ -266,11 +266,11 @@ def _rows(annotations: list[Any], kept, image_pos, classes, ctx: RowContext, cou
     if ctx.task == "segment":
         keep_rows, values, npoints = _segment_values(anns, boxes, widths, heights, ctx, counts)
         classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
-        text, ends = geometry.format_rows(classes, values, npoints * 2, "g")
+        text, ends = numbers.format_rows(classes, values, npoints * 2, "g")
     else:
         values, nvalues, keep_rows = _box_values(anns, boxes, widths, heights, ctx, counts)
         classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
-        text, ends = geometry.format_rows(classes, values, nvalues, "f6")
+        text, ends = numbers.format_rows(classes, values, nvalues, "f6")
     counts["instances"] = len(classes)
     return image_pos, kept, text, ends
 

@@ -24,13 +24,14 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cocoprep.errors import InputError
-from cocoprep.parallel import run_in_order
+from cocoprep.parallel import PARALLEL_MIN_BYTES, run_in_order, worker_count
 
 log = logging.getLogger("cocoprep")
 
@@ -286,39 +287,42 @@ def _range_facts(path: str, start: int, end: int, image_ids: np.ndarray) -> Fact
     return annotation_facts(coco.parse_file_range(path, start, end), image_ids)
 
 
+def _file_facts(
+    coco_file: Any, *, sorted_ids: np.ndarray, workers: int | None, progress: bool
+) -> list[Facts]:
+    """The facts of a file's annotations: parsed whole, or by byte ranges in workers."""
+    if coco_file.annotations is not None:
+        return [annotation_facts(coco_file.annotations, sorted_ids)]
+    ranges = coco_file.annotation_ranges or []
+    sizes = [end - start for start, end in ranges]
+    jobs = [(str(coco_file.path), s, e, sorted_ids) for s, e in ranges]
+    small = sum(sizes) < PARALLEL_MIN_BYTES
+    n_jobs = 1 if small else worker_count(workers)
+    return list(
+        run_in_order(
+            _range_facts,
+            jobs,
+            sizes,
+            workers=n_jobs,
+            desc=f"stats {coco_file.path.name}",
+            progress=progress,
+        )
+    )
+
+
 def coco_stats(
     path: str | os.PathLike, *, workers: int | None = None, progress: bool = False
 ) -> SplitStats:
     """Stats of one COCO-format annotation file (split named after the file)."""
     from cocoprep import coco
-    from cocoprep.convert import PARALLEL_MIN_BYTES
 
     coco_file = coco.open_coco(path, coco.split_from_filename(path))
     table = coco_file.images
     order = np.argsort(table.ids, kind="stable")
     sorted_ids = table.ids[order]
-    if coco_file.annotations is not None:
-        facts = [annotation_facts(coco_file.annotations, sorted_ids)]
-    else:
-        ranges = coco_file.annotation_ranges or []
-        sizes = [end - start for start, end in ranges]
-        jobs = [(str(coco_file.path), s, e, sorted_ids) for s, e in ranges]
-        small = sum(sizes) < PARALLEL_MIN_BYTES
-        n_jobs = 1 if small else (workers or os.cpu_count() or 1)
-        try:
-            facts = list(
-                run_in_order(
-                    _range_facts,
-                    jobs,
-                    sizes,
-                    workers=n_jobs,
-                    desc=f"stats {coco_file.path.name}",
-                    progress=progress,
-                )
-            )
-        except coco.LayoutError:
-            annotations = coco.open_whole(coco_file.path, coco_file.split).annotations or []
-            facts = [annotation_facts(annotations, sorted_ids)]
+    facts = coco.ranges_else_whole(
+        coco_file, partial(_file_facts, sorted_ids=sorted_ids, workers=workers, progress=progress)
+    )
     merged = Facts.concat(facts)
     merged.image = np.where(merged.image >= 0, order[merged.image], -1)
     unknown = int((merged.image < 0).sum())
@@ -417,7 +421,7 @@ def root_stats(
                 label_facts,
                 [(chunk, kpt_count) for chunk in chunks],
                 [len(c) for c in chunks],
-                workers=workers or os.cpu_count() or 1,
+                workers=worker_count(workers),
                 desc=f"stats {split}",
                 progress=progress,
             )

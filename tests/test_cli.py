@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,8 @@ from click.testing import CliRunner
 
 from cocoprep import __version__
 from cocoprep.cli import main
+from cocoprep.errors import InputError
+from cocoprep.interrupts import Interrupted
 
 from builders import coco, image, polygon_annotation, square, write
 
@@ -100,3 +104,45 @@ def test_makefile_demo_runs_offline(tmp_path):
     assert (tmp_path / "sample/coco.yaml").is_file()
     assert (tmp_path / "sample/labels/val").is_dir()
     assert (tmp_path / "sample/preview/mosaic.png").is_file()
+
+
+def test_every_command_has_the_same_output_flags():
+    for name, command in main.commands.items():
+        flags = {opt for param in command.params for opt in param.opts + param.secondary_opts}
+        assert {"-q", "--quiet", "--progress", "--no-progress"} <= flags, name
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "line"),
+    [
+        (
+            InputError("x.json: 2 files map to 'val'; name one with {split}", params=["split"]),
+            1,
+            "Error: x.json: 2 files map to 'val'; name one with --split",
+        ),
+        (
+            InputError("pick fewer {sources} or more {workers}", params=["sources", "workers"]),
+            1,
+            "Error: pick fewer SOURCES or more --workers",
+        ),
+        (
+            OSError(errno.EROFS, "Read-only file system", "/data/coco/labels"),
+            1,
+            "Error: /data/coco/labels: Read-only file system",
+        ),
+        (Interrupted(signal.SIGTERM), 143, "interrupted (SIGTERM)"),
+        (Interrupted(signal.SIGINT, detail="2 partial files kept"), 130, "2 partial files kept"),
+        (KeyboardInterrupt(), 130, "interrupted (SIGINT)"),
+    ],
+)
+def test_failures_are_one_line_and_an_exit_code(monkeypatch, tmp_path, raised, code, line):
+    import cocoprep.stats
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(cocoprep.stats, "stats", fail)
+    result = run("stats", tmp_path, "-q")
+    assert result.exit_code == code
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and line in lines[0], result.output

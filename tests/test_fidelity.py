@@ -89,7 +89,7 @@ def test_without_opencv(tmp_path, monkeypatch):
 
 def test_needs_a_labels_folder(tmp_path):
     source = write(tmp_path / "a.json", coco([image(1)], [], CATS))
-    with pytest.raises(InputError, match="needs a YOLO labels folder"):
+    with pytest.raises(InputError, match="expected a YOLO labels folder"):
         f.fidelity(source, source)
 
 

@@ -183,7 +183,8 @@ def test_coco_mini(coco_mini: Path, tmp_path: Path) -> None:
 
 
 def test_a_hole_bridged_into_its_ring_stays_open() -> None:
-    from cocoprep.geometry import format_rows, merge_parts
+    from cocoprep.geometry import merge_parts
+    from cocoprep.numbers import format_rows
 
     outer = np.array([[10, 10], [90, 10], [90, 90], [10, 90]], float)
     hole = np.array([[40, 40], [40, 60], [60, 60], [60, 40]], float)

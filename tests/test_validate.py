@@ -393,7 +393,7 @@ def test_cli_strict_and_bad_input(tmp_path, coco_mini):
     assert result.exit_code == 1 and result.output.startswith("Error: ")
     assert result.exception is None or isinstance(result.exception, SystemExit)
     result = runner.invoke(main, ["validate", target, target, "--fix", str(tmp_path / "o.json")])
-    assert result.exit_code == 2 and "exactly one TARGET" in result.output
+    assert result.exit_code == 1 and "expected one target with --fix, found 2" in result.output
 
 
 def test_cli_help_ends_with_examples():

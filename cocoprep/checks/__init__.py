@@ -16,7 +16,10 @@ module                 concern
 ``fidelity``           :func:`fidelity`: IoU of written polygons against their source masks
 =====================  ========================================================================
 
-The public names below are imported on first use (``import cocoprep.checks`` stays cheap).
+``check``, ``CheckResult``, ``Report``, ``Finding``, ``KINDS``, ``RepairSummary`` and
+``FidelityReport`` are importable from here, on first use (``import cocoprep.checks`` stays
+cheap); the functions named like their modules (``validate``, ``repair``, ``fidelity``) are
+imported from those modules, which keep their names.
 """
 
 from __future__ import annotations
@@ -27,13 +30,10 @@ from typing import Any
 _EXPORTS = {
     "check": "run",
     "CheckResult": "run",
-    "validate": "validate",
     "Report": "report",
     "Finding": "report",
     "KINDS": "report",
-    "repair": "repair",
     "RepairSummary": "repair",
-    "fidelity": "fidelity",
     "FidelityReport": "fidelity",
 }
 

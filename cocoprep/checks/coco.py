@@ -22,10 +22,8 @@ from cocoprep.checks.coco_annotations import (
 )
 from cocoprep.checks.report import Finding, Report, finding, shifted
 from cocoprep.errors import InputError
-from cocoprep.parallel import run_in_order
-
-#: Annotations below which a COCO file is checked in-process (starting workers costs more).
-PARALLEL_MIN_BYTES = 48 << 20
+from cocoprep.parallel import PARALLEL_MIN_BYTES, run_in_order, worker_count
+from cocoprep.progress import Progress
 
 
 @dataclass
@@ -128,7 +126,7 @@ def validate_coco(
     *,
     workers: int | None = None,
     tolerance: float = 1.0,
-    progress: bool = False,
+    progress: Progress = None,
     chunk_bytes: int = 8 << 20,
     parallel_min_bytes: int = PARALLEL_MIN_BYTES,
 ) -> Report:
@@ -154,8 +152,7 @@ def validate_coco(
             category_ids,
             tolerance,
         )
-        workers = workers or os.cpu_count() or 1
-        chunks = _check_chunks(raw, ctx, workers, parallel_min_bytes, progress)
+        chunks = _check_chunks(raw, ctx, worker_count(workers), parallel_min_bytes, progress)
     offset = 0
     all_ids = []
     for chunk in chunks:
@@ -170,32 +167,33 @@ def validate_coco(
 
 
 def _check_chunks(
-    raw: coco.RawCoco, ctx: CheckContext, workers: int, parallel_min_bytes: int, progress: bool
+    raw: coco.RawCoco, ctx: CheckContext, workers: int, parallel_min_bytes: int, progress: Progress
 ) -> list[ChunkFindings]:
-    """The findings of every chunk of annotations, from the byte ranges or, when a range does
-    not parse, from the file read whole."""
+    """The findings of every chunk of annotations: from the byte ranges, or from the file read
+    whole when a range does not parse."""
     desc = f"validate {raw.path.name}"
-    if raw.annotation_ranges is not None:
-        sizes = [e - s for s, e in raw.annotation_ranges]
-        try:
-            return list(
-                run_in_order(
-                    _check_range,
-                    [(str(raw.path), s, e, ctx) for s, e in raw.annotation_ranges],
-                    sizes,
-                    workers=workers if sum(sizes) >= parallel_min_bytes else 1,
-                    desc=desc,
-                    unit="B",
-                    progress=progress,
-                )
+
+    def compute(raw: coco.RawCoco) -> list[ChunkFindings]:
+        if raw.annotations is not None:
+            batches = list(coco.iter_annotation_batches(raw))
+            jobs: list[tuple] = [(batch, ctx) for batch in batches]
+            sizes = [len(b) for b in batches]
+            function, unit, parallel = check_annotations, "ann", False
+        else:
+            ranges = raw.annotation_ranges or []
+            jobs = [(str(raw.path), s, e, ctx) for s, e in ranges]
+            sizes = [e - s for s, e in ranges]
+            function, unit, parallel = _check_range, "B", sum(sizes) >= parallel_min_bytes
+        return list(
+            run_in_order(
+                function,
+                jobs,
+                sizes,
+                workers=workers if parallel else 1,
+                desc=desc,
+                unit=unit,
+                progress=progress,
             )
-        except coco.LayoutError:
-            raw.annotations = coco.load_coco_dict(raw.path)["annotations"]
-    batches = list(coco.iter_annotation_batches(raw))
-    jobs = [(batch, ctx) for batch in batches]
-    sizes = [len(b) for b in batches]
-    return list(
-        run_in_order(
-            check_annotations, jobs, sizes, workers=1, desc=desc, unit="ann", progress=progress
         )
-    )
+
+    return coco.ranges_else_whole(raw, compute)

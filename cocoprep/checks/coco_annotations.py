@@ -309,13 +309,13 @@ def _check_boxes(boxes, widths, heights, ctx: CheckContext, add) -> None:
             "outside-image",
             i,
             f"bbox {boxes[i].tolist()} leaves the {widths[i]:g}x{heights[i]:g} image by more than "
-            f"{tol:g} px; clip it (--fix)",
+            f"{tol:g} px; clip it ({{fix}})",
         )
 
 
-def _check_polygons(parts, part_ann, n, widths, heights, ctx: CheckContext, add):
-    """Per-part checks; returns per-annotation polygon area, bounds and whether every part was
-    usable."""
+def _check_parts(parts, part_ann, part_no, add) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-part coordinate checks: returns the values of the numeric parts, each part's
+    number of values (0 for non-numeric parts) and which parts are usable rings."""
     lengths = np.fromiter(map(len, parts), np.int64, len(parts))
     try:
         values = np.fromiter(chain.from_iterable(parts), np.float64, int(lengths.sum()))
@@ -325,7 +325,6 @@ def _check_polygons(parts, part_ann, n, widths, heights, ctx: CheckContext, add)
         kept = [p for p, ok in zip(parts, numeric, strict=True) if ok]
         values = np.fromiter(chain.from_iterable(kept), np.float64)
         lengths = np.where(numeric, lengths, 0)
-    part_no = _part_numbers(part_ann)
     for p in np.flatnonzero(~numeric).tolist():
         add("bad-segmentation", int(part_ann[p]), f"polygon {part_no[p]} holds a non-number")
     finite = segment_sums(~np.isfinite(values), lengths) == 0
@@ -344,9 +343,16 @@ def _check_polygons(parts, part_ann, n, widths, heights, ctx: CheckContext, add)
             "too-few-points",
             int(part_ann[p]),
             f"polygon {part_no[p]} has {lengths[p] // 2} points; expected at least 3 "
-            "(drop the part, --fix does)",
+            "(drop the part, {fix} does)",
         )
-    good = numeric & finite & ~odd & ~few
+    return values, lengths, numeric & finite & ~odd & ~few
+
+
+def _check_polygons(parts, part_ann, n, widths, heights, ctx: CheckContext, add):
+    """Per-part and ring checks; returns per-annotation polygon area, bounds and whether every
+    part was usable."""
+    part_no = _part_numbers(part_ann)
+    values, lengths, good = _check_parts(parts, part_ann, part_no, add)
     complete = np.bincount(part_ann[~good], minlength=n) == 0
     keep_values = np.repeat(good, lengths)
     points = values[keep_values].reshape(-1, 2)
@@ -360,7 +366,7 @@ def _check_polygons(parts, part_ann, n, widths, heights, ctx: CheckContext, add)
                 "invalid-ring",
                 i,
                 f"polygon {part_no[good_parts[j]]}: {reason} (Shapely); "
-                "--fix keeps its valid parts",
+                "{fix} keeps its valid parts",
             )
     for j in np.flatnonzero(rings.repeated).tolist():
         add(
@@ -379,7 +385,7 @@ def _check_polygons(parts, part_ann, n, widths, heights, ctx: CheckContext, add)
             int(owner[j]),
             f"polygon {part_no[good_parts[j]]} spans x {b[j, 0]:g}..{b[j, 2]:g}, "
             f"y {b[j, 1]:g}..{b[j, 3]:g}, beyond the {w[j]:g}x{h[j]:g} image by more than "
-            f"{tol:g} px; clip it (--fix)",
+            f"{tol:g} px; clip it ({{fix}})",
         )
     polygon_area = np.bincount(owner, weights=rings.area, minlength=n)
     valid_area = np.bincount(owner, weights=rings.valid_area, minlength=n)
@@ -388,7 +394,8 @@ def _check_polygons(parts, part_ann, n, widths, heights, ctx: CheckContext, add)
         add(
             "zero-area",
             i,
-            f"polygon area {valid_area[i]:.3g} px² is below {ctx.min_area:g} px²; drop it (--fix)",
+            f"polygon area {valid_area[i]:.3g} px² is below {ctx.min_area:g} px²; "
+            "drop it ({fix})",
         )
     bounds = np.full((n, 4), np.nan)
     if len(owner):
@@ -419,19 +426,19 @@ def _compare_polygons(boxes, areas, polygon_area, bounds, usable, ctx: CheckCont
         area_off = np.abs(areas - polygon_area)
         bad_area = usable & (area_off > np.maximum(ctx.area_rtol * polygon_area, 1.0))
     for i in np.flatnonzero(bad_box).tolist():
-        expected = [round(v, 2) for v in (*bounds[i, :2], *(bounds[i, 2:] - bounds[i, :2]))]
+        expected = [round(float(v), 2) for v in (*bounds[i, :2], *(bounds[i, 2:] - bounds[i, :2]))]
         add(
             "bbox-mismatch",
             i,
             f"bbox {boxes[i].tolist()} but the polygons span {expected} (off by {off[i]:.3g} px); "
-            "--fix recomputes it",
+            "{fix} recomputes it",
         )
     for i in np.flatnonzero(bad_area).tolist():
         add(
             "area-mismatch",
             i,
             f"area {areas[i]:g} but the polygons cover {polygon_area[i]:.6g} px²; "
-            "--fix recomputes it",
+            "{fix} recomputes it",
         )
 
 
@@ -466,7 +473,8 @@ def _check_rles(annotations, rles, boxes, areas, widths, heights, ctx: CheckCont
             add(
                 "bbox-mismatch",
                 i,
-                f"bbox {boxes[i].tolist()} but the mask spans {box.tolist()}; --fix recomputes it",
+                f"bbox {boxes[i].tolist()} but the mask spans {box.tolist()}; "
+                "{fix} recomputes it",
             )
         if np.isfinite(areas[i]) and abs(areas[i] - mask_area) > max(
             ctx.area_rtol * mask_area, 1.0
@@ -474,5 +482,5 @@ def _check_rles(annotations, rles, boxes, areas, widths, heights, ctx: CheckCont
             add(
                 "area-mismatch",
                 i,
-                f"area {areas[i]:g} but the mask has {mask_area:g} pixels; --fix recomputes it",
+                f"area {areas[i]:g} but the mask has {mask_area:g} pixels; {{fix}} recomputes it",
             )

@@ -10,6 +10,8 @@ from pathlib import Path
 from cocoprep import yolo
 from cocoprep.checks.labels import LabelContext, check_label_files, label_context
 from cocoprep.checks.report import Finding, Report, finding
+from cocoprep.parallel import worker_count
+from cocoprep.progress import Progress
 
 
 def _pairing(labels: Iterable[Path], images: Iterable[Path], source: str) -> list[Finding]:
@@ -42,7 +44,7 @@ def validate_labels(
     *,
     nc: int | None = None,
     workers: int | None = None,
-    progress: bool = False,
+    progress: Progress = None,
 ) -> Report:
     """Check a YOLO labels folder, and its pairing with the images folder when that exists."""
     labels_dir = Path(labels_dir)
@@ -52,7 +54,7 @@ def validate_labels(
         report.notes.append(note)
     files = yolo.label_files(labels_dir)
     report.findings += check_label_files(
-        files, ctx, workers=workers or os.cpu_count() or 1, progress=progress, desc="labels"
+        files, ctx, workers=worker_count(workers), progress=progress, desc="labels"
     )
     report.checked["label files"] += len(files)
     images_dir = yolo.images_dir_of(labels_dir)
@@ -70,7 +72,7 @@ def validate_dataset(
     *,
     nc: int | None = None,
     workers: int | None = None,
-    progress: bool = False,
+    progress: Progress = None,
 ) -> Report:
     """Check a dataset yaml: names/nc, and every split it names (images ↔ labels, label files)."""
     spec = yolo.read_dataset_yaml(yaml_path)
@@ -97,7 +99,7 @@ def validate_dataset(
             report.findings += check_label_files(
                 present,
                 ctx,
-                workers=workers or os.cpu_count() or 1,
+                workers=worker_count(workers),
                 progress=progress,
                 desc=f"labels {key}",
             )

@@ -17,6 +17,7 @@ from cocoprep import geometry, yolo
 from cocoprep.checks.report import Finding, finding
 from cocoprep.checks.rings import MIN_AREA_NORMALISED, check_rings, segment_sums
 from cocoprep.parallel import run_in_order
+from cocoprep.progress import Progress
 
 #: ``add(check, row, kind, message)``: a finding about a row, ordered by check within its file.
 Add = Callable[[int, int, str, str], None]
@@ -118,7 +119,7 @@ def _check_label_rings(rows: yolo.LabelRows, polygons: np.ndarray, add: Add) -> 
     )
     for k, reason in enumerate(checks.reasons):
         if reason is not None:
-            message = f"{reason} (Shapely, normalised coordinates); --fix keeps its valid parts"
+            message = f"{reason} (Shapely, normalised coordinates); {{fix}} keeps its valid parts"
             add(8, int(polygons[owner[k]]), "invalid-ring", message)
     area = np.bincount(owner, weights=checks.valid_area, minlength=len(polygons))
     for j in np.flatnonzero(area < MIN_AREA_NORMALISED).tolist():
@@ -134,7 +135,7 @@ def _check_label_batch(files: list[str], ctx: LabelContext) -> list[Finding]:
 
 
 def check_label_files(
-    files: Sequence[Path], ctx: LabelContext, *, workers: int, progress: bool, desc: str
+    files: Sequence[Path], ctx: LabelContext, *, workers: int, progress: Progress, desc: str
 ) -> list[Finding]:
     """Check label files, in batches over joblib workers when there are many."""
     names = [str(f) for f in files]
@@ -167,9 +168,8 @@ def label_context(labels_dir: Path, nc: int | None) -> tuple[LabelContext, str |
         if record.get("task") == "pose" and record.get("keypoints"):
             kpt_shape = (len(record["keypoints"]), 3)
     elif nc is None:
-        note = (
-            f"{labels_dir}: no --nc and no {classmap.RECORD_NAME} in its root: class ids unchecked"
-        )
+        record_name = classmap.RECORD_NAME
+        note = f"{labels_dir}: no {{nc}} and no {record_name} in its root: class ids unchecked"
     return LabelContext(nc=nc, kpt_shape=kpt_shape), note
 
 

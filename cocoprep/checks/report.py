@@ -8,6 +8,7 @@ but is suspect.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -52,6 +53,29 @@ KINDS: dict[str, tuple[str, str]] = {
     "missing-image": (ERROR, "a split's list file names an image that does not exist"),
     "names-mismatch": (ERROR, "nc differs from the number of names in the yaml"),
 }
+
+
+#: The parameters that messages of findings and notes name, written ``{name}`` in them.
+PARAMS = ("fix", "nc")
+#: How a parameter is spelled for the reader: ``fix=`` for a Python caller by default; the
+#: command line passes its flags.
+Spell = Callable[[str], str]
+
+
+def python_spelling(name: str) -> str:
+    """``fix`` → ``fix=``, as a Python caller passes it."""
+    return f"{name}="
+
+
+def spelled(text: str, spell: Spell = python_spelling) -> str:
+    """``text`` with each parameter of :data:`PARAMS` written by ``spell``.
+
+    >>> spelled("clip it ({fix})"), spelled("clip it ({fix})", lambda name: "--" + name)
+    ('clip it (fix=)', 'clip it (--fix)')
+    """
+    for name in PARAMS:
+        text = text.replace("{" + name + "}", spell(name))
+    return text
 
 
 @dataclass(frozen=True)
@@ -161,9 +185,15 @@ class Report:
             + (f" ({checked})" if checked else "")
         )
 
-    def as_dict(self, max_examples: int = 0) -> dict[str, Any]:
+    def as_dict(self, max_examples: int = 0, spell: Spell = python_spelling) -> dict[str, Any]:
         """A JSON-ready dict: counts per kind and the findings (``max_examples`` per kind, 0 for
-        all)."""
+        all), parameters in messages written by ``spell``."""
+
+        def fields(item: Finding) -> dict[str, Any]:
+            found = {k: v for k, v in asdict(item).items() if v is not None}
+            found["message"] = spelled(item.message, spell)
+            return found
+
         kinds = {}
         for kind, items in self.by_kind().items():
             shown = items if max_examples <= 0 else items[:max_examples]
@@ -171,7 +201,7 @@ class Report:
                 "severity": items[0].severity,
                 "description": KINDS[kind][1],
                 "count": len(items),
-                "findings": [{k: v for k, v in asdict(f).items() if v is not None} for f in shown],
+                "findings": [fields(f) for f in shown],
             }
         return {
             "ok": self.ok,
@@ -179,12 +209,13 @@ class Report:
             "warnings": len(self.warnings),
             "targets": self.targets,
             "checked": dict(self.checked),
-            "notes": self.notes,
+            "notes": [spelled(note, spell) for note in self.notes],
             "kinds": kinds,
         }
 
-    def format_table(self, max_examples: int = 3) -> str:
-        """A summary table grouped by kind, with a few examples each (0: all)."""
+    def format_table(self, max_examples: int = 3, spell: Spell = python_spelling) -> str:
+        """A summary table grouped by kind, with a few examples each (0: all), parameters in
+        messages written by ``spell``."""
         lines = []
         groups = self.by_kind()
         if groups:
@@ -192,9 +223,9 @@ class Report:
         for kind, items in groups.items():
             lines.append(f"{items[0].severity:<9} {kind:<20} {len(items):>7}  {KINDS[kind][1]}")
             shown = items if max_examples <= 0 else items[:max_examples]
-            lines += [f"    {f.where()}: {f.message}" for f in shown]
+            lines += [f"    {f.where()}: {spelled(f.message, spell)}" for f in shown]
             if len(items) > len(shown):
                 lines.append(f"    … and {len(items) - len(shown)} more")
-        lines += [f"note: {note}" for note in self.notes]
+        lines += [f"note: {spelled(note, spell)}" for note in self.notes]
         lines.append(self.summary_line())
         return "\n".join(lines)

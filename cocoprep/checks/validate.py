@@ -17,6 +17,7 @@ from cocoprep.checks.coco import validate_coco
 from cocoprep.checks.dataset import validate_dataset, validate_labels
 from cocoprep.checks.report import ERROR, Report
 from cocoprep.errors import InputError
+from cocoprep.progress import Progress
 
 
 def target_kind(path: Path) -> str:
@@ -41,7 +42,7 @@ def validate(
     strict: bool = False,
     tolerance: float = 1.0,
     workers: int | None = None,
-    progress: bool = False,
+    progress: Progress = None,
 ) -> Report:
     """Validate COCO JSON files, YOLO labels folders and dataset yamls.
 

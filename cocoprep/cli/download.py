@@ -1,0 +1,152 @@
+"""`cocoprep download`: the COCO 2017 archives (or a class subset) into a root."""
+
+from __future__ import annotations
+
+import click
+
+from cocoprep.cli.options import Output, comma_list, output_options
+
+_DOWNLOAD_EXAMPLES = """\b
+Examples:
+  cocoprep download val2017 --root datasets/coco
+  cocoprep download train2017 val2017 --connections 8 --keep-archives
+  cocoprep download --annotations panoptic_annotations_trainval2017
+  cocoprep download val2017 --classes person,dog --max-images 500 --seed 1
+  cocoprep download val2017 --mirror /mnt/coco-mirror     # zips/, annotations/ below it
+  COCOPREP_MIRROR=http://mirror.lan/coco/ cocoprep download train2017
+  cocoprep download train2017 --dry-run
+  cocoprep download --list
+"""
+
+
+@click.command("download", epilog=_DOWNLOAD_EXAMPLES)
+@click.argument("splits", nargs=-1, metavar="[SPLIT]...")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    default="datasets/coco",
+    show_default=True,
+    help="Destination: images/<split>/, annotations/, downloads/.",
+)
+@click.option(
+    "--annotations",
+    "extra_annotations",
+    multiple=True,
+    metavar="NAME",
+    help="Also fetch this annotation archive (repeatable), e.g. panoptic_annotations_trainval2017.",
+)
+@click.option("--no-annotations", is_flag=True, help="Skip the default annotation archive.")
+@click.option("--list", "list_only", is_flag=True, help="Print the catalog and what ROOT holds.")
+@click.option(
+    "--catalog",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML catalog replacing the built-in COCO 2017 table.",
+)
+@click.option(
+    "--mirror",
+    metavar="BASE",
+    help="Base URL (http, https, file://) or directory replacing the catalog's "
+    "[env: COCOPREP_MIRROR].",
+)
+@click.option("--tls", is_flag=True, help="Use the HTTPS endpoint of the COCO bucket.")
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Parallel byte ranges per large archive.",
+)
+@click.option(
+    "--jobs", type=click.IntRange(1, 16), default=3, show_default=True, help="Archives at once."
+)
+@click.option("--keep-archives", is_flag=True, help="Keep verified zips in ROOT/downloads/.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and disk needs; download nothing.")
+@click.option("--classes", metavar="NAMES", help="Comma-separated classes: only their images.")
+@click.option("--max-images", type=click.IntRange(1), help="With --classes: at most N per split.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --classes: pick seed.")
+@click.option(
+    "--retries",
+    type=click.IntRange(0),
+    default=5,
+    show_default=True,
+    help="Attempts without progress before giving up.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds without data before a retry.",
+)
+@output_options
+def download_command(
+    splits: tuple[str, ...],
+    root: str,
+    extra_annotations: tuple[str, ...],
+    no_annotations: bool,
+    list_only: bool,
+    catalog: str | None,
+    mirror: str | None,
+    tls: bool,
+    connections: int,
+    jobs: int,
+    keep_archives: bool,
+    dry_run: bool,
+    classes: str | None,
+    max_images: int | None,
+    seed: int,
+    retries: int,
+    timeout: float,
+    out: Output,
+) -> None:
+    """Download COCO 2017 splits (train2017 val2017 test2017 unlabeled2017) into ROOT.
+
+    Images land in ROOT/images/<split>/ and annotation JSONs in ROOT/annotations/, the layout
+    `cocoprep convert` and Ultralytics expect. Any split brings annotations_trainval2017
+    (instances, keypoints, captions); --no-annotations skips it.
+
+    Downloads go to ROOT/downloads/<archive>.zip.part and resume with HTTP Range after an
+    interruption; size and MD5 are checked, retries back off exponentially. Extraction is safe
+    (no absolute, '..' or link members) and atomic per file; a finished archive leaves
+    ROOT/.cocoprep/<archive>.done with its MD5, so a re-run skips it. Verified archives are
+    deleted after extraction unless --keep-archives.
+
+    With --classes only the images showing those classes are fetched (all classes first, then
+    any); the complete annotations move to instances_<split>.full.json and
+    instances_<split>.json holds the subset, ready for `cocoprep convert`.
+    """
+    from cocoprep.download import download, format_catalog, list_catalog
+
+    if list_only:
+        click.echo(format_catalog(list_catalog(catalog, root=root)))
+        return
+    names = comma_list(classes)
+    if max_images is not None and not names:
+        message = "expected --classes with it"
+        raise click.BadParameter(message, param_hint="--max-images")
+    summary = download(
+        splits,
+        root=root,
+        annotations=extra_annotations,
+        default_annotations=not no_annotations,
+        catalog=catalog,
+        mirror=mirror,
+        tls=tls,
+        connections=connections,
+        jobs=jobs,
+        keep_archives=keep_archives,
+        dry_run=dry_run,
+        classes=names,
+        max_images=max_images,
+        seed=seed,
+        retries=retries,
+        timeout=timeout,
+        progress=out.bars,
+    )
+    if dry_run:
+        click.echo(summary.format())
+    else:
+        out.summary(summary.format())
+
+
+COMMANDS = (download_command,)
