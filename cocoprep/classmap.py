@@ -2,23 +2,18 @@
 
 The map is dense by sorted category id (0..N-1), which on COCO equals Ultralytics' 91→80 table
 and on any other dataset is still right. It is computed from the union of the categories of all
-input files and kept in a small record, ``ROOT/cocoprep.json``, that later runs into the same root
-reuse, so converting train today and val tomorrow gives the same ids.
+input files and kept in a small record, ``ROOT/cocoprep.json`` (:mod:`cocoprep.layout`), that
+later runs into the same root reuse, so converting train today and val tomorrow gives the same ids.
 """
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from cocoprep.errors import InputError
-from cocoprep.fileio import write_atomic
-
-RECORD_NAME = "cocoprep.json"
-RECORD_VERSION = 1
+from cocoprep.errors import ConflictError, InputError
 
 
 @dataclass(frozen=True)
@@ -83,31 +78,13 @@ def select_classes(categories: dict[int, str], wanted: Sequence[str]) -> ClassMa
     missing = [name for name in wanted if name not in by_name]
     if missing:
         known = ", ".join(sorted(by_name)[:20])
-        msg = f"--classes names {', '.join(missing)} not among the categories ({known}, …)"
-        raise InputError(msg)
+        msg = f"{{classes}} names {', '.join(missing)} not among the categories ({known}, …)"
+        raise InputError(msg, params=["classes"])
     if len(set(wanted)) != len(wanted):
-        msg = f"--classes lists a class twice: {', '.join(wanted)}"
-        raise InputError(msg)
+        msg = f"{{classes}} lists a class twice: {', '.join(wanted)}"
+        raise InputError(msg, params=["classes"])
     ids = tuple(by_name[name] for name in wanted)
     return ClassMap(category_ids=ids, names=tuple(wanted), selected=True)
-
-
-def read_record(root: Path) -> dict[str, Any] | None:
-    """The conversion record of ``root``, or None when there is none yet."""
-    path = root / RECORD_NAME
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        classes = record["classes"]
-        ClassMap(
-            category_ids=tuple(int(c["id"]) for c in classes),
-            names=tuple(str(c["name"]) for c in classes),
-        )
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        msg = f"{path}: unreadable conversion record ({error}); delete it to start a new class map"
-        raise InputError(msg) from None
-    return record
 
 
 def map_from_record(record: dict[str, Any]) -> ClassMap:
@@ -124,9 +101,10 @@ def resolve_class_map(
     categories: dict[int, str],
     record: dict[str, Any] | None,
     classes: Sequence[str] | None,
-    root: Path,
+    record_path: str | os.PathLike,
 ) -> ClassMap:
-    """The class map for this run: ``--classes`` when given, else the root's record, else dense.
+    """The class map for this run: ``classes`` when given, else the record's (read from
+    ``record_path``), else dense.
 
     A category of the input that the record names differently, or that an unselected record
     lacks, is an error: reusing the map would silently give wrong or missing classes.
@@ -141,40 +119,13 @@ def resolve_class_map(
         if cid in recorded and recorded[cid] != name:
             msg = (
                 f"category id {cid} is {name!r} in the input but {recorded[cid]!r} in "
-                f"{root / RECORD_NAME}; pass --classes to set a new class map or use a new root"
+                f"{record_path}; pass {{classes}} to set a new class map or use a new root"
             )
-            raise InputError(msg)
+            raise ConflictError(msg, path=record_path, params=["classes"])
         if cid not in recorded and not existing.selected:
             msg = (
-                f"category {cid} {name!r} is not in the class map of {root / RECORD_NAME} "
-                f"({len(recorded)} classes); pass --classes to set a new map or use a new root"
+                f"category {cid} {name!r} is not in the class map of {record_path} "
+                f"({len(recorded)} classes); pass {{classes}} to set a new map or use a new root"
             )
-            raise InputError(msg)
+            raise ConflictError(msg, path=record_path, params=["classes"])
     return existing
-
-
-def write_record(
-    root: Path,
-    class_map: ClassMap,
-    task: str,
-    splits: dict[str, Any],
-    *,
-    keypoint_names: Sequence[str] | None = None,
-) -> Path:
-    """Write ``ROOT/cocoprep.json``: the class map, the task, keypoint names (pose) and what
-    each split holds."""
-    record = {
-        "version": RECORD_VERSION,
-        "task": task,
-        "selected": class_map.selected,
-        "classes": [
-            {"id": cid, "name": name}
-            for cid, name in zip(class_map.category_ids, class_map.names, strict=True)
-        ],
-        "splits": splits,
-    }
-    if keypoint_names:
-        record["keypoints"] = list(keypoint_names)
-    path = root / RECORD_NAME
-    write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
-    return path

@@ -42,7 +42,6 @@ _COLON = re.compile(rb"\s*:\s*")
 _NOT_SPACE = re.compile(rb"\S")
 T = TypeVar("T")
 F = TypeVar("F", "CocoFile", "RawCoco")
-_SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
 log = logging.getLogger("cocoprep")
 
 
@@ -141,21 +140,6 @@ class CocoFile:
     annotation_ranges: list[tuple[int, int]] | None
     annotations: list[dict[str, Any]] | None = field(default=None, repr=False)
     extra: dict[str, int] = field(default_factory=dict)
-
-
-def split_from_filename(path: str | Path) -> str:
-    """The split a COCO file is named for.
-
-    >>> split_from_filename("annotations/instances_val2017.json")
-    'val2017'
-    >>> split_from_filename("person_keypoints_train2017.json")
-    'train2017'
-    >>> split_from_filename("lvis_v1_val.json")
-    'lvis_v1_val'
-    """
-    stem = PurePosixPath(str(path).replace("\\", "/")).stem
-    match = _SPLIT_RE.match(stem)
-    return match.group("split") if match else stem
 
 
 def image_relpath(image: dict[str, Any], split: str) -> str:

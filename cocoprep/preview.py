@@ -284,18 +284,18 @@ def _sample(root: Path, split: str | None, n: int, seed: int) -> tuple[str, list
         split = next((s for s in splits if s.startswith("val")), next(iter(splits), ""))
     if split not in splits:
         msg = (
-            f"{root}: no split {split!r} (found {', '.join(splits) or 'none'}); pass --split "
+            f"{root}: no split {split!r} (found {', '.join(splits) or 'none'}); pass {{split}} "
             "with one of them"
         )
-        raise InputError(msg)
+        raise InputError(msg, path=root, params=["split"])
     source = root / splits[split]
     images = yolo.split_images(source)[0] if source.exists() else []
     if not images:
         msg = (
             f"{source}: no images of {split} on disk; preview draws over the images: download "
-            "them, or convert with --images FOLDER"
+            "them, or convert with {images} set to their folder"
         )
-        raise InputError(msg)
+        raise InputError(msg, path=source, params=["images"])
     return split, random.Random(seed).sample(images, min(n, len(images)))
 
 
@@ -329,14 +329,14 @@ def preview(
     """
     from PIL import Image, UnidentifiedImageError
 
-    from cocoprep import classmap, yolo
+    from cocoprep import classmap, layout, yolo
 
     if n < 1:
         msg = f"preview: expected at least one image (-n), found {n}"
         raise InputError(msg)
     root = Path(root)
     split, chosen = _sample(root, split, n, seed)
-    record = classmap.read_record(root)
+    record = layout.read_record(root)
     class_map = classmap.map_from_record(record) if record else None
     names = class_map.names_by_index() if class_map else {}
     kpt_shape = None

@@ -20,13 +20,17 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from simdjson import Array, Object
 
 from cocoprep import geometry, numbers
 from cocoprep.errors import InputError
+
+if TYPE_CHECKING:
+    from cocoprep import coco
+    from cocoprep.classmap import ClassMap
 
 TASKS = ("segment", "detect", "pose")
 
@@ -68,6 +72,27 @@ class RowContext:
         """Class index per category id: -1 not kept, -2 unknown to the file."""
         found = _lookup(self.sorted_category_ids, self.category_class, category_ids, missing=-2)
         return found
+
+
+def row_context(
+    coco_file: coco.CocoFile, class_map: ClassMap, task: str, keep_crowd: bool
+) -> RowContext:
+    """The :class:`RowContext` of one opened file and class map (convert's, fidelity's)."""
+    images = coco_file.images
+    order = np.argsort(images.ids, kind="stable")
+    category_ids = np.array(sorted(c["id"] for c in coco_file.categories), np.int64)
+    index = class_map.index_of()
+    return RowContext(
+        source=str(coco_file.path),
+        task=task,
+        keep_crowd=keep_crowd,
+        sorted_image_ids=images.ids[order],
+        image_order=order,
+        widths=images.widths,
+        heights=images.heights,
+        sorted_category_ids=category_ids,
+        category_class=np.array([index.get(int(c), -1) for c in category_ids], np.int64),
+    )
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, missing: int = -1):

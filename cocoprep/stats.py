@@ -314,9 +314,9 @@ def coco_stats(
     path: str | os.PathLike, *, workers: int | None = None, progress: bool = False
 ) -> SplitStats:
     """Stats of one COCO-format annotation file (split named after the file)."""
-    from cocoprep import coco
+    from cocoprep import coco, layout
 
-    coco_file = coco.open_coco(path, coco.split_from_filename(path))
+    coco_file = coco.open_coco(path, layout.split_from_filename(path))
     table = coco_file.images
     order = np.argsort(table.ids, kind="stable")
     sorted_ids = table.ids[order]
@@ -404,10 +404,10 @@ def root_stats(
     root: str | os.PathLike, *, workers: int | None = None, progress: bool = False
 ) -> list[SplitStats]:
     """Stats of each split of a dataset root, from its YOLO label files."""
-    from cocoprep import classmap, yamlfile
+    from cocoprep import classmap, layout, yamlfile
 
     root = Path(root)
-    record = classmap.read_record(root)
+    record = layout.read_record(root)
     names: list[str] = list(classmap.map_from_record(record).names) if record else []
     kpt_count = None
     if record and record.get("task") == "pose" and record.get("keypoints"):
@@ -445,9 +445,9 @@ def root_stats(
 
 def is_dataset_root(path: Path) -> bool:
     """A folder with labels, images or a conversion record (not a folder of JSON files)."""
-    from cocoprep import classmap
+    from cocoprep import layout
 
-    names = (classmap.RECORD_NAME, "labels", "images")
+    names = (layout.RECORD_NAME, "labels", "images")
     return path.is_dir() and any((path / name).exists() for name in names)
 
 
@@ -463,7 +463,7 @@ def stats(
     --------
     >>> print(stats("datasets/coco").format("csv"))  # doctest: +SKIP
     """
-    from cocoprep.convert import find_annotation_files
+    from cocoprep.layout import find_annotation_files
 
     if isinstance(sources, str | os.PathLike):
         sources = [sources]

@@ -1,10 +1,7 @@
-"""The Ultralytics dataset yaml (``coco.yaml``): one writer for ``convert`` and ``cocoprep yaml``.
+"""``cocoprep yaml``: rebuild a root's dataset yaml (:mod:`cocoprep.datasetyaml`) from what is on
+disk.
 
-Ultralytics' ``check_det_dataset`` resolves a relative ``path`` against its own datasets folder, not
-the yaml's, so ``path`` is written absolute; the split keys name the list files convert writes
-(``train2017.txt``), or the split's image folder (``images/val``), relative to ``path``.
-
-:func:`write_root_yaml` (``cocoprep yaml``) rebuilds the yaml from what is on disk: the splits
+:func:`write_root_yaml` rebuilds the yaml from what is on disk: the splits
 found by :func:`find_splits`, the class names of the conversion record ``ROOT/cocoprep.json`` or of
 the COCO files the labels came from.
 """
@@ -13,104 +10,17 @@ from __future__ import annotations
 
 import logging
 import os
-import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from cocoprep.errors import InputError
-from cocoprep.fileio import write_atomic
+from cocoprep import classmap, coco, layout
+from cocoprep.datasetyaml import keypoint_names_of, split_keys, write_dataset_yaml
+from cocoprep.errors import ConflictError, InputError
 from cocoprep.yolo import IMAGE_SUFFIXES
 
 log = logging.getLogger("cocoprep")
-
-SPLIT_KEYS = ("train", "val", "test")
-
-
-def split_keys(splits: Sequence[str]) -> dict[str, list[str]]:
-    """Group split names under the yaml's ``train``/``val``/``test`` keys by their prefix.
-
-    >>> split_keys(["val2017", "train2017", "unlabeled2017"])
-    {'train': ['train2017'], 'val': ['val2017']}
-    """
-    keys: dict[str, list[str]] = {}
-    for key in SPLIT_KEYS:
-        for split in sorted(splits):
-            if split.startswith(key):
-                keys.setdefault(key, []).append(split)
-    return keys
-
-
-def flip_index(keypoint_names: Sequence[str]) -> list[int]:
-    """Horizontal-flip permutation of keypoints named ``left_*`` / ``right_*``.
-
-    >>> flip_index(["nose", "left_eye", "right_eye"])
-    [0, 2, 1]
-    """
-    position = {name: i for i, name in enumerate(keypoint_names)}
-    flipped = []
-    for i, name in enumerate(keypoint_names):
-        if name.startswith("left_"):
-            flipped.append(position.get("right_" + name[5:], i))
-        elif name.startswith("right_"):
-            flipped.append(position.get("left_" + name[6:], i))
-        else:
-            flipped.append(i)
-    return flipped
-
-
-def dataset_yaml(
-    root: Path,
-    names: dict[int, str],
-    splits: Sequence[str] | Mapping[str, str],
-    *,
-    keypoint_names: Sequence[str] | None = None,
-    download: str | None = None,
-) -> str:
-    """The text of a dataset yaml for ``root`` (see the module docstring).
-
-    ``splits`` are split names, each pointing at its list file ``<split>.txt``, or
-    ``{split: path relative to root}`` as :func:`find_splits` returns them.
-    """
-    paths = dict(splits) if isinstance(splits, Mapping) else {s: f"{s}.txt" for s in splits}
-    data: dict = {"path": str(root.resolve())}
-    for key, members in split_keys(list(paths)).items():
-        files = [paths[split] for split in members]
-        data[key] = files[0] if len(files) == 1 else files
-    if keypoint_names:
-        data["kpt_shape"] = [len(keypoint_names), 3]
-        data["flip_idx"] = flip_index(keypoint_names)
-    data["names"] = dict(names)
-    text = "# Written by cocoprep; regenerate with: cocoprep yaml " + str(root) + "\n"
-    for key, value in data.items():
-        # Lists inline ([17, 3]), the names one per line, as in Ultralytics' own yamls.
-        flow = None if isinstance(value, list) else False
-        text += yaml.safe_dump(
-            {key: value}, allow_unicode=True, default_flow_style=flow, width=1 << 16
-        )
-    if download:
-        # A literal block, as in Ultralytics' own yamls (safe_dump would quote the key too).
-        text += "download: |\n" + textwrap.indent(download.rstrip("\n") + "\n", "  ")
-    return text
-
-
-def write_dataset_yaml(
-    root: Path,
-    names: dict[int, str],
-    splits: Sequence[str] | Mapping[str, str],
-    *,
-    name: str = "coco.yaml",
-    keypoint_names: Sequence[str] | None = None,
-    download: str | None = None,
-) -> Path:
-    """Write :func:`dataset_yaml` to ``root / name`` atomically and return its path."""
-    path = root / name
-    text = dataset_yaml(root, names, splits, keypoint_names=keypoint_names, download=download)
-    write_atomic(path, text.encode())
-    return path
 
 
 def _first_entry(listing: Path) -> str | None:
@@ -179,19 +89,6 @@ def find_splits(root: Path) -> dict[str, str]:
     return found
 
 
-def keypoint_names_of(categories: Sequence[dict[str, Any]]) -> list[str] | None:
-    """The keypoint names of the first category that has some (COCO ``person``), else None.
-
-    >>> keypoint_names_of([{"id": 1, "name": "person", "keypoints": ["nose", "left_eye"]}])
-    ['nose', 'left_eye']
-    """
-    for category in categories:
-        names = category.get("keypoints")
-        if isinstance(names, list) and names:
-            return [str(n) for n in names]
-    return None
-
-
 def download_script(
     root: Path,
     splits: Sequence[str],
@@ -218,10 +115,10 @@ def download_script(
     unknown = [s for s in splits if s not in COCO_2017.splits]
     if unknown or not splits:
         msg = (
-            f"{root}: --download fetches COCO 2017 splits ({', '.join(COCO_2017.splits)}), found "
-            f"{', '.join(unknown) or 'no split'}; drop --download for this dataset"
+            f"{root}: {{download}} fetches COCO 2017 splits ({', '.join(COCO_2017.splits)}), "
+            f"found {', '.join(unknown) or 'no split'}; drop {{download}} for this dataset"
         )
-        raise InputError(msg)
+        raise InputError(msg, path=root, params=["download"])
     prefix = "person_keypoints" if task == "pose" else "instances"
     # test2017 and unlabeled2017 come without annotations: fetched, not converted.
     labelled = [s for s in splits if s in ("train2017", "val2017")]
@@ -261,23 +158,20 @@ def _names_and_keypoints(
     root: Path, annotations: Sequence[str | os.PathLike]
 ) -> tuple[dict[int, str], list[str] | None, str | None, dict[str, Any] | None]:
     """Class names (by index), keypoint names, task and the record, from record or COCO files."""
-    from cocoprep import classmap, coco
-    from cocoprep.convert import find_annotation_files
-
-    record = classmap.read_record(root)
+    record = layout.read_record(root)
     task = record.get("task") if record else None
     if not annotations:
         if record is None:
             msg = (
-                f"{root}: no conversion record {classmap.RECORD_NAME} to take class names from; "
-                "pass --annotations FILE (the COCO JSON the labels came from) or run "
+                f"{root}: no conversion record {layout.RECORD_NAME} to take class names from; "
+                "pass {annotations} (the COCO JSON the labels came from) or run "
                 "cocoprep convert into this root"
             )
-            raise InputError(msg)
+            raise InputError(msg, path=root, params=["annotations"])
         keypoints = record.get("keypoints") if task == "pose" else None
         return classmap.map_from_record(record).names_by_index(), keypoints, task, record
-    files = find_annotation_files(annotations, task or "segment")
-    opened = [coco.open_coco(f, coco.split_from_filename(f)) for f in files]
+    files = layout.find_annotation_files(annotations, task or "segment")
+    opened = [coco.open_coco(f, layout.split_from_filename(f)) for f in files]
     categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
     keypoints = keypoint_names_of([cat for c in opened for cat in c.categories])
     if record is None:
@@ -288,10 +182,10 @@ def _names_and_keypoints(
     if missing:
         msg = (
             f"{', '.join(map(str, files))}: no category id {missing[0]}, which class "
-            f"{ids.index(missing[0])} of {root / classmap.RECORD_NAME} is; pass the files the "
+            f"{ids.index(missing[0])} of {layout.record_path(root)} is; pass the files the "
             "labels were converted from"
         )
-        raise InputError(msg)
+        raise ConflictError(msg, path=layout.record_path(root), params=["annotations"])
     names = {i: categories[cid] for i, cid in enumerate(ids)}
     return names, keypoints if task == "pose" else None, task, record
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -14,12 +15,14 @@ from click.testing import CliRunner
 from pycocotools import mask as mask_utils
 
 from cocoprep.cli import main
-from cocoprep.convert import convert, label_path
-from cocoprep.errors import InputError
+from cocoprep.convert import Tuning, convert
+from cocoprep.errors import ConflictError, InputError
 
 from builders import coco, image, polygon_annotation, square, write
 
-convert_module = importlib.import_module("cocoprep.convert")
+textstore = importlib.import_module("cocoprep.convert.textstore")
+writer = importlib.import_module("cocoprep.convert.writer")
+pipeline = importlib.import_module("cocoprep.convert.pipeline")
 
 
 def read_labels(root: Path) -> dict[str, bytes]:
@@ -176,13 +179,6 @@ def test_nested_file_names_keep_their_folders(tmp_path):
     assert (tmp_path / "out/labels/train/patch0/objects365_v1_00000001.txt").is_file()
 
 
-def test_label_path_replaces_the_last_images_folder():
-    assert (
-        label_path(Path("/r"), "train/images/v1/a.jpg").as_posix()
-        == "/r/images/train/labels/v1/a.txt"
-    )
-
-
 def test_class_map_is_reused_by_a_later_run(tmp_path):
     train = coco(
         [image(1)],
@@ -206,7 +202,7 @@ def test_a_renamed_category_is_an_error(tmp_path):
     first = coco([image(1)], [], categories=[{"id": 1, "name": "person"}])
     second = coco([image(2)], [], categories=[{"id": 1, "name": "human"}])
     convert([write(tmp_path / "instances_a.json", first)], tmp_path / "out")
-    with pytest.raises(InputError, match="category id 1 is 'human' in the input but 'person'"):
+    with pytest.raises(ConflictError, match="category id 1 is 'human' in the input but 'person'"):
         convert([write(tmp_path / "instances_b.json", second)], tmp_path / "out")
     with pytest.raises(InputError, match=r"category id 1 is 'person' in .* but 'human'"):
         convert([tmp_path / "instances_a.json", tmp_path / "instances_b.json"], tmp_path / "o2")
@@ -244,13 +240,12 @@ def _many_images(tmp_path: Path, n: int = 300) -> Path:
 
 
 @pytest.mark.parametrize("task", ["segment", "detect"])
-def test_output_is_identical_for_any_worker_count(tmp_path, monkeypatch, task):
+def test_output_is_identical_for_any_worker_count(tmp_path, task):
     source = _many_images(tmp_path)
-    monkeypatch.setattr(convert_module, "CHUNK_BYTES", 16 << 10)
-    serial = convert([source], tmp_path / "one", task=task, workers=1)
-    monkeypatch.setattr(convert_module, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(convert_module, "IMAGES_PER_BLOCK", 7)
-    convert([source], tmp_path / "two", task=task, workers=2)
+    small = Tuning(chunk_bytes=16 << 10)
+    serial = convert([source], tmp_path / "one", task=task, workers=1, tuning=small)
+    parallel = Tuning(chunk_bytes=16 << 10, parallel_min_bytes=0, images_per_block=7)
+    convert([source], tmp_path / "two", task=task, workers=2, tuning=parallel)
     assert read_labels(tmp_path / "one") == read_labels(tmp_path / "two")
     assert serial.totals()["instances"] > 1000
 
@@ -281,35 +276,37 @@ def _labelled_and_background(tmp_path: Path, n: int = 60, nested: bool = True) -
     return write(tmp_path / "instances_many.json", coco(images, anns))
 
 
-def _force_parallel_writes(monkeypatch, tmp_path: Path) -> tuple[Path, list]:
-    """Label files written in blocks of at most 7 images (joined 3 at a time), by workers
-    whatever the split's size; the text's temporary file in a folder of its own. Returns that
-    folder and a list that records (workers, blocks) of each write phase."""
-    monkeypatch.setattr(convert_module, "WRITE_PARALLEL_MIN_IMAGES", 0)
-    monkeypatch.setattr(convert_module, "MIN_IMAGES_PER_BLOCK", 1)
-    monkeypatch.setattr(convert_module, "IMAGES_PER_BLOCK", 7)
-    monkeypatch.setattr(convert_module, "IMAGES_PER_JOIN", 3)
+def _force_parallel_writes(monkeypatch, tmp_path: Path) -> tuple[Tuning, Path, list]:
+    """A tuning that writes label files in blocks of at most 7 images (joined 3 at a time), by
+    workers whatever the split's size, the text's temporary file in a folder of its own; that
+    folder; and a list that records (workers, blocks) of each write phase."""
     shm = tmp_path / "shm"
     shm.mkdir()
-    monkeypatch.setattr(convert_module, "_SHM", str(shm))
-    monkeypatch.setattr(convert_module, "SHM_HEADROOM", 0)
+    tuning = Tuning(
+        write_parallel_min_images=0,
+        min_images_per_block=1,
+        images_per_block=7,
+        images_per_join=3,
+        shm_folder=str(shm),
+        shm_headroom=0,
+    )
     phases = []
-    run_in_order = convert_module.run_in_order
+    run_in_order = writer.run_in_order
 
     def recording(function, jobs, sizes, **options):
         if options.get("desc", "").startswith("labels "):
             phases.append((options["workers"], len(jobs)))
         return run_in_order(function, jobs, sizes, **options)
 
-    monkeypatch.setattr(convert_module, "run_in_order", recording)
-    return shm, phases
+    monkeypatch.setattr(writer, "run_in_order", recording)
+    return tuning, shm, phases
 
 
 def test_parallel_writes_give_the_same_files_and_counts(tmp_path, monkeypatch):
     source = _labelled_and_background(tmp_path)
     serial = convert([source], tmp_path / "one", workers=1)
-    shm, phases = _force_parallel_writes(monkeypatch, tmp_path)
-    parallel = convert([source], tmp_path / "two", workers=2)
+    tuning, shm, phases = _force_parallel_writes(monkeypatch, tmp_path)
+    parallel = convert([source], tmp_path / "two", workers=2, tuning=tuning)
     assert phases == [(min(2, os.cpu_count() or 1), 9)]
     labels = read_labels(tmp_path / "two")
     assert labels == read_labels(tmp_path / "one")
@@ -324,13 +321,13 @@ def test_parallel_writes_give_the_same_files_and_counts(tmp_path, monkeypatch):
 
 def test_parallel_rerun_leaves_right_files_untouched(tmp_path, monkeypatch):
     source = _labelled_and_background(tmp_path)
-    _force_parallel_writes(monkeypatch, tmp_path)
+    tuning, _, _ = _force_parallel_writes(monkeypatch, tmp_path)
     out = tmp_path / "out"
-    convert([source], out, workers=2)
+    convert([source], out, workers=2, tuning=tuning)
     first = read_labels(out)
     (out / "labels/many/000000000003.txt").write_bytes(b"stale\n")
     before = {p: p.stat().st_mtime_ns for p in (out / "labels").rglob("*.txt")}
-    summary = convert([source], out, workers=2)
+    summary = convert([source], out, workers=2, tuning=tuning)
     assert read_labels(out) == first
     totals = summary.totals()
     assert (totals["label_files_written"], totals["label_files_unchanged"]) == (1, 59)
@@ -342,8 +339,8 @@ def test_parallel_rerun_leaves_right_files_untouched(tmp_path, monkeypatch):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_block_leaves_no_label_folder_stage_or_temp_file(tmp_path, monkeypatch, workers):
     source = _labelled_and_background(tmp_path, nested=False)
-    shm, _ = _force_parallel_writes(monkeypatch, tmp_path)
-    plan_folders = convert_module.plan_folders
+    tuning, shm, _ = _force_parallel_writes(monkeypatch, tmp_path)
+    plan_folders = pipeline.plan_folders
 
     def plan_and_take_a_name(folders, stages):
         plan_folders(folders, stages)
@@ -351,10 +348,10 @@ def test_a_failing_block_leaves_no_label_folder_stage_or_temp_file(tmp_path, mon
             os.mkdir(f"{stage}/000000000040.txt")
         return stages
 
-    monkeypatch.setattr(convert_module, "plan_folders", plan_and_take_a_name)
+    monkeypatch.setattr(pipeline, "plan_folders", plan_and_take_a_name)
     out = tmp_path / "out"
     with pytest.raises(FileExistsError, match=r"000000000040\.txt"):
-        convert([source], out, workers=workers)
+        convert([source], out, workers=workers, tuning=tuning)
     assert not (out / "labels").exists()  # nor the folder planning made for the stage
     assert list(shm.iterdir()) == []
     assert not list(out.rglob("*.tmp"))
@@ -362,18 +359,18 @@ def test_a_failing_block_leaves_no_label_folder_stage_or_temp_file(tmp_path, mon
 
 def test_label_text_goes_to_the_temporary_directory_when_shm_is_small(tmp_path, monkeypatch):
     source = _labelled_and_background(tmp_path, 6)
-    shm, _ = _force_parallel_writes(monkeypatch, tmp_path)
-    monkeypatch.setattr(convert_module, "SHM_HEADROOM", 1 << 62)
+    tuning, shm, _ = _force_parallel_writes(monkeypatch, tmp_path)
+    tuning = dataclasses.replace(tuning, shm_headroom=1 << 62)
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    text_file, made = convert_module.label_text_file, []
+    text_file, made = pipeline.label_text_file, []
 
-    def recording(size_hint):
-        made.append(text_file(size_hint))
+    def recording(size_hint, tuning):
+        made.append(text_file(size_hint, tuning))
         return made[-1]
 
-    monkeypatch.setattr(convert_module, "label_text_file", recording)
-    convert([source], tmp_path / "out", workers=1)
+    monkeypatch.setattr(pipeline, "label_text_file", recording)
+    convert([source], tmp_path / "out", workers=1, tuning=tuning)
     assert [Path(p).parent for p in made] == [tmp_path / "tmp"]
     assert list((tmp_path / "tmp").iterdir()) == [] == list(shm.iterdir())
 

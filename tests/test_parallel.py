@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -13,19 +12,17 @@ import numpy as np
 import pytest
 
 from cocoprep import parallel
-from cocoprep.convert import convert
+from cocoprep.convert import Tuning, convert
 from cocoprep.errors import CocoprepError, InputError
 
 from builders import coco, image, polygon_annotation, square, write
-
-convert_module = importlib.import_module("cocoprep.convert")
 
 
 def _labels(root):
     return {p.relative_to(root): p.read_bytes() for p in (root / "labels").rglob("*.txt")}
 
 
-def test_dask_backend_gives_the_same_bytes(tmp_path, monkeypatch):
+def test_dask_backend_gives_the_same_bytes(tmp_path):
     distributed = pytest.importorskip("distributed")
     rng = np.random.default_rng(1)
     anns = [
@@ -33,12 +30,13 @@ def test_dask_backend_gives_the_same_bytes(tmp_path, monkeypatch):
         for k in range(1, 400)
     ]
     source = write(tmp_path / "instances_v.json", coco([image(i) for i in range(1, 40)], anns))
-    monkeypatch.setattr(convert_module, "CHUNK_BYTES", 8 << 10)
-    convert([source], tmp_path / "local", workers=1)
+    tuning = Tuning(chunk_bytes=8 << 10)
+    convert([source], tmp_path / "local", workers=1, tuning=tuning)
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
-        convert([source], tmp_path / "dask", backend="dask", scheduler=cluster.scheduler_address)
+        address = cluster.scheduler_address
+        convert([source], tmp_path / "dask", backend="dask", scheduler=address, tuning=tuning)
     assert _labels(tmp_path / "dask") == _labels(tmp_path / "local")
 
 

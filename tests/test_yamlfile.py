@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cocoprep.cli import main
 from cocoprep.convert import convert
-from cocoprep.errors import InputError
+from cocoprep.errors import ConflictError, InputError
 from cocoprep.yamlfile import download_script, find_splits, write_root_yaml
 
 KEYPOINTS = ["nose", "left_eye", "right_eye", "left_ear", "right_ear"]
@@ -124,7 +124,7 @@ def test_names_from_annotations_when_no_record(tmp_path: Path) -> None:
     source = write_coco(tmp_path / "instances_val.json", names=("zebra", "ant"))
     root = tmp_path / "root"
     (root / "labels" / "val").mkdir(parents=True)
-    with pytest.raises(InputError, match=r"no conversion record cocoprep\.json .* --annotations"):
+    with pytest.raises(InputError, match=r"no conversion record cocoprep\.json .* annotations="):
         write_root_yaml(root)
     data = _load(write_root_yaml(root, annotations=[source]).path)
     assert data["names"] == {0: "zebra", 1: "ant"}  # dense by category id: 10, 11
@@ -136,7 +136,7 @@ def test_annotations_rename_the_recorded_classes(converted: Path, tmp_path: Path
     data = _load(write_root_yaml(converted, annotations=[renamed]).path)
     assert data["names"] == {0: "kitten", 1: "puppy"}
     other = write_coco(tmp_path / "other.json", names=("x",))
-    with pytest.raises(InputError, match="no category id 11, which class 1 of"):
+    with pytest.raises(ConflictError, match="no category id 11, which class 1 of"):
         write_root_yaml(converted, annotations=[other])
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cocoprep import yolo
+from cocoprep import datasetyaml, yolo
 from cocoprep.errors import InputError
 
 
@@ -84,7 +84,7 @@ def _yaml(tmp_path: Path, text: str) -> Path:
 
 
 def test_read_dataset_yaml(tmp_path):
-    spec = yolo.read_dataset_yaml(
+    spec = datasetyaml.read_dataset_yaml(
         _yaml(
             tmp_path,
             "path: ds\ntrain: train.txt\nval: [images/val, v2.txt]\n"
@@ -101,7 +101,9 @@ def test_read_dataset_yaml(tmp_path):
 
 
 def test_read_dataset_yaml_list_names_and_absolute_path(tmp_path):
-    spec = yolo.read_dataset_yaml(_yaml(tmp_path, f"path: {tmp_path}\nnames: [a, b]\nnc: 2\n"))
+    spec = datasetyaml.read_dataset_yaml(
+        _yaml(tmp_path, f"path: {tmp_path}\nnames: [a, b]\nnc: 2\n")
+    )
     assert spec.root == tmp_path and spec.names == {0: "a", 1: "b"} and spec.nc == 2
 
 
@@ -116,7 +118,7 @@ def test_read_dataset_yaml_list_names_and_absolute_path(tmp_path):
 )
 def test_read_dataset_yaml_errors(tmp_path, text, match):
     with pytest.raises(InputError, match=match):
-        yolo.read_dataset_yaml(_yaml(tmp_path, text))
+        datasetyaml.read_dataset_yaml(_yaml(tmp_path, text))
 
 
 def test_split_images_list_file_and_folder(tmp_path):

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from cocoprep import yolo
+from cocoprep import datasetyaml, yolo
 from cocoprep.checks.labels import LabelContext, check_label_files, label_context
 from cocoprep.checks.report import Finding, Report, finding
 from cocoprep.parallel import worker_count
@@ -75,7 +75,7 @@ def validate_dataset(
     progress: Progress = None,
 ) -> Report:
     """Check a dataset yaml: names/nc, and every split it names (images ↔ labels, label files)."""
-    spec = yolo.read_dataset_yaml(yaml_path)
+    spec = datasetyaml.read_dataset_yaml(yaml_path)
     source = str(spec.yaml)
     report = Report(targets=[source])
     if spec.nc is not None and spec.nc != len(spec.names):

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import classmap, coco, geometry, yolo
-from cocoprep.convert import label_path, row_context
+from cocoprep import classmap, coco, geometry, layout, yolo
 from cocoprep.errors import InputError
+from cocoprep.layout import label_path
 from cocoprep.progress import Progress, bar
-from cocoprep.rows import annotation_rows
+from cocoprep.rows import annotation_rows, row_context
 
 log = logging.getLogger("cocoprep")
 
@@ -212,7 +212,7 @@ def fidelity(
         raise InputError(msg, path=labels_dir, params=["fidelity"])
     root = labels_dir.resolve().parent.parent
     coco_file = coco.open_coco(annotations, _split_of(labels_dir, root))
-    record = classmap.read_record(root)
+    record = layout.read_record(root)
     categories = classmap.union_categories([(str(coco_file.path), coco_file.categories)])
     class_map = (
         classmap.map_from_record(record) if record is not None else classmap.dense_map(categories)

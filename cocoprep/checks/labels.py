@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cocoprep import geometry, yolo
+from cocoprep import geometry, layout, yolo
 from cocoprep.checks.report import Finding, finding
 from cocoprep.checks.rings import MIN_AREA_NORMALISED, check_rings, segment_sums
 from cocoprep.parallel import run_in_order
@@ -156,10 +156,8 @@ def check_label_files(
 def label_context(labels_dir: Path, nc: int | None) -> tuple[LabelContext, str | None]:
     """nc and keypoint shape for a labels folder: ``nc`` when given, else the cocoprep record in
     its root (``ROOT/labels/<split>`` → ``ROOT/cocoprep.json``)."""
-    from cocoprep import classmap
-
     root = labels_dir.resolve().parent.parent
-    record = classmap.read_record(root) if (root / classmap.RECORD_NAME).is_file() else None
+    record = layout.read_record(root) if layout.record_path(root).is_file() else None
     kpt_shape = None
     note = None
     if record is not None:
@@ -168,8 +166,9 @@ def label_context(labels_dir: Path, nc: int | None) -> tuple[LabelContext, str |
         if record.get("task") == "pose" and record.get("keypoints"):
             kpt_shape = (len(record["keypoints"]), 3)
     elif nc is None:
-        record_name = classmap.RECORD_NAME
-        note = f"{labels_dir}: no {{nc}} and no {record_name} in its root: class ids unchecked"
+        note = (
+            f"{labels_dir}: no {{nc}} and no {layout.RECORD_NAME} in its root: class ids unchecked"
+        )
     return LabelContext(nc=nc, kpt_shape=kpt_shape), note
 
 

@@ -1,0 +1,269 @@
+"""The convert command from end to end: check the options, open the files, settle the class map,
+then per split compute rows (:mod:`~cocoprep.convert.textstore`), write labels
+(:mod:`~cocoprep.convert.writer`), list and link the images; last, record the splits in the
+root (:mod:`cocoprep.layout`)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from cocoprep import classmap, coco, layout
+from cocoprep.convert.summary import SplitSummary, Summary
+from cocoprep.convert.textstore import label_text_file, rows_in_workers, split_rows
+from cocoprep.convert.tuning import Run, Tuning
+from cocoprep.convert.writer import label_folders, write_labels
+from cocoprep.datasetyaml import keypoint_names_of
+from cocoprep.errors import InputError
+from cocoprep.fileio import (
+    Ahead,
+    Stages,
+    create_ahead,
+    discard,
+    plan_folders,
+    publish,
+    write_atomic,
+)
+from cocoprep.parallel import (
+    backend_context,
+    keep_freed_memory,
+    local_workers,
+    run_in_order,
+    worker_count,
+)
+from cocoprep.rows import TASKS, row_context
+
+log = logging.getLogger("cocoprep")
+
+
+def convert(
+    annotations: Sequence[str | os.PathLike] | str | os.PathLike,
+    root: str | os.PathLike,
+    *,
+    task: str = "segment",
+    split: str | None = None,
+    classes: Sequence[str] | None = None,
+    crowd: str = "skip",
+    workers: int | None = None,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    images: str | os.PathLike | None = None,
+    yaml_name: str = "coco.yaml",
+    drop_unused_categories: bool = False,
+    progress: bool = False,
+    tuning: Tuning = Tuning(),  # noqa: B008 (frozen)
+) -> Summary:
+    """Convert COCO-format annotation files into YOLO labels under ``root``.
+
+    Writes ``ROOT/labels/<split>/<stem>.txt`` for every image (empty for background images),
+    ``ROOT/<split>.txt`` listing the images, the dataset yaml and ``ROOT/cocoprep.json`` (the
+    class map later runs reuse). Returns a :class:`Summary`.
+
+    ``drop_unused_categories`` removes categories no annotation uses from the class map (off by
+    default, so ids stay stable across exports). ``backend="dask"`` runs the per-chunk work on
+    the dask.distributed cluster at ``scheduler`` (or the current client); its workers must see
+    the same paths. ``tuning`` changes how the work is cut and spread, never the labels.
+
+    Examples
+    --------
+    >>> summary = convert(["annotations/instances_val2017.json"], "datasets/coco")  # doctest: +SKIP
+    >>> summary.totals()["instances"]  # doctest: +SKIP
+    36335
+    """
+    files = _annotation_files(annotations, task, backend, crowd, split)
+    root = Path(root)
+    workers = worker_count(workers)
+    keep_freed_memory()
+    large = max(os.path.getsize(f) for f in files) >= tuning.parallel_min_bytes
+    # Workers start before the images are read.
+    with local_workers(workers if large and backend == "loky" else 1, "cocoprep.convert"):
+        opened = _open_files(files, split, tuning)
+        categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
+        class_map = _class_map(root, opened, categories, classes, drop_unused_categories, workers)
+        run = Run(
+            root=root,
+            task=task,
+            class_map=class_map,
+            keep_crowd=crowd == "keep",
+            workers=workers,
+            backend=backend,
+            scheduler=scheduler,
+            images=Path(images) if images else None,
+            progress=progress,
+            tuning=tuning,
+        )
+        root.mkdir(parents=True, exist_ok=True)
+        summaries, used = [], set()
+        for coco_file in opened:
+            summary, used_here = _convert_split(coco_file, run)
+            summaries.append(summary)
+            used |= used_here
+            _warn_crowd_heavy(summary, crowd)
+    keypoint_names = keypoint_names_of([c for f in opened for c in f.categories])
+    record_path, yaml_path = layout.record_splits(
+        root,
+        class_map,
+        task,
+        {s.split: {"source": s.source, "images": s.images} for s in summaries},
+        keypoint_names=keypoint_names if task == "pose" else None,
+        yaml_name=yaml_name,
+    )
+    return Summary(
+        root=str(root),
+        task=task,
+        classes=len(class_map.names),
+        yaml=str(yaml_path),
+        record=str(record_path),
+        splits=summaries,
+        unused_categories=[name for cid, name in categories.items() if cid not in used],
+    )
+
+
+def _annotation_files(
+    annotations: Sequence[str | os.PathLike] | str | os.PathLike,
+    task: str,
+    backend: str,
+    crowd: str,
+    split: str | None,
+) -> list[Path]:
+    """The annotation files to convert, once the options are checked."""
+    if task not in TASKS:
+        msg = f"{{task}} must be one of {', '.join(TASKS)}, found {task!r}"
+        raise InputError(msg, params=["task"])
+    if backend not in ("loky", "dask"):
+        msg = f"{{backend}} must be 'loky' or 'dask', found {backend!r}"
+        raise InputError(msg, params=["backend"])
+    if crowd not in ("skip", "keep"):
+        msg = f"{{crowd}} must be 'skip' or 'keep', found {crowd!r}"
+        raise InputError(msg, params=["crowd"])
+    if isinstance(annotations, str | os.PathLike):
+        annotations = [annotations]
+    files = layout.find_annotation_files(annotations, task)
+    if not files:
+        msg = "no annotation files given"
+        raise InputError(msg)
+    if split is not None and len(files) > 1:
+        msg = f"{{split}} names one split but {len(files)} annotation files were given"
+        raise InputError(msg, params=["split"])
+    return files
+
+
+def _open_files(files: list[Path], split: str | None, tuning: Tuning) -> list[coco.CocoFile]:
+    """The files opened for streaming, each as its split (``split``, else named for the file)."""
+    splits = [split or layout.split_from_filename(f) for f in files]
+    if len(set(splits)) != len(splits):
+        msg = f"two inputs map to the same split ({', '.join(splits)}); pass them separately"
+        raise InputError(msg)
+    return [
+        coco.open_coco(f, s, chunk_bytes=tuning.chunk_bytes)
+        for f, s in zip(files, splits, strict=True)
+    ]
+
+
+def _class_map(
+    root: Path,
+    opened: list[coco.CocoFile],
+    categories: dict[int, str],
+    classes: Sequence[str] | None,
+    drop_unused: bool,
+    workers: int,
+) -> classmap.ClassMap:
+    """The class map of this run: from ``classes``, the root's record or the categories; less
+    the categories no annotation uses when ``drop_unused``."""
+    record = layout.read_record(root)
+    class_map = classmap.resolve_class_map(categories, record, classes, layout.record_path(root))
+    if not drop_unused:
+        return class_map
+    used_ids = _used_category_ids(opened, workers)
+    kept = [
+        (cid, name)
+        for cid, name in zip(class_map.category_ids, class_map.names, strict=True)
+        if cid in used_ids
+    ]
+    return classmap.ClassMap(
+        category_ids=tuple(cid for cid, _ in kept),
+        names=tuple(name for _, name in kept),
+        selected=True,
+    )
+
+
+def _convert_split(coco_file: coco.CocoFile, run: Run) -> tuple[SplitSummary, set[int]]:
+    """Write one file's labels, list file and image links; return its summary and the
+    category ids its annotations use. Nothing is written for the split until all its
+    annotations have been checked."""
+    paths = coco_file.images.paths
+    layout.check_label_names(str(coco_file.path), paths)
+    ctx = row_context(coco_file, run.class_map, run.task, run.keep_crowd)
+    # The label text is rarely more than the JSON it comes from.
+    text_file = label_text_file(2 * os.path.getsize(coco_file.path), run.tuning)
+    stages = Stages()
+    try:
+        root_text = run.root.as_posix()
+        plan_folders(sorted(label_folders(root_text, paths)), stages)
+        # New label files are created while workers compute their rows.
+        labels = map(partial(layout.label_file, root_text), paths)
+        if rows_in_workers(coco_file, run.workers, run.tuning):
+            labels_ahead = create_ahead(labels, stages)
+        else:
+            labels_ahead = contextlib.nullcontext(Ahead())
+        with backend_context(run.backend, run.scheduler), labels_ahead as ahead:
+            rows = split_rows(coco_file, ctx, text_file, run)
+        # Images are looked up before any label is written: a missing one leaves no output.
+        image_files = layout.image_sources(run.images, paths) if run.images else None
+        written, unchanged, background = write_labels(
+            coco_file.split, paths, rows, stages, ahead.created, run
+        )
+    except BaseException:
+        discard(stages)
+        raise
+    finally:
+        os.unlink(text_file)
+    publish(stages)
+    counts = rows.counts
+    if coco_file.images.lvis_fields:
+        counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
+    write_atomic(run.root / f"{coco_file.split}.txt", paths.lines("./images/").encode())
+    if image_files is not None:
+        layout.link_images(run.root, image_files, paths)
+    summary = SplitSummary(
+        source=str(coco_file.path),
+        split=coco_file.split,
+        images=len(coco_file.images),
+        label_files_written=written,
+        label_files_unchanged=unchanged,
+        instances=counts.pop("instances", 0),
+        background_images=background,
+        counts=dict(sorted(counts.items())),
+    )
+    return summary, rows.categories_used
+
+
+def _used_category_ids(opened: list[coco.CocoFile], workers: int) -> set[int]:
+    """Category ids some annotation of the files uses (a parse-only pass)."""
+    used: set[int] = set()
+    for coco_file in opened:
+        if coco_file.annotations is not None:
+            used.update(a.get("category_id") for a in coco_file.annotations if isinstance(a, dict))
+            continue
+        ranges = coco_file.annotation_ranges or []
+        jobs = [(str(coco_file.path), s, e) for s, e in ranges]
+        sizes = [e - s for s, e in ranges]
+        for ids in run_in_order(coco.category_ids_in_range, jobs, sizes, workers=workers):
+            used.update(ids.tolist())
+    return used
+
+
+def _warn_crowd_heavy(split: SplitSummary, crowd: str) -> None:
+    skipped = split.counts.get("crowd_skipped", 0)
+    if crowd == "skip" and skipped and skipped * 2 > split.counts.get("annotations", 0):
+        log.warning(
+            "%s: %d of %d annotations are crowd (iscrowd=1) and were skipped; tool exports such as "
+            "CVAT mark every mask as crowd: convert them with crowd 'keep' (--crowd keep)",
+            split.source,
+            skipped,
+            split.counts.get("annotations", 0),
+        )

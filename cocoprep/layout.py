@@ -1,0 +1,220 @@
+"""The dataset root on disk: where its annotations, labels, images and shared files are.
+
+A root made by ``cocoprep convert`` holds ``images/<split>/`` (linked when asked),
+``labels/<split>/`` (one label file per image, at the path Ultralytics derives from the image's),
+``<split>.txt`` list files, the dataset yaml (``coco.yaml``) and the conversion record
+``cocoprep.json``: the class map later runs reuse and what each split holds. This module finds the
+annotation files of a folder, names splits, maps images to label paths, links images, and reads
+and updates the root's shared files (the record and the yaml) in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cocoprep import coco, datasetyaml, yolo
+from cocoprep.classmap import ClassMap
+from cocoprep.errors import InputError
+from cocoprep.fileio import write_atomic
+
+#: The conversion record of a root.
+RECORD_NAME = "cocoprep.json"
+RECORD_VERSION = 1
+
+_PATTERNS = {"pose": ("person_keypoints_*.json",), "segment": ("instances_*.json",)}
+_PATTERNS["detect"] = _PATTERNS["segment"]
+_SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
+# A file name's extension, as the label-path rule drops it (a name is never all extension).
+_EXTENSION = re.compile(r"(?<=[^/\n])\.[^./\n]*$", re.MULTILINE)
+
+
+def find_annotation_files(inputs: Sequence[str | os.PathLike], task: str) -> list[Path]:
+    """Expand the inputs: files as given, directories to their annotation files for ``task``.
+
+    >>> find_annotation_files([], "segment")
+    []
+    """
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted({p for pattern in _PATTERNS[task] for p in path.glob(pattern)})
+            if not found:
+                patterns = " or ".join(_PATTERNS[task])
+                msg = f"{path}: no {patterns} files in this directory; name the files instead"
+                raise InputError(msg, path=path)
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            msg = f"{path}: no such file or directory (expected COCO JSON annotations)"
+            raise InputError(msg, path=path)
+    return files
+
+
+def split_from_filename(path: str | Path) -> str:
+    """The split a COCO file is named for.
+
+    >>> split_from_filename("annotations/instances_val2017.json")
+    'val2017'
+    >>> split_from_filename("person_keypoints_train2017.json")
+    'train2017'
+    >>> split_from_filename("lvis_v1_val.json")
+    'lvis_v1_val'
+    """
+    stem = PurePosixPath(str(path).replace("\\", "/")).stem
+    match = _SPLIT_RE.match(stem)
+    return match.group("split") if match else stem
+
+
+def label_file(root: str, image_relpath: str) -> str:
+    """:func:`label_path` on text: ``root`` as a POSIX path, the result too.
+
+    >>> label_file("/d", "val2017/000000397133.jpg")
+    '/d/labels/val2017/000000397133.txt'
+    """
+    return yolo.label_text_path(f"{root}/images/{image_relpath}")
+
+
+def label_path(root: Path, image_relpath: str) -> Path:
+    """Where Ultralytics looks for the labels of the image ``ROOT/images/<image_relpath>``
+    (:func:`cocoprep.yolo.label_path_of`).
+
+    >>> label_path(Path("/d"), "val2017/000000397133.jpg").as_posix()
+    '/d/labels/val2017/000000397133.txt'
+    """
+    return Path(label_file(root.as_posix(), image_relpath))
+
+
+def check_label_names(source: str, paths: coco.StringColumn) -> None:
+    """An error when two images would share a label file: the same path but for the extension.
+
+    >>> check_label_names("x.json", coco.StringColumn(["v/a.jpg", "v/b.jpg", "w/a.jpg"]))
+    >>> check_label_names("x.json", coco.StringColumn(["v/a.jpg", "v/a.png"]))
+    Traceback (most recent call last):
+    cocoprep.errors.InputError: x.json: images v/a.jpg and v/a.png would share one label file ...
+    """
+    stems = _EXTENSION.sub("", paths.text).split("\n")[:-1]
+    if len(set(stems)) == len(stems):
+        return
+    first: dict[str, int] = {}
+    for i, stem in enumerate(stems):
+        j = first.setdefault(stem, i)
+        if j != i:
+            msg = (
+                f"{source}: images {paths[j]} and {paths[i]} would share one label file "
+                f"({stem}.txt): Ultralytics finds labels by the image path without its "
+                "extension; rename one of them"
+            )
+            raise InputError(msg, path=source)
+
+
+def image_sources(images_dir: Path, relpaths: Iterable[str]) -> list[Path]:
+    """The file in ``images_dir`` for each image (``<file_name>`` or ``<split>/<file_name>``);
+    an error naming the first one missing."""
+    sources = []
+    for relpath in relpaths:
+        name = relpath.split("/", 1)[1] if "/" in relpath else relpath
+        candidates = (images_dir / name, images_dir / relpath)
+        source = next((c for c in candidates if c.is_file()), None)
+        if source is None:
+            msg = f"{images_dir}: image {name} not found (looked for {candidates[0]})"
+            raise InputError(msg, path=images_dir)
+        sources.append(source)
+    return sources
+
+
+def link_images(root: Path, sources: list[Path], relpaths: Iterable[str]) -> None:
+    """Hard-link (or copy across filesystems) each image into ``ROOT/images/``."""
+    for source, relpath in zip(sources, relpaths, strict=True):
+        target = root / "images" / relpath
+        if target.exists() and os.path.samefile(source, target):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+
+
+def record_path(root: Path) -> Path:
+    """Where the conversion record of ``root`` is."""
+    return root / RECORD_NAME
+
+
+def read_record(root: Path) -> dict[str, Any] | None:
+    """The conversion record of ``root``, or None when there is none yet."""
+    path = record_path(root)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        classes = record["classes"]
+        ClassMap(
+            category_ids=tuple(int(c["id"]) for c in classes),
+            names=tuple(str(c["name"]) for c in classes),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        msg = f"{path}: unreadable conversion record ({error}); delete it to start a new class map"
+        raise InputError(msg, path=path) from None
+    return record
+
+
+def write_record(
+    root: Path,
+    class_map: ClassMap,
+    task: str,
+    splits: dict[str, Any],
+    *,
+    keypoint_names: Sequence[str] | None = None,
+) -> Path:
+    """Write ``ROOT/cocoprep.json``: the class map, the task, keypoint names (pose) and what
+    each split holds."""
+    record = {
+        "version": RECORD_VERSION,
+        "task": task,
+        "selected": class_map.selected,
+        "classes": [
+            {"id": cid, "name": name}
+            for cid, name in zip(class_map.category_ids, class_map.names, strict=True)
+        ],
+        "splits": splits,
+    }
+    if keypoint_names:
+        record["keypoints"] = list(keypoint_names)
+    path = record_path(root)
+    write_atomic(path, (json.dumps(record, indent=2) + "\n").encode())
+    return path
+
+
+def record_splits(
+    root: Path,
+    class_map: ClassMap,
+    task: str,
+    splits: dict[str, dict[str, Any]],
+    *,
+    keypoint_names: Sequence[str] | None = None,
+    yaml_name: str = "coco.yaml",
+) -> tuple[Path, Path]:
+    """Add ``splits`` (``{split: what it holds}``) to the root's record, merged with the splits
+    it holds already, and write the record and the dataset yaml naming them all. Returns the
+    record's and the yaml's paths."""
+    record = read_record(root)
+    merged = {**(record.get("splits", {}) if record else {}), **splits}
+    path = write_record(root, class_map, task, merged, keypoint_names=keypoint_names)
+    yaml_path = datasetyaml.write_dataset_yaml(
+        root,
+        class_map.names_by_index(),
+        list(merged),
+        name=yaml_name,
+        keypoint_names=keypoint_names,
+    )
+    return path, yaml_path
