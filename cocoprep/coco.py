@@ -24,7 +24,7 @@ import mmap
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -40,6 +40,8 @@ _OTHER_KEYS = ("info", "licenses")
 _ELEMENT_GAP = re.compile(rb"\}\s*,\s*\{")
 _COLON = re.compile(rb"\s*:\s*")
 _NOT_SPACE = re.compile(rb"\S")
+# What path_problem may object to: a leading / or ., a /. or //, a drive, \\, NUL, a line break.
+_SUSPECT_PATH = re.compile(r"^[/.]|/[/.]|^.:|[\\\x00\n\r]")
 T = TypeVar("T")
 F = TypeVar("F", "CocoFile", "RawCoco")
 log = logging.getLogger("cocoprep")
@@ -142,35 +144,70 @@ class CocoFile:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+def path_problem(relpath: str) -> str | None:
+    """Why an image path from a COCO file cannot be used below an images folder, or None: it
+    must be relative and stay inside (no ``..``), and hold no byte a file list or label path
+    cannot carry. The one rule of convert and validate.
+
+    >>> path_problem("val2017/000000397133.jpg") is None
+    True
+    >>> path_problem("/etc/hostname"), path_problem("a/../../b.jpg"), path_problem("a\\x00.jpg")
+    ('is absolute', "climbs out with '..'", 'holds a NUL byte')
+    """
+    if relpath[:1] == "/" or relpath[1:3] == ":/" or relpath[1:3] == ":\\":
+        return "is absolute"
+    if "\x00" in relpath:
+        return "holds a NUL byte"
+    if "\n" in relpath or "\r" in relpath:
+        return "holds a line break"
+    if "\\" in relpath:
+        return "holds a backslash"
+    parts = relpath.split("/")
+    if ".." in parts:
+        return "climbs out with '..'"
+    if "" in parts or "." in parts:
+        return "has an empty or '.' part"
+    return None
+
+
 def image_relpath(image: dict[str, Any], split: str) -> str:
     """Where an image lives below ``ROOT/images``.
 
     ``file_name`` when present (kept with its subfolders, under the split's folder); otherwise the
     last two parts of ``coco_url`` (LVIS images have no ``file_name``, and LVIS val names
-    train2017 images).
+    train2017 images). InputError when the path breaks :func:`path_problem`'s rule.
 
     >>> image_relpath({"file_name": "000000397133.jpg"}, "val2017")
     'val2017/000000397133.jpg'
     >>> image_relpath({"coco_url": "http://images.cocodataset.org/train2017/000000000009.jpg"}, "v")
     'train2017/000000000009.jpg'
+    >>> image_relpath({"id": 7, "file_name": "/etc/hostname"}, "val")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    cocoprep.errors.InputError: image 7: expected a file_name inside the images folder, found ...
     """
     name = image.get("file_name")
     if type(name) is str and name:
-        if name[0] != "/" and ".." not in name and "\\" not in name and "\n" not in name:
+        if not _SUSPECT_PATH.search(name):  # the common case: plainly fine
             return f"{split}/{name}"
-        rel = f"{split}/{name}"
+        rel, what = name, "file_name"
     else:
         url = image.get("coco_url")
         parts = url.rstrip("/").split("/") if isinstance(url, str) else []
         if len(parts) < 2 or not parts[-1]:
-            msg = f"image {image.get('id')!r} has neither file_name nor a usable coco_url"
+            msg = (
+                f"image {image.get('id')!r}: expected a file_name or a coco_url, found neither; "
+                "add the image's file_name"
+            )
             raise InputError(msg)
-        rel = f"{parts[-2]}/{parts[-1]}"
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts or "\n" in rel:
-        msg = f"image {image.get('id')!r} has an unsafe path {rel!r} (absolute or with '..')"
+        rel, what = f"{parts[-2]}/{parts[-1]}", "coco_url"
+    problem = path_problem(rel)
+    if problem is not None:
+        msg = (
+            f"image {image.get('id')!r}: expected a {what} inside the images folder, found "
+            f"{rel!r}, which {problem}; rename the image and its record"
+        )
         raise InputError(msg)
-    return rel
+    return rel if what == "coco_url" else f"{split}/{rel}"
 
 
 def _key_value(buf: mmap.mmap | bytes, key: str, *, last: bool = False, limit: int = -1) -> int:
@@ -446,8 +483,16 @@ def _image_columns(images: list[dict[str, Any]], split: str, path: Path) -> Imag
         ids=id_array,
         widths=sizes["width"],
         heights=sizes["height"],
-        paths=StringColumn(image_relpath(image, split) for image in images),
+        paths=_relpaths(images, split, path),
     )
+
+
+def _relpaths(images: list[dict[str, Any]], split: str, path: Path) -> StringColumn:
+    try:
+        return StringColumn(image_relpath(image, split) for image in images)
+    except InputError as error:
+        msg = f"{path}: {error.message}"
+        raise InputError(msg, path=path) from None
 
 
 def check_categories(categories: Any, path: Path) -> list[dict[str, Any]]:

@@ -66,9 +66,6 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
                 "set them from the image file"
             )
             out.append(finding("bad-image-size", source, message, image=iid, index=i))
-        name = image.get("file_name")
-        if type(name) is str and name and "/" not in name and "\\" not in name:
-            continue  # the common case, safe without the full path check
         try:
             coco.image_relpath(image, "split")
         except InputError as error:
