@@ -23,15 +23,16 @@ from typing import TYPE_CHECKING, Any
 from cocoprep.errors import CocoprepError, InputError
 
 if TYPE_CHECKING:
+    from cocoprep.checks.validate import validate
     from cocoprep.convert import convert
     from cocoprep.download import download
-    from cocoprep.validate import validate
 
 __version__ = "0.1.0"
 
 __all__ = ["CocoprepError", "InputError", "__version__", "convert", "download", "validate"]
 
-_FUNCTIONS = ("convert", "download", "validate")
+#: Each function and the module it lives in.
+_FUNCTIONS = {"convert": "convert", "download": "download", "validate": "checks.validate"}
 
 
 class _Package(types.ModuleType):
@@ -41,7 +42,7 @@ class _Package(types.ModuleType):
 
     def __getattr__(self, name: str) -> Any:
         if name in _FUNCTIONS:
-            return getattr(importlib.import_module(f"{__name__}.{name}"), name)
+            return getattr(importlib.import_module(f"{__name__}.{_FUNCTIONS[name]}"), name)
         msg = f"module {__name__!r} has no attribute {name!r}"
         raise AttributeError(msg)
 

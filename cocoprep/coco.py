@@ -24,7 +24,7 @@ import mmap
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -40,8 +40,11 @@ _OTHER_KEYS = ("info", "licenses")
 _ELEMENT_GAP = re.compile(rb"\}\s*,\s*\{")
 _COLON = re.compile(rb"\s*:\s*")
 _NOT_SPACE = re.compile(rb"\S")
-log = logging.getLogger("cocoprep")
+# What path_problem may object to: a leading / or ., a /. or //, a drive, \\, NUL, a line break.
+_SUSPECT_PATH = re.compile(r"^[/.]|/[/.]|^.:|[\\\x00\n\r]")
 T = TypeVar("T")
+F = TypeVar("F", "CocoFile", "RawCoco")
+log = logging.getLogger("cocoprep")
 
 
 class StringColumn(Sequence[str]):
@@ -141,35 +144,70 @@ class CocoFile:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+def path_problem(relpath: str) -> str | None:
+    """Why an image path from a COCO file cannot be used below an images folder, or None: it
+    must be relative and stay inside (no ``..``), and hold no byte a file list or label path
+    cannot carry. The one rule of convert and validate.
+
+    >>> path_problem("val2017/000000397133.jpg") is None
+    True
+    >>> path_problem("/etc/hostname"), path_problem("a/../../b.jpg"), path_problem("a\\x00.jpg")
+    ('is absolute', "climbs out with '..'", 'holds a NUL byte')
+    """
+    if relpath[:1] == "/" or relpath[1:3] == ":/" or relpath[1:3] == ":\\":
+        return "is absolute"
+    if "\x00" in relpath:
+        return "holds a NUL byte"
+    if "\n" in relpath or "\r" in relpath:
+        return "holds a line break"
+    if "\\" in relpath:
+        return "holds a backslash"
+    parts = relpath.split("/")
+    if ".." in parts:
+        return "climbs out with '..'"
+    if "" in parts or "." in parts:
+        return "has an empty or '.' part"
+    return None
+
+
 def image_relpath(image: dict[str, Any], split: str) -> str:
     """Where an image lives below ``ROOT/images``.
 
     ``file_name`` when present (kept with its subfolders, under the split's folder); otherwise the
     last two parts of ``coco_url`` (LVIS images have no ``file_name``, and LVIS val names
-    train2017 images).
+    train2017 images). InputError when the path breaks :func:`path_problem`'s rule.
 
     >>> image_relpath({"file_name": "000000397133.jpg"}, "val2017")
     'val2017/000000397133.jpg'
     >>> image_relpath({"coco_url": "http://images.cocodataset.org/train2017/000000000009.jpg"}, "v")
     'train2017/000000000009.jpg'
+    >>> image_relpath({"id": 7, "file_name": "/etc/hostname"}, "val")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    cocoprep.errors.InputError: image 7: expected a file_name inside the images folder, found ...
     """
     name = image.get("file_name")
     if type(name) is str and name:
-        if name[0] != "/" and ".." not in name and "\\" not in name and "\n" not in name:
+        if not _SUSPECT_PATH.search(name):  # the common case: plainly fine
             return f"{split}/{name}"
-        rel = f"{split}/{name}"
+        rel, what = name, "file_name"
     else:
         url = image.get("coco_url")
         parts = url.rstrip("/").split("/") if isinstance(url, str) else []
         if len(parts) < 2 or not parts[-1]:
-            msg = f"image {image.get('id')!r} has neither file_name nor a usable coco_url"
+            msg = (
+                f"image {image.get('id')!r}: expected a file_name or a coco_url, found neither; "
+                "add the image's file_name"
+            )
             raise InputError(msg)
-        rel = f"{parts[-2]}/{parts[-1]}"
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts or "\n" in rel:
-        msg = f"image {image.get('id')!r} has an unsafe path {rel!r} (absolute or with '..')"
+        rel, what = f"{parts[-2]}/{parts[-1]}", "coco_url"
+    problem = path_problem(rel)
+    if problem is not None:
+        msg = (
+            f"image {image.get('id')!r}: expected a {what} inside the images folder, found "
+            f"{rel!r}, which {problem}; rename the image and its record"
+        )
         raise InputError(msg)
-    return rel
+    return rel if what == "coco_url" else f"{split}/{rel}"
 
 
 def _key_value(buf: mmap.mmap | bytes, key: str, *, last: bool = False, limit: int = -1) -> int:
@@ -445,8 +483,16 @@ def _image_columns(images: list[dict[str, Any]], split: str, path: Path) -> Imag
         ids=id_array,
         widths=sizes["width"],
         heights=sizes["height"],
-        paths=StringColumn(image_relpath(image, split) for image in images),
+        paths=_relpaths(images, split, path),
     )
+
+
+def _relpaths(images: list[dict[str, Any]], split: str, path: Path) -> StringColumn:
+    try:
+        return StringColumn(image_relpath(image, split) for image in images)
+    except InputError as error:
+        msg = f"{path}: {error.message}"
+        raise InputError(msg, path=path) from None
 
 
 def check_categories(categories: Any, path: Path) -> list[dict[str, Any]]:
@@ -494,6 +540,44 @@ def open_coco(path: str | Path, split: str, *, chunk_bytes: int = 8 << 20) -> Co
     (``CocoFile.annotations``), which also reports the exact position of invalid JSON.
     """
     path = Path(path)
+    return _read_mapped(
+        path,
+        lambda buf: _open_streaming(path, buf, split, chunk_bytes),
+        lambda: open_whole(path, split),
+    )
+
+
+@dataclass
+class RawCoco:
+    """A COCO-format file's arrays as they are, unchecked: images and categories parsed, the
+    annotations as byte ranges (or parsed, when the file was read whole)."""
+
+    path: Path
+    images: list[Any]
+    categories: Any
+    annotation_ranges: list[tuple[int, int]] | None
+    annotations: list[Any] | None = field(default=None, repr=False)
+
+
+def read_coco(path: str | Path, *, chunk_bytes: int = 8 << 20) -> RawCoco:
+    """Read a COCO-format file like :func:`open_coco`, but without checking its images and
+    categories (validate reports what is wrong, it does not stop at the first problem)."""
+    path = Path(path)
+
+    def whole() -> RawCoco:
+        data = load_coco_dict(path)
+        return RawCoco(path, data["images"], data.get("categories"), None, data["annotations"])
+
+    def streaming(buf: mmap.mmap) -> RawCoco:
+        pieces, categories, ranges = _stream_arrays(buf, chunk_bytes, lambda items: items)
+        return RawCoco(path, [image for piece in pieces for image in piece], categories, ranges)
+
+    return _read_mapped(path, streaming, whole)
+
+
+def _read_mapped(path: Path, streaming: Callable[[mmap.mmap], T], whole: Callable[[], T]) -> T:
+    """``streaming(buf)`` on the memory-mapped file, or ``whole()`` when its layout defeats the
+    byte search; a missing, empty or unreadable file is an InputError."""
     if not path.is_file():
         msg = f"{path}: no such file (expected a COCO JSON annotation file)"
         raise InputError(msg)
@@ -503,31 +587,42 @@ def open_coco(path: str | Path, split: str, *, chunk_bytes: int = 8 << 20) -> Co
                 msg = f"{path}: the file is empty; expected COCO JSON"
                 raise InputError(msg)
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-                return _open_streaming(path, buf, split, chunk_bytes)
+                return streaming(buf)
     except LayoutError:
-        return open_whole(path, split)
+        return whole()
     except OSError as error:
         raise _open_error(path, error) from error
 
 
-def _open_streaming(path: Path, buf: mmap.mmap, split: str, chunk_bytes: int) -> CocoFile:
+def _stream_arrays(
+    buf: mmap.mmap, chunk_bytes: int, images_of: Callable[[list[dict[str, Any]]], T]
+) -> tuple[list[T], Any, list[tuple[int, int]]]:
+    """``images_of`` of each piece of the images array, the categories (None when absent) and
+    the byte ranges of the annotations."""
     sections = find_sections(buf)
     prefetch_cuts(buf, *sections["annotations"], chunk_bytes)  # while the images are parsed
     # Piece by piece: 1.7 M image objects (Objects365) would take over a gigabyte at once.
-    tables = [
-        _image_columns(parse_range(buf, start, end), split, path)
+    pieces = [
+        images_of(parse_range(buf, start, end))
         for start, end in split_array(buf, *sections["images"], chunk_bytes)
     ]
     categories: Any = None
     if "categories" in sections:
         categories = parse_range(buf, sections["categories"][0] + 1, sections["categories"][1] - 1)
     unmap(buf)  # the images: parsed
+    return pieces, categories, split_array(buf, *sections["annotations"], chunk_bytes)
+
+
+def _open_streaming(path: Path, buf: mmap.mmap, split: str, chunk_bytes: int) -> CocoFile:
+    tables, categories, ranges = _stream_arrays(
+        buf, chunk_bytes, lambda images: _image_columns(images, split, path)
+    )
     return CocoFile(
         path=path,
         split=split,
         images=_joined_tables(tables, path),
         categories=check_categories(categories, path),
-        annotation_ranges=split_array(buf, *sections["annotations"], chunk_bytes),
+        annotation_ranges=ranges,
     )
 
 
@@ -557,11 +652,12 @@ def open_whole(path: Path, split: str) -> CocoFile:
     )
 
 
-def ranges_else_whole(coco_file: CocoFile, compute: Callable[[CocoFile], T]) -> T:
+def ranges_else_whole(coco_file: F, compute: Callable[[F], T]) -> T:
     """``compute(coco_file)``; when a byte range of its annotations does not parse
     (:class:`~cocoprep.errors.LayoutError`), the file is parsed whole, its annotations kept in
     ``coco_file.annotations``, and ``compute`` called again (which also names the position of
     invalid JSON). ``compute`` reads ``coco_file.annotations`` when set, else the ranges.
+    ``coco_file`` is a :class:`CocoFile` or a :class:`RawCoco`.
 
     >>> opened = CocoFile(Path("x.json"), "x", image_table([], "x", Path("x.json")), [], [],
     ...                   annotations=[{"id": 1}])
@@ -576,11 +672,12 @@ def ranges_else_whole(coco_file: CocoFile, compute: Callable[[CocoFile], T]) -> 
         log.info(
             "%s: reading the file whole (its layout defeats the byte-range reader)", coco_file.path
         )
-        coco_file.annotations = open_whole(coco_file.path, coco_file.split).annotations
+        # The images and categories were read already (and checked, in a CocoFile).
+        coco_file.annotations = load_coco_dict(coco_file.path)["annotations"]
     return compute(coco_file)
 
 
-def iter_annotation_batches(coco: CocoFile, batch_size: int = 20000) -> Iterator[list]:
+def iter_annotation_batches(coco: CocoFile | RawCoco, batch_size: int = 20000) -> Iterator[list]:
     """Batches of annotations of a file opened whole (for the in-memory path)."""
     assert coco.annotations is not None
     for begin in range(0, len(coco.annotations), batch_size):

@@ -3,7 +3,7 @@
 A label file holds one object per line: a class id and normalised numbers. Ultralytics reads a
 row of 4 numbers as a box (``cx cy w h``); a file where any row has 6 or more numbers as polygons
 (``x y`` pairs); a pose file as a box followed by ``kpt_shape`` keypoints. This module only reads
-and classifies; :mod:`cocoprep.validate` judges.
+and classifies; :mod:`cocoprep.checks` judges.
 """
 
 from __future__ import annotations

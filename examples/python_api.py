@@ -14,12 +14,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from cocoprep.checks.validate import validate
 from cocoprep.convert import convert
 from cocoprep.download import download
 from cocoprep.errors import CocoprepError
 from cocoprep.preview import preview
 from cocoprep.stats import stats
-from cocoprep.validate import validate
 from cocoprep.yamlfile import write_root_yaml
 
 HERE = Path(__file__).resolve().parent

@@ -16,7 +16,7 @@ from cocoprep.errors import InputError
 from builders import coco, image, polygon_annotation, square, write
 
 # By module: the package re-exports some functions under their modules' names.
-f = importlib.import_module("cocoprep.fidelity")
+f = importlib.import_module("cocoprep.checks.fidelity")
 
 
 CATS = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
@@ -89,7 +89,7 @@ def test_without_opencv(tmp_path, monkeypatch):
 
 def test_needs_a_labels_folder(tmp_path):
     source = write(tmp_path / "a.json", coco([image(1)], [], CATS))
-    with pytest.raises(InputError, match="needs a YOLO labels folder"):
+    with pytest.raises(InputError, match="expected a YOLO labels folder"):
         f.fidelity(source, source)
 
 

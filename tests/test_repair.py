@@ -14,12 +14,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_validate import defective_coco, defective_labels
 
+from cocoprep.checks.validate import validate
 from cocoprep.cli import main
 from cocoprep.errors import InputError
 
 # By module: the package re-exports some functions under their modules' names.
-v = importlib.import_module("cocoprep.validate")
-r = importlib.import_module("cocoprep.repair")
+r = importlib.import_module("cocoprep.checks.repair")
 
 
 def test_repaired_coco_validates_clean(tmp_path):
@@ -27,7 +27,7 @@ def test_repaired_coco_validates_clean(tmp_path):
     before = path.read_bytes()
     summary = r.repair(path, tmp_path / "fixed.json")
     assert path.read_bytes() == before
-    after = v.validate(tmp_path / "fixed.json")
+    after = validate(tmp_path / "fixed.json")
     assert len(after) == 0, after.format_table()
     data = json.loads((tmp_path / "fixed.json").read_text())
     ids = [a["id"] for a in data["annotations"]]
@@ -47,7 +47,7 @@ def test_repaired_labels_validate_clean(tmp_path):
     before = {p.name: p.read_bytes() for p in labels.iterdir()}
     summary = r.repair(labels, tmp_path / "out", nc=3)
     assert {p.name: p.read_bytes() for p in labels.iterdir()} == before
-    after = v.validate(tmp_path / "out", nc=3)
+    after = validate(tmp_path / "out", nc=3)
     assert len(after) == 0, after.format_table()
     assert (tmp_path / "out" / "a.txt").read_bytes() == before["a.txt"]  # untouched file copied
     fixed = (tmp_path / "out" / "b.txt").read_text().splitlines()
@@ -61,20 +61,20 @@ def test_repair_box_file_clips_boxes(tmp_path):
     labels = tmp_path / "labels"
     labels.mkdir()
     (labels / "a.txt").write_text("0 1.05 0.5 0.2 0.2\n0 0.5 0.5 0.1 0.1\n")
-    r.repair(labels, labels)  # in place
+    r.repair(labels, in_place=True)
     expected = "0 0.975000 0.500000 0.050000 0.200000\n0 0.5 0.5 0.1 0.1\n"
     assert (labels / "a.txt").read_text() == expected
 
 
 def test_repair_rejects_yaml_and_wrong_outputs(tmp_path):
     (tmp_path / "d.yaml").write_text("names: [a]\n")
-    with pytest.raises(InputError, match="not a dataset yaml"):
+    with pytest.raises(InputError, match="found a dataset yaml"):
         r.repair(tmp_path / "d.yaml", tmp_path / "o")
     path, _ = defective_coco(tmp_path)
-    with pytest.raises(InputError, match="needs an output file name"):
+    with pytest.raises(InputError, match="expected a file name for the repaired COCO file"):
         r.repair(path, tmp_path)
     labels = defective_labels(tmp_path / "x")
-    with pytest.raises(InputError, match="needs an output folder"):
+    with pytest.raises(InputError, match="expected a folder for the repaired labels"):
         r.repair(labels, path)
 
 
@@ -84,6 +84,8 @@ def test_cli_fix_and_in_place(tmp_path):
     result = runner.invoke(main, ["validate", str(path), "--fix", str(tmp_path / "f.json")])
     assert result.exit_code == 0, result.output
     assert "after repair:" in result.output and "0 errors, 0 warnings" in result.output
+    assert "--fix recomputes it" in result.output  # the library's {fix}, spelled as the flag
+    assert "fix= recomputes it" in validate(path).format_table()  # and for a Python caller
     copy = tmp_path / "copy.json"
     shutil.copy(path, copy)
     result = runner.invoke(main, ["validate", str(copy), "--in-place", "--format", "json"])
@@ -92,7 +94,7 @@ def test_cli_fix_and_in_place(tmp_path):
     assert data["ok"] is False and data["repair"]["validation"]["ok"] is True
     assert copy.read_bytes() == (tmp_path / "f.json").read_bytes()
     both = runner.invoke(main, ["validate", str(copy), "--in-place", "--fix", "x.json"])
-    assert both.exit_code == 2 and "not both" in both.output
+    assert both.exit_code == 1 and "expected either --fix or --in-place, found both" in both.output
 
 
 @settings(max_examples=60, deadline=None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import importlib
 import json
 from pathlib import Path
 
@@ -13,14 +11,21 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cocoprep import yolo
+from cocoprep.checks import coco_annotations as ann_checks
+from cocoprep.checks import labels as label_checks
+from cocoprep.checks import rings as ring_checks
+from cocoprep.checks.coco import validate_coco
+from cocoprep.checks.coco_annotations import check_context
+from cocoprep.checks.validate import validate
 from cocoprep.cli import main
+from cocoprep.coco import read_coco
 from cocoprep.errors import InputError
 from cocoprep.geometry import merge_parts
 
 from builders import coco, image, polygon_annotation, square, write
 
 # By module: the package re-exports some functions under their modules' names.
-v = importlib.import_module("cocoprep.validate")
 
 
 CATS = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
@@ -95,7 +100,7 @@ def defective_coco(tmp_path: Path) -> tuple[Path, list[tuple[object, str]]]:
 
 def test_every_coco_kind_found_at_its_annotation(tmp_path):
     path, expected = defective_coco(tmp_path)
-    report = v.validate(path)
+    report = validate(path)
     annotation_findings = {
         (f.index, f.kind) for f in report if f.annotation is not None or f.line is None
     }
@@ -118,7 +123,7 @@ def test_every_coco_kind_found_at_its_annotation(tmp_path):
 
 def test_coco_finding_details(tmp_path):
     path, _ = defective_coco(tmp_path)
-    report = v.validate(path)
+    report = validate(path)
     ring = next(f for f in report if f.kind == "invalid-ring" and f.annotation == 6)
     assert ring.severity == "warning" and ring.annotation == 6 and ring.image == 1
     assert "Self-intersection[20 20]" in ring.message
@@ -137,14 +142,14 @@ def test_non_finite_and_non_numeric_coordinates_in_memory():
         {**_ann(2, [square(10, 10, 5)]), "segmentation": [[10, 10, "a", 10, 30, 30]]},
         _ann(3, [square(10, 10, 5)], bbox=[10, 10, float("inf"), 5]),
     ]
-    kinds = {(f.annotation, f.kind) for f in v.check_annotations(anns, ctx).findings}
+    kinds = {(f.annotation, f.kind) for f in ann_checks.check_annotations(anns, ctx).findings}
     assert kinds == {(1, "non-finite"), (2, "bad-segmentation"), (3, "non-finite")}
 
 
 def test_missing_categories_is_one_error(tmp_path):
     data = coco([image(1, 100, 100)], [_ann(1, [square(1, 1, 5)])], CATS)
     del data["categories"]
-    report = v.validate(write(tmp_path / "a.json", data))
+    report = validate(write(tmp_path / "a.json", data))
     assert [f.kind for f in report] == ["bad-categories"]
 
 
@@ -159,40 +164,38 @@ def test_indented_and_compact_files_give_the_same_findings(tmp_path):
             tuple(sorted((k, str(x)) for k, x in vars(f).items() if k not in strip)) for f in report
         )
 
-    assert key(v.validate(path)) == key(v.validate(pretty))
+    assert key(validate(path)) == key(validate(pretty))
 
 
-def test_parallel_byte_ranges_match_in_process(tmp_path, monkeypatch):
+def test_parallel_byte_ranges_match_in_process(tmp_path):
     path, _ = defective_coco(tmp_path)
-    serial = v.validate(path)
-    monkeypatch.setattr(v, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(v, "read_sections", functools.partial(v.read_sections, chunk_bytes=600))
-    assert len(v.read_sections(path).ranges) > 3
-    parallel = v.validate(path, workers=2)
+    serial = validate(path)
+    assert len(read_coco(path, chunk_bytes=600).annotation_ranges) > 3
+    parallel = validate_coco(path, workers=2, chunk_bytes=600, parallel_min_bytes=0)
     assert sorted(map(repr, parallel)) == sorted(map(repr, serial))
 
 
 def test_unreadable_targets(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(InputError, match="invalid JSON at line 1"):
-        v.validate(tmp_path / "bad.json")
+        validate(tmp_path / "bad.json")
     with pytest.raises(InputError, match="no such file"):
-        v.validate(tmp_path / "missing.json")
+        validate(tmp_path / "missing.json")
     with pytest.raises(InputError, match="no such file or folder"):
-        v.validate(tmp_path / "missing")
+        validate(tmp_path / "missing")
     (tmp_path / "x.csv").write_text("")
     with pytest.raises(InputError, match=r"not a \.json, \.yaml or folder"):
-        v.validate(tmp_path / "x.csv")
+        validate(tmp_path / "x.csv")
     (tmp_path / "list.json").write_text("[]")
     with pytest.raises(InputError, match="not a COCO file"):
-        v.validate(tmp_path / "list.json")
+        validate(tmp_path / "list.json")
 
 
 def test_strict_turns_warnings_into_errors(tmp_path):
     data = coco([image(1, 100, 100)], [_ann(1, [square(10, 10, 20)], area=900)], CATS)
     path = write(tmp_path / "a.json", data)
-    assert v.validate(path).ok
-    strict = v.validate(path, strict=True)
+    assert validate(path).ok
+    strict = validate(path, strict=True)
     assert not strict.ok and [f.severity for f in strict] == ["error"]
 
 
@@ -237,7 +240,7 @@ def defective_labels(tmp_path: Path) -> Path:
 
 def test_every_yolo_kind_found_at_its_line(tmp_path):
     labels = defective_labels(tmp_path)
-    report = v.validate(labels, nc=3)
+    report = validate(labels, nc=3)
     found = {(Path(f.file).name, f.line, f.kind) for f in report}
     for line, (_, kind) in enumerate(B_LINES, start=1):
         if kind:
@@ -254,16 +257,17 @@ def test_labels_without_nc_or_images_say_so(tmp_path):
     labels = tmp_path / "lbl"
     labels.mkdir()
     (labels / "a.txt").write_text("7 0.5 0.5 0.2 0.2\n")
-    report = v.validate(labels)
+    report = validate(labels)
     assert report.ok and len(report) == 0
     assert any("class ids unchecked" in note for note in report.notes)
     assert any("pairing unchecked" in note for note in report.notes)
 
 
 def test_pose_rows_need_kpt_shape_length(tmp_path):
-    ctx = v.LabelContext(nc=1, kpt_shape=(2, 3))
-    rows = v.yolo.parse_labels(b"0 0.5 0.5 0.2 0.2 0.1 0.1 2 0.2 0.2 2\n0 0.5 0.5 0.2 0.2\n")
-    assert [(f.line, f.kind) for f in v.check_label_rows(rows, "p.txt", ctx)] == [(2, "bad-row")]
+    ctx = label_checks.LabelContext(nc=1, kpt_shape=(2, 3))
+    rows = yolo.parse_labels(b"0 0.5 0.5 0.2 0.2 0.1 0.1 2 0.2 0.2 2\n0 0.5 0.5 0.2 0.2\n")
+    found = label_checks.check_label_rows(rows, "p.txt", ctx)
+    assert [(f.line, f.kind) for f in found] == [(2, "bad-row")]
 
 
 def test_dataset_yaml(tmp_path):
@@ -274,7 +278,7 @@ def test_dataset_yaml(tmp_path):
     (tmp_path / "data.yaml").write_text(
         "path: .\ntrain: train.txt\nval: images/train\nnc: 4\nnames: [a, b, c]\n"
     )
-    report = v.validate(tmp_path / "data.yaml")
+    report = validate(tmp_path / "data.yaml")
     kinds = {f.kind for f in report}
     assert {"names-mismatch", "missing-image", "class-out-of-range", "mixed-rows"} <= kinds
     missing = next(f for f in report if f.kind == "missing-image")
@@ -302,7 +306,8 @@ def test_bridged_multipart_rings_are_checked_part_by_part(cells):
     ]
     ring = np.round(merge_parts(parts), 6)
     text = ("0 " + " ".join(f"{x:g}" for x in ring.ravel()) + "\n").encode()
-    findings = v.check_label_rows(v.yolo.parse_labels(text), "m.txt", v.LabelContext(nc=1))
+    ctx = label_checks.LabelContext(nc=1)
+    findings = label_checks.check_label_rows(yolo.parse_labels(text), "m.txt", ctx)
     assert findings == []
 
 
@@ -312,7 +317,7 @@ def test_check_rings_area_matches_shapely(points):
     import shapely
 
     pts = np.array(points, float)
-    result = v.check_rings(pts, np.array([len(pts)]))
+    result = ring_checks.check_rings(pts, np.array([len(pts)]))
     polygon = shapely.Polygon(pts)
     assert result.area[0] == pytest.approx(polygon.area, abs=1e-9)
     assert (result.reasons[0] is None) == polygon.is_valid
@@ -323,7 +328,7 @@ def test_check_rings_area_matches_shapely(points):
 
 
 def test_coco_mini_has_no_errors(coco_mini):
-    report = v.validate(sorted((coco_mini / "annotations").glob("instances_*.json")))
+    report = validate(sorted((coco_mini / "annotations").glob("instances_*.json")))
     assert report.ok, report.format_table()
     counts = {kind: len(items) for kind, items in report.by_kind().items()}
     # The warnings real COCO has: repeated vertices, self-intersecting rings, crowd RLE areas.
@@ -340,7 +345,7 @@ def test_convert_output_has_no_errors(coco_mini, tmp_path):
         tmp_path,
         images=coco_mini / "images" / "val2017",
     )
-    report = v.validate([tmp_path / "labels" / "val2017", tmp_path / "coco.yaml"])
+    report = validate([tmp_path / "labels" / "val2017", tmp_path / "coco.yaml"])
     assert report.ok, report.format_table()
     # Convert keeps COCO's own repeated vertices and clips rings at the border, which can
     # make them touch themselves: warnings only.
@@ -388,7 +393,7 @@ def test_cli_strict_and_bad_input(tmp_path, coco_mini):
     assert result.exit_code == 1 and result.output.startswith("Error: ")
     assert result.exception is None or isinstance(result.exception, SystemExit)
     result = runner.invoke(main, ["validate", target, target, "--fix", str(tmp_path / "o.json")])
-    assert result.exit_code == 2 and "exactly one TARGET" in result.output
+    assert result.exit_code == 1 and "expected one target with --fix, found 2" in result.output
 
 
 def test_cli_help_ends_with_examples():
@@ -401,13 +406,8 @@ def test_cli_help_ends_with_examples():
 
 
 def _ctx() -> object:
-    return v.CocoContext(
-        source="mem",
-        sorted_image_ids=np.array([1]),
-        image_order=np.array([0]),
-        widths=np.array([100.0]),
-        heights=np.array([100.0]),
-        sorted_category_ids=np.array([1]),
+    return check_context(
+        "mem", np.array([1]), np.array([True]), np.array([100.0]), np.array([100.0]), np.array([1])
     )
 
 
@@ -424,7 +424,7 @@ def test_regular_and_irregular_annotations_mixed_keep_order_and_checks():
         {**_ann(6, [square(10, 10, 5)]), "segmentation": [square(10, 10, 5), 7]},
         _ann(7, [bow_tie]),
     ]
-    found = [(f.index, f.kind) for f in v.check_annotations(anns, _ctx()).findings]
+    found = [(f.index, f.kind) for f in ann_checks.check_annotations(anns, _ctx()).findings]
     assert found == [
         (0, "bad-id"),
         (4, "bad-bbox"),
@@ -432,7 +432,7 @@ def test_regular_and_irregular_annotations_mixed_keep_order_and_checks():
         (1, "invalid-ring"),
         (6, "invalid-ring"),
     ]
-    alone = [[(f.kind) for f in v.check_annotations([ann], _ctx()).findings] for ann in anns]
+    alone = [[f.kind for f in ann_checks.check_annotations([a], _ctx()).findings] for a in anns]
     assert alone == [
         ["bad-id"],
         ["invalid-ring"],
@@ -447,7 +447,7 @@ def test_regular_and_irregular_annotations_mixed_keep_order_and_checks():
 def test_image_id_beyond_64_bits_is_a_finding(tmp_path):
     data = coco([image(1, 100, 100)], [_ann(1, [square(1, 1, 5)])], CATS)
     data["images"].append({**image(2, 100, 100), "id": 2**63 + 5})
-    report = v.validate(write(tmp_path / "a.json", data))
+    report = validate(write(tmp_path / "a.json", data))
     assert [(f.kind, f.index) for f in report] == [("bad-id", 1)]
     assert "does not fit in 64 bits" in report.findings[0].message
 
@@ -473,7 +473,7 @@ def test_polygons_from_offsets_match_shapely_linearrings(rings):
     expected = shapely.polygons(
         shapely.linearrings(points, indices=np.repeat(np.arange(len(rings)), npoints))
     )
-    built = v._polygons(points, npoints)
+    built = ring_checks._polygons(points, npoints)
     assert shapely.equals_exact(built, expected, tolerance=0).all()
     assert (shapely.get_num_coordinates(built) == shapely.get_num_coordinates(expected)).all()
 
@@ -490,11 +490,13 @@ def test_label_batch_gives_each_files_findings_in_file_order(tmp_path):
     for k, text in enumerate(texts):
         (tmp_path / f"{k}.txt").write_text(text)
         files.append(str(tmp_path / f"{k}.txt"))
-    ctx = v.LabelContext(nc=5)
+    ctx = label_checks.LabelContext(nc=5)
     one_by_one = [
-        f for file in files for f in v.check_label_rows(v.yolo.read_labels(file), file, ctx)
+        f
+        for file in files
+        for f in label_checks.check_label_rows(yolo.read_labels(file), file, ctx)
     ]
-    together = v.check_label_batch(v.yolo.read_label_batch(files), files, ctx)
+    together = label_checks.check_label_batch(yolo.read_label_batch(files), files, ctx)
     assert together == one_by_one
     assert {f.kind for f in together} >= {
         "invalid-ring", "mixed-rows", "duplicate-row", "class-out-of-range", "repeated-vertices",

@@ -57,10 +57,15 @@ def flag_names(command: click.Command) -> dict[str, str]:
     return names
 
 
+def speller(command: click.Command | None) -> Callable[[str], str]:
+    """How ``command`` spells a library parameter: as its flag (``split`` → ``--split``)."""
+    names = flag_names(command) if command is not None else {}
+    return lambda name: names.get(name, "--" + name.replace("_", "-"))
+
+
 def error_line(error: CocoprepError, command: click.Command | None) -> str:
     """The library's message with its parameters spelled as ``command``'s flags."""
-    names = flag_names(command) if command is not None else {}
-    return error.render(lambda name: names.get(name, "--" + name.replace("_", "-")))
+    return error.render(speller(command))
 
 
 def _failed_command(ctx: click.Context) -> click.Command | None:

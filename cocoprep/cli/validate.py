@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cocoprep.cli.options import Output, output_options, workers_option
+from cocoprep.cli.options import Output, output_options, speller, workers_option
 
 _VALIDATE_EXAMPLES = """\b
 Examples:
@@ -88,39 +88,25 @@ def validate_command(
     """
     import json
 
-    from cocoprep.validate import validate
+    from cocoprep.checks.run import check
 
-    if fix_out and in_place:
-        msg = "give either --fix OUT or --in-place, not both"
-        raise click.BadParameter(msg, param_hint="--in-place")
-    if (fix_out or in_place or fidelity_json) and len(targets) != 1:
-        msg = "--fix, --in-place and --fidelity take exactly one TARGET"
-        raise click.BadParameter(msg, param_hint="TARGET")
-    progress = out.bars
-    options = {"nc": nc, "strict": strict, "workers": workers, "progress": progress}
-    report = validate(list(targets), tolerance=tolerance, **options)
-    result = report.as_dict(max_examples)
-    text = [report.format_table(max_examples)]
-    final = report
-    if fix_out or in_place:
-        from cocoprep.repair import repair
-
-        summary = repair(targets[0], fix_out or targets[0], nc=nc)
-        final = validate([summary.output], tolerance=tolerance, **options)
-        result["repair"] = {
-            "output": summary.output,
-            "counts": dict(summary.counts),
-            "validation": final.as_dict(max_examples),
-        }
-        text += [summary.format(), "after repair:", final.format_table(max_examples)]
-    if fidelity_json:
-        from cocoprep.fidelity import fidelity
-
-        measured = fidelity(targets[0], fidelity_json, progress=progress)
-        result["fidelity"] = measured.as_dict(max(max_examples, 10))
-        text.append(measured.format_table(max(max_examples, 10)))
-    click.echo(json.dumps(result, indent=2) if fmt == "json" else "\n".join(text))
-    if not final.ok:
+    result = check(
+        list(targets),
+        nc=nc,
+        strict=strict,
+        tolerance=tolerance,
+        fix=fix_out,
+        in_place=in_place,
+        fidelity=fidelity_json,
+        workers=workers,
+        progress=out.bars,
+    )
+    spell = speller(click.get_current_context().command)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(max_examples, spell), indent=2))
+    else:
+        click.echo(result.format(max_examples, spell))
+    if not result.ok:
         click.get_current_context().exit(1)
 
 

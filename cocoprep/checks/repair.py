@@ -6,7 +6,7 @@ image, drop pieces below the near-zero area, remove repeated vertices; holes are
 COCO polygon list (and a YOLO ring) cannot hold them. What cannot be repaired is dropped, with a
 count: annotations naming unknown images or categories, RLE masks of the wrong size, label rows
 with a bad class. Repeated ids get new ids; exact duplicate annotations and rows are dropped.
-The input is never modified unless the output path is the input itself (``--in-place``).
+The input is never modified unless asked for (``in_place``).
 """
 
 from __future__ import annotations
@@ -23,23 +23,14 @@ import numpy as np
 import orjson
 
 from cocoprep import coco, geometry, numbers, yolo
-from cocoprep.errors import InputError
+from cocoprep.checks.coco import check_categories, check_images
+from cocoprep.checks.coco_annotations import check_annotations, check_context, is_number
+from cocoprep.checks.labels import LabelContext, check_label_rows, label_context
+from cocoprep.checks.report import Finding
+from cocoprep.checks.rings import MIN_AREA_NORMALISED, MIN_AREA_PX
+from cocoprep.checks.validate import target_kind
+from cocoprep.errors import InputError, UnsafePathError
 from cocoprep.fileio import write_atomic
-from cocoprep.validate import (
-    MIN_AREA_NORMALISED,
-    MIN_AREA_PX,
-    CocoContext,
-    Finding,
-    LabelContext,
-    check_annotations,
-    check_categories,
-    check_images,
-    check_label_rows,
-    is_number,
-    label_context,
-    rle_of,
-    target_kind,
-)
 
 log = logging.getLogger("cocoprep")
 
@@ -122,7 +113,7 @@ def _repair_annotation(
     ann = dict(ann)
     seg = ann.get("segmentation")
     if type(seg) is dict:
-        rle = rle_of(seg, int(height), int(width))
+        rle = geometry.rle_of(seg, int(height), int(width))
         if not mask_utils.area(rle):
             counts["annotations dropped (empty geometry)"] += 1
             return None
@@ -190,20 +181,22 @@ def repair_coco(path: str | os.PathLike, out: str | os.PathLike) -> RepairSummar
     data["images"] = [im for i, im in enumerate(data.get("images") or []) if i not in bad_images]
     category_findings, _ = check_categories(data.get("categories"), source)
     if any(f.index is None for f in category_findings):
-        msg = f"{path}: 'categories' is missing or not a list; add one, --fix cannot invent it"
-        raise InputError(msg)
+        msg = (
+            f"{path}: expected a 'categories' list, found none; add one (a repair cannot invent it)"
+        )
+        raise InputError(msg, path=path)
     bad_categories = {f.index for f in category_findings}
     counts["categories dropped (bad or repeated id)"] = len(bad_categories)
     data["categories"] = [c for i, c in enumerate(data["categories"]) if i not in bad_categories]
     kept_images = check_images(data["images"], source)
-    order = np.argsort(kept_images.ids, kind="stable")
-    ctx = CocoContext(
-        source=source,
-        sorted_image_ids=kept_images.ids[order],
-        image_order=order,
-        widths=kept_images.widths,
-        heights=kept_images.heights,
-        sorted_category_ids=np.unique([c["id"] for c in data["categories"]]).astype(np.int64),
+    category_ids = np.array([c["id"] for c in data["categories"]], np.int64)
+    ctx = check_context(
+        source,
+        kept_images.ids,
+        kept_images.has_id,
+        kept_images.widths,
+        kept_images.heights,
+        category_ids,
     )
     annotations = data["annotations"]
     chunk = check_annotations(annotations, ctx)
@@ -384,20 +377,65 @@ def repair_labels(
 
 
 def repair(
-    target: str | os.PathLike, out: str | os.PathLike, *, nc: int | None = None
+    target: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    in_place: bool = False,
+    nc: int | None = None,
 ) -> RepairSummary:
-    """Repair a COCO JSON file or a YOLO labels folder into ``out``."""
+    """Repair a COCO JSON file or a YOLO labels folder into ``out``, or into ``target`` itself
+    with ``in_place`` (``out`` then omitted). ``out`` never names the input otherwise."""
     target = Path(target)
     kind = target_kind(target)
+    out = _output(target, out, in_place)
     if kind == "coco":
-        if Path(out).is_dir():
-            msg = f"{out}: is a folder; --fix for a COCO file needs an output file name"
-            raise InputError(msg)
+        if out.is_dir():
+            msg = (
+                f"{out}: expected a file name for the repaired COCO file ({{fix}}), found a "
+                "folder; name a .json file"
+            )
+            raise InputError(msg, path=out, params=["fix"])
         return repair_coco(target, out)
     if kind == "labels":
-        if Path(out).is_file():
-            msg = f"{out}: is a file; --fix for a labels folder needs an output folder"
-            raise InputError(msg)
+        if out.is_file():
+            msg = (
+                f"{out}: expected a folder for the repaired labels ({{fix}}), found a file; "
+                "name a folder"
+            )
+            raise InputError(msg, path=out, params=["fix"])
         return repair_labels(target, out, nc=nc)
-    msg = f"{target}: --fix repairs a COCO JSON file or a labels folder, not a dataset yaml"
-    raise InputError(msg)
+    msg = (
+        f"{target}: expected a COCO JSON file or a labels folder to repair, found a dataset yaml; "
+        "repair its labels folders one by one"
+    )
+    raise InputError(msg, path=target)
+
+
+def _output(target: Path, out: str | os.PathLike | None, in_place: bool) -> Path:
+    """Where the repair goes: ``target`` itself only with ``in_place``; never inside a labels
+    folder being repaired, nor a folder that holds it."""
+    if in_place:
+        if out is not None and Path(out).resolve() != target.resolve():
+            msg = f"{out}: expected either {{fix}} or {{in_place}}, found both; give one"
+            raise InputError(msg, path=out, params=["fix", "in_place"])
+        return target
+    if out is None:
+        msg = (
+            f"{target}: expected where to write the repair, found neither {{fix}} nor {{in_place}}"
+        )
+        raise InputError(msg, path=target, params=["fix", "in_place"])
+    out = Path(out)
+    source, dest = target.resolve(), out.resolve()
+    if dest == source:
+        msg = (
+            f"{out}: expected an output other than the input it repairs ({{fix}}), found the "
+            "input itself; pass {in_place} to repair it in place"
+        )
+        raise UnsafePathError(msg, path=out, params=["fix", "in_place"])
+    if target.is_dir() and (dest.is_relative_to(source) or source.is_relative_to(dest)):
+        msg = (
+            f"{out}: expected an output folder outside the labels folder {target} ({{fix}}), "
+            "found one inside it or holding it; name a separate folder"
+        )
+        raise UnsafePathError(msg, path=out, params=["fix"])
+    return out

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import classmap, coco, layout, yolo
+from cocoprep import classmap, coco, geometry, layout, yolo
 from cocoprep.errors import InputError
 from cocoprep.layout import label_path
+from cocoprep.progress import Progress, bar
 from cocoprep.rows import annotation_rows, row_context
-from cocoprep.validate import rle_of
 
 log = logging.getLogger("cocoprep")
 
@@ -158,7 +158,7 @@ def _source_rle(ann: dict[str, Any], height: int, width: int) -> Any:
 
     seg = ann.get("segmentation")
     if type(seg) is dict:
-        return rle_of(seg, height, width)
+        return geometry.rle_of(seg, height, width)
     if type(seg) is list and seg:
         parts = [seg] if type(seg[0]) is not list else seg
         parts = [p for p in parts if len(p) >= 6]
@@ -196,20 +196,20 @@ def fidelity(
     labels_dir: str | os.PathLike,
     annotations: str | os.PathLike,
     *,
-    progress: bool = False,
+    progress: Progress = None,
 ) -> FidelityReport:
     """Measure how well the polygons of ``labels_dir`` reproduce the masks of ``annotations``.
 
     ``labels_dir`` is ``ROOT/labels/<split>``; class ids follow ``ROOT/cocoprep.json`` when
     present (else the dense map of the file's categories).
     """
-    from pycocotools import mask as mask_utils
-    from tqdm import tqdm
-
     labels_dir = Path(labels_dir)
     if not labels_dir.is_dir():
-        msg = f"{labels_dir}: not a folder; --fidelity needs a YOLO labels folder as TARGET"
-        raise InputError(msg)
+        msg = (
+            f"{labels_dir}: expected a YOLO labels folder to measure with {{fidelity}}, found "
+            f"{'a file' if labels_dir.exists() else 'nothing'}; give ROOT/labels/<split>"
+        )
+        raise InputError(msg, path=labels_dir, params=["fidelity"])
     root = labels_dir.resolve().parent.parent
     coco_file = coco.open_coco(annotations, _split_of(labels_dir, root))
     record = layout.read_record(root)
@@ -217,25 +217,10 @@ def fidelity(
     class_map = (
         classmap.map_from_record(record) if record is not None else classmap.dense_map(categories)
     )
+    anns = coco.ranges_else_whole(coco_file, _all_annotations)
     # Crowd kept: rows of crowd annotations then match when the labels hold them, and are
     # simply unmatched expectations when they do not.
-    ctx = row_context(coco_file, class_map, "segment", True)
-    if coco_file.annotations is not None:
-        anns = coco_file.annotations
-    else:
-        anns = [
-            a
-            for start, end in coco_file.annotation_ranges or []
-            for a in coco.parse_file_range(coco_file.path, start, end)
-        ]
-    rows = annotation_rows(anns, ctx)
-    expected: dict[int, dict[bytes, list[int]]] = defaultdict(lambda: defaultdict(list))
-    start = 0
-    for image, end, source in zip(
-        rows.image_index.tolist(), rows.row_ends.tolist(), rows.source.tolist(), strict=True
-    ):
-        expected[image][rows.text[start : end - 1]].append(source)
-        start = end
+    expected = _expected_rows(anns, row_context(coco_file, class_map, "segment", True))
     cv2 = _opencv()
     report = FidelityReport(
         labels=str(labels_dir),
@@ -245,38 +230,77 @@ def fidelity(
     if cv2 is None:
         report.notes.append(OPENCV_MISSING)
     images = coco_file.images
-    for index in tqdm(range(len(images)), desc="fidelity", unit="image", disable=not progress):
-        label = label_path(root, images.paths[index])
-        if not label.is_file():
-            continue
-        wanted = expected.get(index, {})
-        label_rows = yolo.read_labels(label)
-        width, height = int(images.widths[index]), int(images.heights[index])
-        for r, text in enumerate(label_rows.texts):
-            sources = wanted.get(text)
-            if not sources:
-                report.unmatched_rows += 1
-                continue
-            ann = anns[sources.pop(0)]
-            ring = _ring_of(label_rows.row(r), width, height)
-            source = _source_rle(ann, height, width)
-            written = mask_utils.frPyObjects([ring.ravel().tolist()], height, width)
-            iou = float(mask_utils.iou(written, [source], [0])[0][0])
-            trainer = None
-            if cv2 is not None:
-                trainer = _trainer_iou(cv2, ring, np.ascontiguousarray(mask_utils.decode(source)))
-            report.instances.append(
-                Instance(
-                    file=str(label),
-                    line=int(label_rows.lines[r]),
-                    image=int(images.ids[index]),
-                    annotation=ann.get("id"),
-                    class_id=int(label_rows.classes[r]),
-                    iou=iou,
-                    iou_trainer=trainer,
-                )
-            )
-        report.missing_instances += sum(
-            1 for sources in wanted.values() for s in sources if not anns[s].get("iscrowd")
-        )
+    with bar(progress, total=len(images), desc="fidelity", unit="image") as shown:
+        for index in range(len(images)):
+            label = label_path(root, images.paths[index])
+            if label.is_file():
+                _match_image(report, label, images, index, expected.get(index, {}), anns, cv2)
+            shown.update(1)
     return report
+
+
+def _all_annotations(coco_file: coco.CocoFile) -> list[dict[str, Any]]:
+    if coco_file.annotations is not None:
+        return coco_file.annotations
+    return [
+        a
+        for start, end in coco_file.annotation_ranges or []
+        for a in coco.parse_file_range(coco_file.path, start, end)
+    ]
+
+
+def _expected_rows(anns: list[dict[str, Any]], ctx: Any) -> dict[int, dict[bytes, list[int]]]:
+    """For each image (by position), the rows convert writes and the annotations they come
+    from (positions in ``anns``)."""
+    rows = annotation_rows(anns, ctx)
+    expected: dict[int, dict[bytes, list[int]]] = defaultdict(lambda: defaultdict(list))
+    start = 0
+    for image, end, source in zip(
+        rows.image_index.tolist(), rows.row_ends.tolist(), rows.source.tolist(), strict=True
+    ):
+        expected[image][rows.text[start : end - 1]].append(source)
+        start = end
+    return expected
+
+
+def _match_image(
+    report: FidelityReport,
+    label: Path,
+    images: coco.ImageTable,
+    index: int,
+    wanted: dict[bytes, list[int]],
+    anns: list[dict[str, Any]],
+    cv2: Any,
+) -> None:
+    """Match one label file's rows to their annotations and add the IoUs to ``report``."""
+    from pycocotools import mask as mask_utils
+
+    label_rows = yolo.read_labels(label)
+    width, height = int(images.widths[index]), int(images.heights[index])
+    for r, text in enumerate(label_rows.texts):
+        sources = wanted.get(text)
+        if not sources:
+            report.unmatched_rows += 1
+            continue
+        ann = anns[sources.pop(0)]
+        ring = _ring_of(label_rows.row(r), width, height)
+        source = _source_rle(ann, height, width)
+        written = mask_utils.frPyObjects([ring.ravel().tolist()], height, width)
+        iou = float(mask_utils.iou(written, [source], [0])[0][0])
+        trainer = None
+        if cv2 is not None:
+            trainer = _trainer_iou(cv2, ring, np.ascontiguousarray(mask_utils.decode(source)))
+        report.instances.append(
+            Instance(
+                file=str(label),
+                line=int(label_rows.lines[r]),
+                image=int(images.ids[index]),
+                annotation=ann.get("id"),
+                class_id=int(label_rows.classes[r]),
+                iou=iou,
+                iou_trainer=trainer,
+            )
+        )
+    report.missing_instances += sum(
+        1 for sources in wanted.values() for s in sources if not anns[s].get("iscrowd")
+    )
