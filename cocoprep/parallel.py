@@ -17,6 +17,7 @@ import os
 import pickle
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -74,13 +75,22 @@ _DIES_WITH_PARENT = 0  # the pid of the process that asked, so a forked child as
 
 
 def die_with_parent(parent: int | None = None) -> None:
-    """Have the kernel kill this worker process when its parent dies, however it dies
-    (``PR_SET_PDEATHSIG``, Linux; elsewhere a no-op). With ``parent`` (the parent's pid), a
-    parent gone already ends the worker at once. Once per process."""
+    """Have this worker process end when its parent dies, however it dies. Once per process.
+
+    With ``parent`` (the parent's pid; for processes forked by the parent's main thread) the
+    kernel kills it (``PR_SET_PDEATHSIG``, Linux), and a parent gone already ends it at once.
+    Without (loky's workers, started by one of the parent's threads, whose end would fire that
+    signal), a daemon thread ends it once its parent process is gone.
+    """
     global _DIES_WITH_PARENT
-    if os.getpid() == _DIES_WITH_PARENT or sys.platform != "linux":
+    if os.getpid() == _DIES_WITH_PARENT:
         return
     _DIES_WITH_PARENT = os.getpid()
+    if parent is None:
+        threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+        return
+    if sys.platform != "linux":
+        return
     try:
         import ctypes
         import signal
@@ -89,8 +99,14 @@ def die_with_parent(parent: int | None = None) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if parent is not None and os.getppid() != parent:
+    if os.getppid() != parent:
         os._exit(1)  # orphaned before asking
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _in_worker(function: Callable[..., Any], *args: Any) -> Any:
