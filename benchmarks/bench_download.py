@@ -2,7 +2,7 @@
 
 Serves a generated file (512 MiB by default, kept in /tmp between runs, never committed) from a
 separate process on 127.0.0.1 using ``sendfile``, then alternates ``curl`` and
-:func:`cocoprep.download.fetch` a few times and prints the best throughput of each and the ratio
+:func:`cocoprep.remote.fetch.fetch` a few times and prints the best throughput of each and the ratio
 (target: cocoprep >= 70 % of curl while computing the MD5). Run::
 
     /work/venv/bin/python benchmarks/bench_download.py [--mib 512] [--rounds 3]
@@ -85,7 +85,7 @@ def time_curl(url: str, dest: Path) -> float:
 
 
 def time_cocoprep(url: str, dest: Path, md5: str, size: int, connections: int) -> float:
-    from cocoprep.download import fetch
+    from cocoprep.remote.fetch import fetch
 
     started = time.perf_counter()
     fetch(url, dest, known_hash=md5, size=size, connections=connections)

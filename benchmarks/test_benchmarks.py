@@ -221,3 +221,13 @@ def test_table_ratio_and_cost_curve():
         "cocoprep: 236k segment / 118k segment = 2.10x time, 1.00x memory (summed RSS)",
         "ultralytics: 236k segment / 118k segment = 2.50x time, 2.00x memory (summed RSS)",
     ]
+
+
+def test_edits_bench_runs_every_edit_against_the_orjson_baseline(tmp_path, capsys):
+    import bench_edits
+
+    assert bench_edits.main(["--images", "200", "--data-dir", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    for name in ("orjson loads + dumps", "split --stratify --group-by", "filter", "merge (itself"):
+        assert name in text
+    assert not list(tmp_path.glob("bench-edits-*"))  # outputs removed

@@ -25,14 +25,14 @@ from cocoprep.errors import CocoprepError, InputError
 if TYPE_CHECKING:
     from cocoprep.checks.validate import validate
     from cocoprep.convert import convert
-    from cocoprep.download import download
+    from cocoprep.remote.download import download
 
 __version__ = "0.1.0"
 
 __all__ = ["CocoprepError", "InputError", "__version__", "convert", "download", "validate"]
 
 #: Each function and the module it lives in.
-_FUNCTIONS = {"convert": "convert", "download": "download", "validate": "checks.validate"}
+_FUNCTIONS = {"convert": "convert", "download": "remote.download", "validate": "checks.validate"}
 
 
 class _Package(types.ModuleType):

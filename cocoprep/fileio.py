@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from cocoprep import debris
 
@@ -38,6 +38,17 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> bool:
     """
     if same_content(path, data):
         return False
+    with open_atomic(path) as handle:
+        handle.write(data)
+    return True
+
+
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: a temporary file beside it, renamed over it when
+    the block ends, removed instead when the block raises (a file too large to build in memory
+    is written piece by piece this way). Missing parent folders are created.
+    """
     tmp = f"{os.fspath(path)}.{debris.tag()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -46,12 +57,11 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> bool:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return True
 
 
 #: Whether files can be opened relative to an open folder (not on Windows).

@@ -110,7 +110,7 @@ def download_script(
     root = str(yaml["path"])
     download(['val2017'], root=root, progress=True)
     """
-    from cocoprep.catalog import COCO_2017
+    from cocoprep.remote.catalog import COCO_2017
 
     unknown = [s for s in splits if s not in COCO_2017.splits]
     if unknown or not splits:
@@ -130,7 +130,7 @@ def download_script(
         "# Fetch and convert with cocoprep (pip install cocoprep); Ultralytics runs this when",
         "# the images are missing, with the dataset dict as `yaml`.",
         "from cocoprep.convert import convert",
-        "from cocoprep.download import download",
+        "from cocoprep.remote.download import download",
         "from cocoprep.yamlfile import write_root_yaml",
         "",
         'root = str(yaml["path"])',

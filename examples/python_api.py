@@ -16,9 +16,9 @@ from pathlib import Path
 
 from cocoprep.checks.validate import validate
 from cocoprep.convert import convert
-from cocoprep.download import download
 from cocoprep.errors import CocoprepError
 from cocoprep.preview import preview
+from cocoprep.remote.download import download
 from cocoprep.stats import stats
 from cocoprep.yamlfile import write_root_yaml
 

@@ -7,10 +7,13 @@ queues one fault per coming GET of ``path``:
 - ``"norange"``: the Range header is ignored (200 with the whole body);
 - ``"corrupt"``: the body has flipped bytes;
 - ``"503"`` / ``"500"`` / ``"403"``: that status;
-- ``"stall"``: headers, then nothing for ``stall_seconds``.
+- ``"stall"``: headers, then nothing for ``stall_seconds``;
+- ``"ok"``: no fault (to let earlier requests through before a fault).
 
-``server.ranges = False`` turns Range support off for good. ``server.log`` records
-``(method, path, range_header, status)`` of every request.
+``server.ranges = False`` turns Range support off for good. ``server.rate`` caps every
+connection at that many bytes per second and ``server.latency`` waits that long before the
+first byte of each answer, as a far-away bucket does. ``server.log`` records ``(method, path,
+range_header, status)`` of every request and ``server.sent`` the body bytes sent so far.
 """
 
 from __future__ import annotations
@@ -23,13 +26,26 @@ from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def make_zip(members: dict[str, bytes], *, compress: bool = False) -> bytes:
-    """A zip archive (as bytes) holding ``members`` (name -> content)."""
+def make_zip(members: dict[str, bytes], *, compress: bool = False, zip64: bool = False) -> bytes:
+    """A zip archive (as bytes) holding ``members`` (name -> content).
+
+    ``zip64`` writes zip64 local headers and end records, as archives over 4 GiB or 65,535
+    members have.
+    """
     buffer = io.BytesIO()
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(buffer, "w", method) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
+    limit = zipfile.ZIP_FILECOUNT_LIMIT
+    if zip64:
+        zipfile.ZIP_FILECOUNT_LIMIT = 0  # the writer's own rule for zip64 end records
+    try:
+        with zipfile.ZipFile(buffer, "w", method) as zf:
+            for name, data in members.items():
+                info = zipfile.ZipInfo(name)
+                info.compress_type = method
+                with zf.open(info, "w", force_zip64=zip64) as sink:
+                    sink.write(data)
+    finally:
+        zipfile.ZIP_FILECOUNT_LIMIT = limit
     return buffer.getvalue()
 
 
@@ -82,7 +98,14 @@ class _Handler(BaseHTTPRequestHandler):
             partial = True
         body = data[start : end + 1]
         if fault == "corrupt":
-            body = bytes(b ^ 0xFF for b in body[:64]) + body[64:]
+            middle = len(body) // 2
+            body = (
+                body[:middle]
+                + bytes(b ^ 0xFF for b in body[middle : middle + 64])
+                + body[middle + 64 :]
+            )
+        if server.latency:
+            time.sleep(server.latency)
         self.send_response(206 if partial else 200)
         if server.ranges:
             self.send_header("Accept-Ranges", "bytes")
@@ -100,7 +123,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        self.wfile.write(body)
+        self._send(body)
+
+    def _send(self, body: bytes) -> None:
+        server, started, block = self.server, time.monotonic(), 16 << 10
+        for offset in range(0, len(body), block):
+            if server.rate:
+                ahead = offset / server.rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+            piece = body[offset : offset + block]
+            try:
+                self.wfile.write(piece)
+            except OSError:  # the client hung up (a stopped or cut range)
+                self.close_connection = True
+                return
+            with server._lock:
+                server.sent += len(piece)
 
 
 class FaultServer(ThreadingHTTPServer):
@@ -114,6 +153,9 @@ class FaultServer(ThreadingHTTPServer):
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.ranges = True
         self.stall_seconds = 2.0
+        self.rate: float = 0.0
+        self.latency: float = 0.0
+        self.sent = 0
         self.log: list[tuple[str, str, str | None, int]] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(
@@ -135,7 +177,8 @@ class FaultServer(ThreadingHTTPServer):
     def next_fault(self, path: str) -> str | None:
         with self._lock:
             queue = self.faults.get(path)
-            return queue.popleft() if queue else None
+            fault = queue.popleft() if queue else None
+            return None if fault == "ok" else fault
 
     def record(self, method: str, path: str, range_header: str | None, status: int) -> None:
         with self._lock:

@@ -1,11 +1,11 @@
-"""Tests for cocoprep.catalog: the built-in COCO 2017 table and the YAML loader."""
+"""Tests for cocoprep.remote.catalog: the built-in COCO 2017 table and the YAML loader."""
 
 from __future__ import annotations
 
 import pytest
 
-from cocoprep.catalog import COCO_2017, COCO_BASE_URL, Archive, load_catalog, parse_catalog
 from cocoprep.errors import InputError
+from cocoprep.remote.catalog import COCO_2017, COCO_BASE_URL, Archive, load_catalog, parse_catalog
 
 
 def test_builtin_catalog_matches_the_published_table():

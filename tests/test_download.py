@@ -1,25 +1,32 @@
-"""Tests for cocoprep.download against a real HTTP server on 127.0.0.1 with injected faults."""
+"""Tests for cocoprep.remote (fetch, plan, subset, download): a real server with faults."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import time
 
 import pytest
 from click.testing import CliRunner
 
-from cocoprep.catalog import parse_catalog
 from cocoprep.cli import main
-from cocoprep.errors import InputError
-from cocoprep.hashes import ChecksumError
+from cocoprep.edits.subset import select_images
+from cocoprep.errors import (
+    ChecksumError,
+    DownloadError,
+    InputError,
+    InsufficientSpaceError,
+    OutputError,
+    UnsafeArchiveError,
+)
+from cocoprep.remote import fetch, plan, ranges
+from cocoprep.remote.catalog import parse_catalog
+from cocoprep.remote.download import download
+from cocoprep.remote.http import RetryPolicy
 
 from httpfixtures import FaultServer, fake_jpeg, make_zip
 
-# By module path: the package may re-export the function download() under the same name.
-dl = importlib.import_module("cocoprep.download")
-FAST = dl.RetryPolicy(retries=3, backoff=0.01, timeout=0.5)
+FAST = RetryPolicy(retries=3, backoff=0.01, timeout=0.5)
 BLOB = bytes((i * 7) % 256 for i in range(3 << 20))
 BLOB_MD5 = hashlib.md5(BLOB).hexdigest()
 
@@ -33,7 +40,7 @@ def server():
 
 def _fetch(server, dest, **kwargs):
     kwargs.setdefault("policy", FAST)
-    return dl.fetch(server.url + "blob.bin", dest, known_hash=BLOB_MD5, **kwargs)
+    return fetch.fetch(server.url + "blob.bin", dest, known_hash=BLOB_MD5, **kwargs)
 
 
 # --------------------------------------------------------------------------- fetch
@@ -80,7 +87,7 @@ def test_complete_part_answered_416_is_kept(server, tmp_path):
 
 def test_unwritable_part_is_a_clear_error(server, tmp_path):
     (tmp_path / "blob.bin.part").mkdir()
-    with pytest.raises(dl.DownloadError, match=r"blob.bin.part: expected to write the download"):
+    with pytest.raises(OutputError, match=r"blob.bin.part: expected to write the download"):
         _fetch(server, tmp_path / "blob.bin")
 
 
@@ -114,7 +121,7 @@ def test_503_twice_then_success(server, tmp_path):
 
 def test_persistent_5xx_gives_up_after_the_retries(server, tmp_path):
     server.fail("blob.bin", *["500"] * 10)
-    with pytest.raises(dl.DownloadError, match=r"blob.bin: gave up after 4 attempts, .*HTTP 500"):
+    with pytest.raises(DownloadError, match=r"blob.bin: gave up after 4 attempts, .*HTTP 500"):
         _fetch(server, tmp_path / "blob.bin")
     assert len(server.gets("blob.bin")) == 4
 
@@ -125,16 +132,16 @@ def test_403_and_404_fail_at_once_naming_the_url(server, tmp_path, fault, code):
     if fault:
         server.fail(path, fault)
     with pytest.raises(
-        dl.DownloadError, match=rf"{server.url}{path}: expected the file, found HTTP {code}"
+        DownloadError, match=rf"{server.url}{path}: expected the file, found HTTP {code}"
     ):
-        dl.fetch(server.url + path, tmp_path / "x", policy=FAST)
+        fetch.fetch(server.url + path, tmp_path / "x", policy=FAST)
     assert len(server.gets(path)) == 1
 
 
 def test_stalled_server_times_out_and_retries(server, tmp_path):
     server.fail("blob.bin", "stall")
     started = time.monotonic()
-    _fetch(server, tmp_path / "blob.bin", policy=dl.RetryPolicy(backoff=0.01, timeout=0.3))
+    _fetch(server, tmp_path / "blob.bin", policy=RetryPolicy(backoff=0.01, timeout=0.3))
     assert time.monotonic() - started < 1.5
     assert (tmp_path / "blob.bin").read_bytes() == BLOB
     assert len(server.gets("blob.bin")) == 2
@@ -142,8 +149,8 @@ def test_stalled_server_times_out_and_retries(server, tmp_path):
 
 @pytest.fixture
 def small_pieces(monkeypatch):
-    monkeypatch.setattr(dl, "PIECE_BYTES", 256 << 10)  # BLOB is 12 pieces
-    monkeypatch.setattr(dl, "CHUNK_SIZE", 64 << 10)
+    monkeypatch.setattr(ranges, "PIECE_BYTES", 256 << 10)  # BLOB is 12 pieces
+    monkeypatch.setattr(ranges, "CHUNK_SIZE", 64 << 10)
 
 
 def test_parallel_pieces_with_a_cut_one(server, tmp_path, small_pieces):
@@ -159,8 +166,8 @@ def test_parallel_pieces_with_a_cut_one(server, tmp_path, small_pieces):
 
 def test_parallel_pieces_resume_from_the_saved_state(server, tmp_path, small_pieces):
     server.fail("blob.bin", *["503"] * 8)
-    policy = dl.RetryPolicy(retries=0, backoff=0.01)
-    with pytest.raises(dl.DownloadError, match="gave up after 1 attempts, last error: HTTP 503"):
+    policy = RetryPolicy(retries=0, backoff=0.01)
+    with pytest.raises(DownloadError, match="gave up after 1 attempts, last error: HTTP 503"):
         _fetch(server, tmp_path / "blob.bin", connections=4, policy=policy)
     state_path = tmp_path / "blob.bin.part.ranges"
     state = json.loads(state_path.read_text())
@@ -209,19 +216,19 @@ def test_local_mirror_file_url(tmp_path):
     source.parent.mkdir()
     source.write_bytes(BLOB)
     (tmp_path / "out.part").write_bytes(BLOB[:5])
-    result = dl.fetch(source.as_uri(), tmp_path / "out", known_hash=BLOB_MD5, size=len(BLOB))
+    result = fetch.fetch(source.as_uri(), tmp_path / "out", known_hash=BLOB_MD5, size=len(BLOB))
     assert (tmp_path / "out").read_bytes() == BLOB and result.resumed_from == 5
-    with pytest.raises(dl.DownloadError, match=r"nope.bin: expected the file in the local mirror"):
-        dl.fetch((tmp_path / "nope.bin").as_uri(), tmp_path / "n")
+    with pytest.raises(DownloadError, match=r"nope.bin: expected the file in the local mirror"):
+        fetch.fetch((tmp_path / "nope.bin").as_uri(), tmp_path / "n")
 
 
 def test_resolve_base_precedence(monkeypatch, tmp_path):
-    monkeypatch.setenv(dl.MIRROR_ENV, "http://env.lan/coco")
-    assert dl.resolve_base("http://images.cocodataset.org/") == "http://env.lan/coco/"
-    assert dl.resolve_base("x", mirror="https://m.lan/") == "https://m.lan/"
-    assert dl.resolve_base("x", mirror=str(tmp_path)) == tmp_path.as_uri() + "/"
-    monkeypatch.delenv(dl.MIRROR_ENV)
-    assert dl.resolve_base("http://data.lan/d/", tls=True) == "https://data.lan/d/"
+    monkeypatch.setenv(plan.MIRROR_ENV, "http://env.lan/coco")
+    assert plan.resolve_base("http://images.cocodataset.org/") == "http://env.lan/coco/"
+    assert plan.resolve_base("x", mirror="https://m.lan/") == "https://m.lan/"
+    assert plan.resolve_base("x", mirror=str(tmp_path)) == tmp_path.as_uri() + "/"
+    monkeypatch.delenv(plan.MIRROR_ENV)
+    assert plan.resolve_base("http://data.lan/d/", tls=True) == "https://data.lan/d/"
 
 
 # --------------------------------------------------------------------------- whole downloads
@@ -301,7 +308,7 @@ def site(server, tmp_path):
 def _get(site, **kwargs):
     kwargs.setdefault("backoff", 0.01)
     kwargs.setdefault("timeout", 1.0)
-    return dl.download(root=site["root"], catalog=site["catalog"], **kwargs)
+    return download(root=site["root"], catalog=site["catalog"], **kwargs)
 
 
 def test_download_extracts_into_the_ultralytics_layout_and_skips_on_rerun(site):
@@ -328,12 +335,12 @@ def test_keep_archives_and_listing(site):
     _get(site, splits=["val2017"], keep_archives=True, default_annotations=False)
     root = site["root"]
     assert (root / "downloads" / "val2017.zip").is_file()
-    listing = {e.name: e.state for e in dl.list_catalog(site["catalog"], root=root)}
+    listing = {e.name: e.state for e in plan.list_catalog(site["catalog"], root=root)}
     assert listing == {"val2017": "extracted, archive kept", "ann": "-", "evil": "-"}
     (root / "downloads" / "ann.zip.part").write_bytes(b"x" * 2048)
-    assert dl.list_catalog(site["catalog"], root=root)[1].state == "partial 2.0 KiB"
-    assert "extracted, archive kept" in dl.format_catalog(
-        dl.list_catalog(site["catalog"], root=root)
+    assert plan.list_catalog(site["catalog"], root=root)[1].state == "partial 2.0 KiB"
+    assert "extracted, archive kept" in plan.format_catalog(
+        plan.list_catalog(site["catalog"], root=root)
     )
 
 
@@ -346,9 +353,9 @@ def test_dry_run_plans_without_network_or_writes(site):
 
 
 def test_disk_space_check_fails_clearly(site, monkeypatch):
-    monkeypatch.setattr(dl, "_free_bytes", lambda root: 1000)
+    monkeypatch.setattr(plan, "_free_bytes", lambda root: 1000)
     with pytest.raises(
-        dl.InsufficientSpaceError,
+        InsufficientSpaceError,
         match=r"expected at least .* free for val2017, ann .*found 1000 B",
     ):
         _get(site, splits=["val2017"])
@@ -356,7 +363,7 @@ def test_disk_space_check_fails_clearly(site, monkeypatch):
 
 
 def test_unsafe_archive_is_refused_and_nothing_escapes(site):
-    with pytest.raises(dl.DownloadError, match=r"evil.zip: member .* contains '..'"):
+    with pytest.raises(UnsafeArchiveError, match=r"evil.zip: member .* contains '..'"):
         _get(site, annotations=["evil"])
     root = site["root"]
     assert not (root.parent / "escape.txt").exists() and not (root / "escape.txt").exists()
@@ -368,7 +375,7 @@ def test_local_directory_mirror_via_the_environment(site, tmp_path, monkeypatch)
     for path, data in site["server"].files.items():
         (mirror / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
         (mirror / path.lstrip("/")).write_bytes(data)
-    monkeypatch.setenv(dl.MIRROR_ENV, str(mirror))
+    monkeypatch.setenv(plan.MIRROR_ENV, str(mirror))
     _get(site, splits=["val2017"])
     assert site["server"].log == []
     assert len(list((site["root"] / "images" / "val2017").iterdir())) == 8
@@ -404,7 +411,7 @@ def test_subset_picks_all_classes_first_and_survives_flaky_images(site):
 
 def test_subset_reports_images_that_keep_failing(site):
     site["server"].fail("val2017/000000000003.jpg", *["503"] * 10)
-    with pytest.raises(dl.DownloadError, match=r"000000000003.jpg: gave up after"):
+    with pytest.raises(DownloadError, match=r"000000000003.jpg: gave up after"):
         _get(site, splits=["val2017"], classes=["dog"], retries=1)
     root = site["root"]
     assert not (root / "annotations" / "instances_val2017.full.json").exists()
@@ -424,7 +431,7 @@ def test_subset_input_errors(site):
     with pytest.raises(
         InputError, match=r"instances_val2017.json: expected the val2017 annotations"
     ):
-        dl.download(
+        download(
             ["val2017"],
             root=site["root"] / "other",
             catalog=site["catalog"],
@@ -435,9 +442,9 @@ def test_subset_input_errors(site):
 
 def test_select_images_tiers_and_seed():
     coco = _coco("val2017")
-    both = dl.select_images(coco, [1, 18])
+    both = select_images(coco, [1, 18])
     assert set(both[:2]) == {2, 5} and set(both) == {1, 2, 3, 5, 7, 8}
-    assert dl.select_images(coco, [1, 18], seed=1, max_images=3) == dl.select_images(
+    assert select_images(coco, [1, 18], seed=1, max_images=3) == select_images(
         coco, [1, 18], seed=1, max_images=3
     )
 
@@ -470,7 +477,7 @@ def test_subset_on_real_coco_mini(coco_mini, server, tmp_path):
             ],
         }
     )
-    summary = dl.download(
+    summary = download(
         [split],
         root=tmp_path,
         catalog=catalog,
@@ -531,8 +538,8 @@ def test_cli_help_ends_with_examples():
 
 
 def test_builtin_catalog_dry_run_with_tls_and_extra_annotations(tmp_path, monkeypatch):
-    monkeypatch.delenv(dl.MIRROR_ENV, raising=False)
-    summary = dl.download(
+    monkeypatch.delenv(plan.MIRROR_ENV, raising=False)
+    summary = download(
         ["val2017"],
         root=tmp_path / "coco",
         tls=True,
@@ -552,17 +559,16 @@ def test_builtin_catalog_dry_run_with_tls_and_extra_annotations(tmp_path, monkey
 
 KILLED_FETCH = """
 import os, signal, sys
-import importlib
-dl = importlib.import_module("cocoprep.download")
-dl.PIECE_BYTES = 256 << 10
-dl.CHUNK_SIZE = 64 << 10
+from cocoprep.remote import fetch, ranges
+ranges.PIECE_BYTES = 256 << 10
+ranges.CHUNK_SIZE = 64 << 10
 seen = 0
 def on_bytes(n):
     global seen
     seen += n
     if seen > int(sys.argv[3]):
         os.kill(os.getpid(), signal.SIGKILL)
-dl.fetch(sys.argv[1], sys.argv[2], connections=int(sys.argv[4]), on_bytes=on_bytes)
+fetch.fetch(sys.argv[1], sys.argv[2], connections=int(sys.argv[4]), on_bytes=on_bytes)
 """
 
 

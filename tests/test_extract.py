@@ -1,4 +1,4 @@
-"""Tests for cocoprep.extract: safe members, atomic per-file writes, resume, markers."""
+"""Tests for cocoprep.remote.extract: safe members, atomic per-file writes, resume, markers."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from cocoprep.errors import CocoprepError
-from cocoprep.extract import (
+from cocoprep.errors import CocoprepError, UnsafeArchiveError
+from cocoprep.remote.extract import (
     TEMP_SUFFIX,
-    UnsafeArchiveError,
     extract_zip,
     extracted_size,
     is_done,
@@ -135,7 +134,7 @@ def _assert_no_torn_member(dest: Path) -> None:
 
 
 def test_interrupted_extraction_leaves_no_torn_file_and_resumes(tmp_path, archive, monkeypatch):
-    monkeypatch.setattr("cocoprep.extract.CHUNK_SIZE", 4096)
+    monkeypatch.setattr("cocoprep.remote.extract.CHUNK_SIZE", 4096)
     dest = tmp_path / "out"
     marker = tmp_path / "m.done"
     with pytest.raises(_Interrupt):
@@ -151,7 +150,7 @@ def test_interrupted_extraction_leaves_no_torn_file_and_resumes(tmp_path, archiv
 
 KILLER = """
 import os, signal, sys
-import cocoprep.extract as e
+import cocoprep.remote.extract as e
 e.CHUNK_SIZE = 4096
 class Kill:
     seen = 0

@@ -1,4 +1,4 @@
-"""Tests for cocoprep.hashes: chunked hashing, algorithm prefixes, strict matching."""
+"""Tests for cocoprep.remote.hashes: chunked hashing, algorithm prefixes, strict matching."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import hashlib
 
 import pytest
 
-from cocoprep.errors import CocoprepError
-from cocoprep.hashes import (
+from cocoprep.errors import ChecksumError, CocoprepError
+from cocoprep.remote.hashes import (
     BackgroundHasher,
-    ChecksumError,
     file_hash,
     hash_matches,
     parse_hash,

@@ -154,7 +154,7 @@ def test_download_block_runs(converted: Path, monkeypatch: pytest.MonkeyPatch) -
     """The block is Python that Ultralytics can exec with ``yaml``; run it against fakes."""
     calls = []
     fakes = {
-        "cocoprep.download": ("download", lambda *a, **k: calls.append(("download", a, k))),
+        "cocoprep.remote.download": ("download", lambda *a, **k: calls.append(("download", a, k))),
         "cocoprep.convert": ("convert", lambda *a, **k: calls.append(("convert", a, k))),
         "cocoprep.yamlfile": ("write_root_yaml", lambda *a, **k: calls.append(("yaml", a, k))),
     }

@@ -13,7 +13,7 @@ import os
 import click
 
 from cocoprep import __version__
-from cocoprep.cli import convert, dataset, download, validate
+from cocoprep.cli import convert, dataset, download, edits, export, validate
 from cocoprep.cli.options import Group
 
 
@@ -36,6 +36,6 @@ def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-for _module in (download, convert, dataset, validate):
+for _module in (download, convert, edits, dataset, validate, export):
     for _command in _module.COMMANDS:
         main.add_command(_command)

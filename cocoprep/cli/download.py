@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cocoprep.cli.options import Output, comma_list, output_options
+from cocoprep.interrupts import Interrupted
 
 _DOWNLOAD_EXAMPLES = """\b
 Examples:
@@ -52,9 +53,8 @@ Examples:
 @click.option(
     "--connections",
     type=click.IntRange(1, 32),
-    default=4,
-    show_default=True,
-    help="Parallel byte ranges per large archive.",
+    help="Ranged connections shared by all archives  [default: added while the rate grows, "
+    "up to 16].",
 )
 @click.option(
     "--jobs", type=click.IntRange(1, 16), default=3, show_default=True, help="Archives at once."
@@ -88,7 +88,7 @@ def download_command(
     catalog: str | None,
     mirror: str | None,
     tls: bool,
-    connections: int,
+    connections: int | None,
     jobs: int,
     keep_archives: bool,
     dry_run: bool,
@@ -105,17 +105,20 @@ def download_command(
     `cocoprep convert` and Ultralytics expect. Any split brings annotations_trainval2017
     (instances, keypoints, captions); --no-annotations skips it.
 
-    Downloads go to ROOT/downloads/<archive>.zip.part and resume with HTTP Range after an
-    interruption; size and MD5 are checked, retries back off exponentially. Extraction is safe
-    (no absolute, '..' or link members) and atomic per file; a finished archive leaves
-    ROOT/.cocoprep/<archive>.done with its MD5, so a re-run skips it. Verified archives are
-    deleted after extraction unless --keep-archives.
+    Each member is extracted as soon as its bytes have arrived (CRC-32 checked, atomic per
+    file), over as many ranged connections as still raise the rate; bytes go to
+    ROOT/downloads/<archive>.zip.part and a re-run after Ctrl-C or a kill resumes both the
+    bytes and the extraction. The MD5 is checked over the whole archive; a finished archive
+    leaves ROOT/.cocoprep/<archive>.done, so a re-run skips it. Extraction is safe (no
+    absolute, '..' or link members). A local mirror is extracted in place, never copied.
+    Verified archives are deleted after extraction unless --keep-archives.
 
     With --classes only the images showing those classes are fetched (all classes first, then
     any); the complete annotations move to instances_<split>.full.json and
     instances_<split>.json holds the subset, ready for `cocoprep convert`.
     """
-    from cocoprep.download import download, format_catalog, list_catalog
+    from cocoprep.remote.download import download
+    from cocoprep.remote.plan import format_catalog, list_catalog
 
     if list_only:
         click.echo(format_catalog(list_catalog(catalog, root=root)))
@@ -124,25 +127,32 @@ def download_command(
     if max_images is not None and not names:
         message = "expected --classes with it"
         raise click.BadParameter(message, param_hint="--max-images")
-    summary = download(
-        splits,
-        root=root,
-        annotations=extra_annotations,
-        default_annotations=not no_annotations,
-        catalog=catalog,
-        mirror=mirror,
-        tls=tls,
-        connections=connections,
-        jobs=jobs,
-        keep_archives=keep_archives,
-        dry_run=dry_run,
-        classes=names,
-        max_images=max_images,
-        seed=seed,
-        retries=retries,
-        timeout=timeout,
-        progress=out.bars,
-    )
+    try:
+        summary = download(
+            splits,
+            root=root,
+            annotations=extra_annotations,
+            default_annotations=not no_annotations,
+            catalog=catalog,
+            mirror=mirror,
+            tls=tls,
+            connections=connections,
+            jobs=jobs,
+            keep_archives=keep_archives,
+            dry_run=dry_run,
+            classes=names,
+            max_images=max_images,
+            seed=seed,
+            retries=retries,
+            timeout=timeout,
+            progress=out.bars,
+        )
+    except KeyboardInterrupt as stop:
+        # One line saying what the next run resumes from, then 130 (SIGINT) or 143 (SIGTERM).
+        code = stop.exit_code if isinstance(stop, Interrupted) else 130
+        kept = getattr(stop, "kept", None) or "nothing partial kept"
+        click.echo(f"interrupted: {kept}", err=True)
+        click.get_current_context().exit(code)
     if dry_run:
         click.echo(summary.format())
     else:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cocoprep.errors import CocoprepError, InputError
-from cocoprep.hashes import parse_hash
+from cocoprep.remote.hashes import parse_hash
 
 COCO_BASE_URL = "http://images.cocodataset.org/"
 COCO_TLS_URL = "https://s3.amazonaws.com/images.cocodataset.org/"
@@ -93,9 +93,9 @@ class Catalog:
                 return archive
         message = (
             f"split {split!r}: expected one of {', '.join(self.splits)}, found none in the "
-            "catalog; check the spelling or pass --catalog"
+            "catalog; check the spelling or pass {catalog}"
         )
-        raise InputError(message)
+        raise InputError(message, params=["catalog"])
 
     def default_annotations(self) -> tuple[Archive, ...]:
         """The annotation archives marked ``default: true`` (fetched with any split)."""

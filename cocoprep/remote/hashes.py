@@ -12,15 +12,11 @@ import threading
 import weakref
 from pathlib import Path
 
-from cocoprep.errors import CocoprepError
+from cocoprep.errors import ChecksumError, CocoprepError
 
 CHUNK_SIZE = 1 << 20
 DEFAULT_ALGORITHM = "md5"
 _HEX = "0123456789abcdef"
-
-
-class ChecksumError(CocoprepError):
-    """A file's size or hash differs from the published one."""
 
 
 def parse_hash(known_hash: str) -> tuple[str, str]:

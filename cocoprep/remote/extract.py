@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from cocoprep.errors import CocoprepError
+from cocoprep.errors import CocoprepError, UnsafeArchiveError
 from cocoprep.fileio import write_atomic
 
 logger = logging.getLogger("cocoprep")
@@ -28,10 +28,6 @@ MARKER_DIR = ".cocoprep"
 TEMP_SUFFIX = ".cocoprep-part"
 CHUNK_SIZE = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-class UnsafeArchiveError(CocoprepError):
-    """A zip member would land outside the destination or is a link/special file."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ def member_targets(
     ['out/1.jpg']
     >>> member_targets([zipfile.ZipInfo("../evil")], "out")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
-    cocoprep.extract.UnsafeArchiveError: archive: member '../evil' contains '..'; …
+    cocoprep.errors.UnsafeArchiveError: archive: member '../evil' contains '..'; …
     """
     files = []
     for info in infos:
@@ -128,8 +124,9 @@ def is_done(marker: str | Path, known_hash: str) -> bool:
     return bool(content) and content.get("hash", "").lower() == known_hash.lower()
 
 
-def _write_marker(marker: Path, known_hash: str, result: ExtractResult) -> None:
-    content = {"hash": known_hash, "dest": str(result.dest), "members": result.members}
+def write_marker(marker: str | Path, known_hash: str, dest: str | Path, members: int) -> None:
+    """Record (atomically) that the archive with ``known_hash`` is extracted into ``dest``."""
+    content = {"hash": known_hash, "dest": str(dest), "members": members}
     write_atomic(marker, (json.dumps(content) + "\n").encode())
 
 
@@ -198,7 +195,7 @@ def extract_zip(
         raise CocoprepError(message) from error
     result = ExtractResult(archive, dest, len(targets), written, skipped, nbytes)
     if marker is not None and known_hash is not None:
-        _write_marker(Path(marker), known_hash, result)
+        write_marker(marker, known_hash, dest, result.members)
     logger.info(
         "%s: %d members in %s (%d written, %d already there)",
         archive.name,

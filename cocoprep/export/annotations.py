@@ -1,0 +1,296 @@
+"""YOLO label rows → COCO annotations (or a results list of predictions): the pure per-block
+work of ``export``.
+
+:func:`block_annotations` reads the label files of a block of images, classifies their rows,
+and returns each annotation as the JSON text of an object without its ``id`` (the caller numbers
+them, in file order, as it writes), with counts of what it skipped and why. Pixel coordinates
+are rounded to 2 decimals (COCO's own precision; labels hold ~6 significant digits).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from cocoprep import geometry, yolo
+from cocoprep.errors import InputError
+
+TASKS = ("detect", "segment", "pose")
+#: Row kinds, and the task each one shows.
+BOX, POLYGON, POSE, BAD = "box", "polygon", "pose", "bad"
+TASK_OF_KIND = {BOX: "detect", POLYGON: "segment", POSE: "pose"}
+#: What each task accepts: its own rows, and rows it can be read from (a polygon's extent is its
+#: box; a box is a rectangle).
+ACCEPTS = {"detect": {BOX, POLYGON, POSE}, "segment": {POLYGON, BOX}, "pose": {POSE}}
+DECIMALS = 2
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How a split's rows are read (small and picklable, the same for every block)."""
+
+    category_ids: tuple[int, ...]  # category id of each class index
+    task: str | None = None  # None: the task the rows show
+    kpt_shape: tuple[int, int] | None = None
+    predictions: bool = False  # rows end with a confidence; results instead of annotations
+
+
+@dataclass
+class Block:
+    """The annotations of a block of images, as JSON objects without ``id``: annotation ``a`` is
+    ``text[ends[a - 1]:ends[a]]``. ``kinds`` maps each row kind seen to a file that has it."""
+
+    text: bytes
+    ends: np.ndarray
+    kinds: dict[str, str] = field(default_factory=dict)
+    counts: Counter = field(default_factory=Counter)
+    task: str | None = None
+    images_with_objects: int = 0
+
+
+def row_kinds(counts: np.ndarray, kpt_shape: tuple[int, int] | None, predictions: bool):
+    """Each row's kind from its count of numbers after the class (and before the confidence of a
+    prediction).
+
+    >>> row_kinds(np.array([4, 6, 5, 55]), (17, 3), False).tolist()
+    ['box', 'polygon', 'bad', 'pose']
+    >>> row_kinds(np.array([5, 7, 4]), None, True).tolist()
+    ['box', 'polygon', 'bad']
+    """
+    n = np.asarray(counts) - (1 if predictions else 0)
+    kinds = np.full(len(n), BAD, dtype=object)
+    kinds[n == 4] = BOX
+    kinds[(n >= 6) & (n % 2 == 0)] = POLYGON
+    if kpt_shape is not None:
+        sizes = [4 + kpt_shape[0] * kpt_shape[1]]
+        if predictions and kpt_shape[1] == 3:  # Ultralytics drops visibility when it has none
+            sizes.append(4 + kpt_shape[0] * 2)
+        kinds[np.isin(n, sizes)] = POSE
+    return kinds
+
+
+def _block_task(kinds: np.ndarray, files: np.ndarray, paths: Sequence[str], rules: Rules):
+    """The task of the block and the kind → example file map; an error when the rows show two
+    tasks."""
+    seen: dict[str, str] = {}
+    for kind in (BOX, POLYGON, POSE):
+        rows = np.flatnonzero(kinds == kind)
+        if len(rows):
+            seen[kind] = paths[int(files[rows[0]])]
+    if rules.task is not None:
+        return rules.task, seen
+    if len(seen) > 1:
+        (a, file_a), (b, file_b) = list(seen.items())[:2]
+        msg = (
+            f"the labels mix tasks: {file_a} has {a} rows ({TASK_OF_KIND[a]}) but {file_b} has "
+            f"{b} rows ({TASK_OF_KIND[b]}); export each task from its own folder or pass {{task}}"
+        )
+        raise InputError(msg, params=["task"])
+    return (TASK_OF_KIND[next(iter(seen))] if seen else None), seen
+
+
+def block_annotations(
+    paths: Sequence[str | None],
+    image_ids: np.ndarray,
+    widths: np.ndarray,
+    heights: np.ndarray,
+    rules: Rules,
+) -> Block:
+    """Annotations (or results) from the label files ``paths`` of images with these ids and
+    sizes; a missing file (or None) is an image without objects."""
+    present = [i for i, path in enumerate(paths) if path]
+    batch = yolo.read_label_batch([paths[i] for i in present], missing_ok=True)
+    batch.file = np.asarray(present, np.int64)[batch.file]
+    rows = batch.rows
+    counts: Counter = Counter()
+    if batch.unparsable:
+        counts["unparsable_rows"] += len(batch.unparsable)
+    kinds = row_kinds(rows.counts, rules.kpt_shape, rules.predictions)
+    task, seen = _block_task(kinds, batch.file, paths, rules)
+    usable = np.isin(kinds, list(ACCEPTS[task])) if task else np.zeros(len(kinds), bool)
+    counts[f"rows_not_{task}"] += int((~usable & (kinds != BAD)).sum())
+    counts["rows_of_wrong_length"] += int((kinds == BAD).sum())
+    classes = rows.classes
+    known = (classes == np.round(classes)) & (classes >= 0) & (classes < len(rules.category_ids))
+    counts["unknown_class_rows"] += int((usable & ~known).sum())
+    keep = np.flatnonzero(usable & known)
+    file = batch.file[keep]
+    table = _Rows(
+        values=rows.values,
+        starts=rows.starts[keep],
+        counts=rows.counts[keep],
+        kinds=kinds[keep],
+        category=np.asarray(rules.category_ids, np.int64)[classes[keep].astype(np.int64)],
+        image_id=np.asarray(image_ids, np.int64)[file],
+        width=np.asarray(widths, np.float64)[file],
+        height=np.asarray(heights, np.float64)[file],
+        predictions=rules.predictions,
+        keypoints=rules.kpt_shape[0] if rules.kpt_shape else 0,
+    )
+    objects = _BUILDERS[task](table, counts) if task else []
+    pieces = list(map(orjson.dumps, objects))
+    ends = np.cumsum(np.fromiter(map(len, pieces), np.int64, len(pieces)))
+    counts = Counter({k: v for k, v in counts.items() if v})
+    return Block(
+        b"".join(pieces),
+        ends,
+        kinds=seen,
+        counts=counts,
+        task=task,
+        images_with_objects=len({o["image_id"] for o in objects}),
+    )
+
+
+@dataclass
+class _Rows:
+    """The kept rows of a block, with their image's id and size and their category."""
+
+    values: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+    kinds: np.ndarray
+    category: np.ndarray
+    image_id: np.ndarray
+    width: np.ndarray
+    height: np.ndarray
+    predictions: bool
+    keypoints: int  # keypoints per pose row
+
+    def numbers(self, r: int) -> np.ndarray:
+        """Row ``r``'s numbers, without a prediction's confidence."""
+        end = self.starts[r] + self.counts[r] - (1 if self.predictions else 0)
+        return self.values[self.starts[r] : end]
+
+    def scores(self) -> np.ndarray:
+        """Each row's confidence (a prediction's last number)."""
+        return self.values[self.starts + self.counts - 1]
+
+    def head(self, r: int) -> dict[str, Any]:
+        """The fields every object of row ``r`` starts with."""
+        return {"image_id": int(self.image_id[r]), "category_id": int(self.category[r])}
+
+    def tail(self, r: int, score: float | None) -> dict[str, Any]:
+        """The fields every object ends with: ``score`` (results) or ``iscrowd``."""
+        return {"iscrowd": 0} if score is None else {"score": score}
+
+
+def _pixels(values: np.ndarray) -> np.ndarray:
+    return np.round(values, DECIMALS) + 0.0  # + 0.0: no -0.0 in the JSON
+
+
+def _boxes(table: _Rows) -> np.ndarray:
+    """Pixel ``[x, y, w, h]`` of every row: a box row's box, a polygon row's extent."""
+    boxes = np.empty((len(table.counts), 4))
+    for r, kind in enumerate(table.kinds):
+        numbers = table.numbers(r)
+        if kind == POLYGON:
+            points = numbers.reshape(-1, 2)
+            low, high = points.min(axis=0), points.max(axis=0)
+            boxes[r] = [*low, *(high - low)]
+        else:
+            cx, cy, w, h = numbers[:4]
+            boxes[r] = [cx - w / 2, cy - h / 2, w, h]
+    scale = np.stack([table.width, table.height, table.width, table.height], axis=1)
+    return _pixels(boxes * scale)
+
+
+def _scores(table: _Rows) -> list[float | None]:
+    if not table.predictions:
+        return [None] * len(table.counts)
+    return np.round(table.scores(), 5).tolist()
+
+
+def _detect(table: _Rows, counts: Counter) -> list[dict[str, Any]]:
+    boxes = _boxes(table)
+    areas = np.round(boxes[:, 2] * boxes[:, 3], 4).tolist()
+    out = []
+    for r, (box, area, score) in enumerate(zip(boxes.tolist(), areas, _scores(table), strict=True)):
+        extra = {"area": area} if score is None else {}
+        out.append({**table.head(r), "bbox": box, **extra, **table.tail(r, score)})
+    return out
+
+
+def _pose(table: _Rows, counts: Counter) -> list[dict[str, Any]]:
+    boxes = _boxes(table)
+    areas = np.round(boxes[:, 2] * boxes[:, 3], 4).tolist()
+    out = []
+    for r, (box, area, score) in enumerate(zip(boxes.tolist(), areas, _scores(table), strict=True)):
+        points = table.numbers(r)[4:]
+        dims = len(points) // table.keypoints
+        points = points.reshape(-1, dims)
+        xy = _pixels(points[:, :2] * [table.width[r], table.height[r]])
+        if dims == 3:
+            visible = points[:, 2] if score is not None else np.round(points[:, 2])
+        else:  # no visibility: labelled where not at the origin
+            visible = np.where((points[:, :2] != 0).any(axis=1), 2.0, 0.0)
+        keypoints = np.column_stack([xy, visible])
+        fields: dict[str, Any] = {"bbox": box, "keypoints": _keypoint_list(keypoints, score)}
+        if score is None:
+            fields.update(area=area, num_keypoints=int((visible > 0).sum()))
+        out.append({**table.head(r), **fields, **table.tail(r, score)})
+    return out
+
+
+def _keypoint_list(keypoints: np.ndarray, score: float | None) -> list[float | int]:
+    flat = keypoints.ravel().tolist()
+    if score is None:  # ground truth: visibility flags are integers
+        flat[2::3] = [int(v) for v in flat[2::3]]
+    return flat
+
+
+def _segment(table: _Rows, counts: Counter) -> list[dict[str, Any]]:
+    from pycocotools import mask as mask_utils
+
+    out = []
+    scores = _scores(table)
+    candidates = set(_bridged_rows(table).tolist())
+    for r, score in enumerate(scores):
+        parts = _rings(table, r, r in candidates)
+        if not parts:
+            counts["degenerate_polygons_skipped"] += 1
+            continue
+        w, h = table.width[r], table.height[r]
+        polygons = [_pixels(p * [w, h]).ravel().tolist() for p in parts]
+        height, width = round(h), round(w)
+        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
+        box = _pixels(mask_utils.toBbox(rle)).tolist()
+        if score is None:
+            area = float(mask_utils.area(rle))
+            fields = {"bbox": box, "area": area, "segmentation": polygons}
+        else:
+            counts_text = rle["counts"].decode("ascii")
+            fields = {"bbox": box, "segmentation": {"size": [height, width], "counts": counts_text}}
+        out.append({**table.head(r), **fields, **table.tail(r, score)})
+    return out
+
+
+def _bridged_rows(table: _Rows) -> np.ndarray:
+    """Rows whose ring may hold parts cocoprep bridged (some vertex appears twice)."""
+    polygon = np.flatnonzero(table.kinds == POLYGON)
+    if not len(polygon):
+        return polygon
+    lengths = table.counts[polygon] - (1 if table.predictions else 0)
+    starts = table.starts[polygon]
+    index = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    points = table.values[index].reshape(-1, 2)
+    return polygon[yolo.rows_with_repeats(np.repeat(np.arange(len(polygon)), lengths // 2), points)]
+
+
+def _rings(table: _Rows, r: int, bridged: bool) -> list[np.ndarray]:
+    """The normalised polygon parts of row ``r`` (a box row as its rectangle)."""
+    numbers = table.numbers(r)
+    if table.kinds[r] == BOX:
+        cx, cy, w, h = numbers[:4]
+        x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+        return [np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])]
+    ring = numbers.reshape(-1, 2)
+    parts = geometry.split_bridged_ring(ring) if bridged else [ring]
+    return [p for p in parts if len(np.unique(p, axis=0)) >= 3]
+
+
+_BUILDERS = {"detect": _detect, "segment": _segment, "pose": _pose}

@@ -1,0 +1,253 @@
+"""``export``: the library call behind ``cocoprep export``."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cocoprep import coco
+from cocoprep import progress as progress_bars
+from cocoprep.errors import InputError
+from cocoprep.export import categories as cats
+from cocoprep.export import source
+from cocoprep.export.annotations import TASK_OF_KIND, TASKS, Block, Rules, block_annotations
+from cocoprep.export.images import SplitImages
+from cocoprep.export.writer import write_coco, write_results
+from cocoprep.parallel import local_workers, run_in_order
+
+#: Images whose label files one job reads.
+IMAGES_PER_BLOCK = 4096
+#: Fewer images than this are exported in-process (starting workers costs more).
+PARALLEL_MIN_IMAGES = 16_384
+
+
+@dataclass
+class SplitExport:
+    """What export wrote for one split."""
+
+    split: str
+    task: str
+    path: str
+    images: int
+    annotations: int
+    background_images: int
+    counts: dict[str, int]
+
+
+@dataclass
+class ExportSummary:
+    """What export did, for the command line and ``--report``."""
+
+    dataset: str
+    out: str
+    splits: list[SplitExport] = field(default_factory=list)
+
+    def totals(self) -> dict[str, int]:
+        """Counts added over all splits."""
+        total: Counter = Counter()
+        for split in self.splits:
+            total.update(
+                images=split.images,
+                annotations=split.annotations,
+                background_images=split.background_images,
+            )
+            total.update(split.counts)
+        return dict(total)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the summary."""
+        return {
+            "dataset": self.dataset,
+            "out": self.out,
+            "totals": self.totals(),
+            "splits": [vars(split) for split in self.splits],
+        }
+
+
+class _Progress:
+    """The blocks of one split as they are computed, and what they showed: row kinds (with a
+    file of each), counts, images with objects."""
+
+    def __init__(self, rules: Rules, fallback: str | None) -> None:
+        self.rules, self.fallback = rules, fallback
+        self.seen: dict[str, str] = {}
+        self.counts: Counter = Counter()
+        self.images_with_objects = 0
+
+    @property
+    def task(self) -> str:
+        """The task given, else the one the rows showed, else the record's (else detect)."""
+        if self.rules.task is not None:
+            return self.rules.task
+        if self.seen:
+            return TASK_OF_KIND[next(iter(self.seen))]
+        return self.fallback or "detect"
+
+    def blocks(
+        self, images: SplitImages, workers: int, progress: progress_bars.Progress
+    ) -> Iterator[Block]:
+        """Each block of ``images`` in order; an error as soon as two show different tasks."""
+        jobs = [
+            (
+                images.labels[first : first + IMAGES_PER_BLOCK],
+                images.ids[first : first + IMAGES_PER_BLOCK],
+                images.widths[first : first + IMAGES_PER_BLOCK],
+                images.heights[first : first + IMAGES_PER_BLOCK],
+                self.rules,
+            )
+            for first in range(0, len(images), IMAGES_PER_BLOCK)
+        ]
+        sizes = [len(job[0]) for job in jobs]
+        for block in run_in_order(
+            block_annotations,
+            jobs,
+            sizes,
+            workers=workers,
+            desc=f"export {images.split}",
+            unit="img",
+            progress=progress_bars.enabled(progress),
+        ):
+            for kind, path in block.kinds.items():
+                self.seen.setdefault(kind, path)
+            if self.rules.task is None and len(self.seen) > 1:
+                (a, file_a), (b, file_b) = list(self.seen.items())[:2]
+                msg = (
+                    f"the labels mix tasks: {file_a} has {a} rows ({TASK_OF_KIND[a]}) but "
+                    f"{file_b} has {b} rows ({TASK_OF_KIND[b]}); export each task from its own "
+                    "folder or pass {task}"
+                )
+                raise InputError(msg, params=["task"])
+            self.counts.update(block.counts)
+            self.images_with_objects += block.images_with_objects
+            yield block
+
+
+def _export_split(
+    dataset: source.Dataset,
+    split: str,
+    out: Path,
+    like: coco.CocoFile | None,
+    task: str | None,
+    workers: int,
+    progress: progress_bars.Progress,
+) -> SplitExport:
+    if like is not None:
+        images = source.like_images(dataset, split, like)
+    else:
+        images = source.split_images(dataset, split, workers=workers, progress=progress)
+    source.check_ids(images, str(like.path if like else dataset.path))
+    categories = source.split_categories(dataset, split, like)
+    kpt_shape = source.keypoint_shape(dataset, categories)
+    rules = Rules(
+        category_ids=tuple(int(c["id"]) for c in categories),
+        task=task,
+        kpt_shape=kpt_shape,
+        predictions=dataset.predictions,
+    )
+    state = _Progress(rules, (dataset.record or {}).get("task"))
+    state.counts.update(images.counts)
+    blocks = state.blocks(images, workers if len(images) >= PARALLEL_MIN_IMAGES else 1, progress)
+    if dataset.predictions:
+        path = out
+        count = write_results(out, blocks)
+    else:
+        keypoints = (dataset.record or {}).get("keypoints")
+
+        def target() -> Path:
+            prefix = "person_keypoints" if state.task == "pose" else "instances"
+            return out / f"{prefix}_{split}.json"
+
+        def final_categories() -> list[dict[str, Any]]:
+            if state.task != "pose":
+                return categories
+            return [cats.with_keypoints(c, kpt_shape, keypoints) for c in categories]
+
+        count = write_coco(out, target, images, blocks, final_categories)
+        path = target()
+    return SplitExport(
+        split=split,
+        task=state.task,
+        path=str(path),
+        images=len(images),
+        annotations=count,
+        background_images=len(images) - state.images_with_objects,
+        counts=dict(sorted(state.counts.items())),
+    )
+
+
+def _splits(dataset: source.Dataset, split: str | None, like: Path | None) -> list[str]:
+    """The splits to export: ``split`` when given; with ``like``, the one split it can be."""
+    names = list(dataset.entries)
+    if split is not None:
+        if split not in dataset.entries:
+            msg = f"{dataset.path}: no split {split!r} (found {', '.join(names) or 'none'})"
+            raise InputError(msg, path=dataset.path, params=["split"])
+        return [split]
+    if not names:
+        msg = f"{dataset.path}: no splits found (expected train/val entries or a record)"
+        raise InputError(msg, path=dataset.path)
+    if like is None or len(names) == 1:
+        return names
+    guess = coco.split_from_filename(like)
+    if guess in names:
+        return [guess]
+    msg = (
+        f"{like} is one split's ground truth but {dataset.path} has {len(names)} "
+        f"({', '.join(names)}); name the one it belongs to with {{split}}"
+    )
+    raise InputError(msg, path=like, params=["split"])
+
+
+def export(
+    dataset: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    split: str | None = None,
+    task: str | None = None,
+    like: str | os.PathLike | None = None,
+    predictions: bool = False,
+    workers: int | None = None,
+    progress: progress_bars.Progress = None,
+) -> ExportSummary:
+    """Export YOLO labels (or Ultralytics predictions) as COCO JSON with the original ids.
+
+    ``dataset`` is a dataset yaml or root; ``out`` a folder that gets
+    ``instances_<split>.json`` (``person_keypoints_<split>.json`` for pose) per split. Image
+    ids, file names, sizes and categories come from cocoprep's record of the root, else from
+    ``like`` (a COCO file), else from the images (ids from numeric stems, sizes from headers)
+    and the yaml's names (category id = class index + 1). The task is read from the rows unless
+    ``task`` is given.
+
+    With ``predictions``, ``dataset`` is Ultralytics' prediction folder (``save_txt=True,
+    save_conf=True``), ``like`` the ground truth, and ``out`` the results file ``COCO.loadRes``
+    reads.
+
+    Examples
+    --------
+    >>> summary = export("datasets/coco", "exported")  # doctest: +SKIP
+    >>> summary.splits[0].path  # doctest: +SKIP
+    'exported/instances_val2017.json'
+    """
+    if task is not None and task not in TASKS:
+        msg = f"{{task}} must be one of {', '.join(TASKS)}, found {task!r}"
+        raise InputError(msg, params=["task"])
+    if predictions and like is None:
+        msg = "predictions carry file stems and class indices; pass the ground truth as {like}"
+        raise InputError(msg, params=["like"])
+    opened = source.open_dataset(dataset, predictions=predictions)
+    out_path = Path(out)
+    like_path = Path(like) if like is not None else None
+    names = _splits(opened, split, like_path)
+    workers = workers or os.cpu_count() or 1
+    summary = ExportSummary(dataset=str(dataset), out=str(out_path))
+    with local_workers(workers, __name__):
+        for name in names:
+            like_file = coco.open_coco(like_path, name) if like_path is not None else None
+            summary.splits.append(
+                _export_split(opened, name, out_path, like_file, task, workers, progress)
+            )
+    return summary

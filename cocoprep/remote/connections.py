@@ -1,0 +1,204 @@
+"""One budget of ranged HTTP connections shared by every archive of a download.
+
+A :class:`ConnectionPool` runs connection threads that take byte ranges from the archives
+registered with it (the first registered first, so its images are ready soonest) and write them
+at their offsets. By default it opens more connections while the aggregate rate still grows
+(doubling, up to ``Tuning.max_connections``) and stops adding when the last step did not pay;
+``Tuning.connections`` fixes the number instead. Stopping (Ctrl-C) returns every range in
+flight to its archive and leaves within a fraction of a second, however slow the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from cocoprep.remote.http import (
+    RetryPolicy,
+    _check_status,
+    _content_range_start,
+    _give_up,
+    _NoRanges,
+    _Retryable,
+    _session,
+    _transient_errors,
+)
+
+logger = logging.getLogger("cocoprep")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How ranged downloads are cut and how many connections carry them.
+
+    ``connections=None`` lets the pool find the number (from ``start_connections`` doubling to
+    ``max_connections`` while the rate grows by ``gain``); ranges are cut from the lowest
+    missing byte, each ``remaining / (2 * connections)`` long within
+    ``[piece_min, piece_max]``, so the archive fills in order and the last ranges are short.
+    """
+
+    connections: int | None = None
+    start_connections: int = 8
+    max_connections: int = 16
+    gain: float = 1.15
+    piece_min: int = 1 << 20
+    piece_max: int = 16 << 20
+    chunk: int = 256 << 10
+    probe_seconds: float = 0.4
+    save_seconds: float = 1.0
+
+
+class RangeSource(Protocol):
+    """An archive whose missing bytes connections fetch (see ``streamed._Job``)."""
+
+    url: str
+
+    def claim(self, connections: int) -> tuple[int, int] | None: ...
+
+    def write(self, start: int, data: bytes) -> None: ...
+
+    def release(self, start: int, end: int) -> None: ...
+
+    def fail(self, error: BaseException) -> None: ...
+
+
+class ConnectionPool:
+    """Connection threads serving the registered :class:`RangeSource` objects."""
+
+    def __init__(self, policy: RetryPolicy, tuning: Tuning) -> None:
+        self.policy, self.tuning = policy, tuning
+        self._sources: list[RangeSource] = []
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._received = 0
+        self._controller: threading.Thread | None = None
+
+    @property
+    def connections(self) -> int:
+        """Connection threads running now."""
+        return len(self._threads)
+
+    def add(self, source: RangeSource) -> None:
+        """Serve ``source`` too; the first call starts the connections."""
+        with self._cond:
+            self._sources.append(source)
+            self._cond.notify_all()
+        if self._controller is None:
+            self._controller = threading.Thread(
+                target=self._control, daemon=True, name="cocoprep-connections"
+            )
+            self._controller.start()
+
+    def remove(self, source: RangeSource) -> None:
+        """Stop serving ``source`` (finished or failed)."""
+        with self._cond:
+            if source in self._sources:
+                self._sources.remove(source)
+
+    def wake(self) -> None:
+        """Tell idle connections that some source has work again."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """Stop every connection; waits at most half a second for them to let go."""
+        self._stop.set()
+        self.wake()
+        deadline = time.monotonic() + 0.5
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _spawn(self, count: int) -> None:
+        for _ in range(count):
+            thread = threading.Thread(
+                target=self._connection, daemon=True, name=f"cocoprep-range-{len(self._threads)}"
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _control(self) -> None:
+        tuning = self.tuning
+        if tuning.connections is not None:
+            self._spawn(tuning.connections)
+            return
+        self._spawn(min(tuning.start_connections, tuning.max_connections))
+        best = 0.0
+        while not self._stop.is_set() and self.connections < tuning.max_connections:
+            self._stop.wait(tuning.probe_seconds / 2)  # let the new connections ramp up
+            before, started = self._received, time.monotonic()
+            if self._stop.wait(tuning.probe_seconds):
+                return
+            rate = (self._received - before) / (time.monotonic() - started)
+            if rate == 0:
+                continue  # idle (planning, or between archives): measure again
+            if best and rate < best * tuning.gain:
+                logger.info(
+                    "%d connections: %.1f MB/s, adding more did not pay",
+                    self.connections,
+                    rate / 1e6,
+                )
+                return
+            best = max(best, rate)
+            self._spawn(min(self.connections, tuning.max_connections - self.connections))
+
+    def _next(self) -> tuple[RangeSource, int, int] | None:
+        planned = self.tuning.connections or self.tuning.max_connections
+        with self._cond:
+            while not self._stop.is_set():
+                for source in list(self._sources):
+                    claimed = source.claim(planned)
+                    if claimed is not None:
+                        return source, *claimed
+                self._cond.wait(0.2)
+        return None
+
+    def _connection(self) -> None:
+        while (work := self._next()) is not None:
+            source, start, end = work
+            try:
+                self._fetch(source, start, end)
+            except BaseException as error:  # the source reports it; this connection goes on
+                source.fail(error)
+
+    def _fetch(self, source: RangeSource, start: int, end: int) -> None:
+        """Write ``[start, end)`` of the source's URL, retrying; give back what is left."""
+        position, failures, attempts = start, 0, 0
+        url, policy, chunk_size = source.url, self.policy, self.tuning.chunk
+        try:
+            while position < end and not self._stop.is_set():
+                attempts += 1
+                before = position
+                try:
+                    headers = {"Range": f"bytes={position}-{end - 1}"}
+                    with _session().get(
+                        url, headers=headers, stream=True, timeout=policy.timeout
+                    ) as r:
+                        _check_status(r, url)
+                        if r.status_code != 206 or _content_range_start(r) != position:
+                            raise _NoRanges
+                        for chunk in r.raw.stream(chunk_size, decode_content=False):
+                            if self._stop.is_set():
+                                return
+                            chunk = chunk[: end - position]
+                            source.write(position, chunk)
+                            position += len(chunk)
+                            self._received += len(chunk)
+                        if position < end:
+                            message = f"connection closed at byte {position} of range end {end}"
+                            raise _Retryable(message)
+                except _transient_errors() as error:
+                    failures = 1 if position > before else failures + 1
+                    if failures > policy.retries:
+                        raise _give_up(url, attempts, error) from error
+                    delay = policy.delay(failures)
+                    logger.warning(
+                        "%s (bytes %d-%d): %s; retrying in %.1f s", url, position, end, error, delay
+                    )
+                    self._stop.wait(delay)
+        finally:
+            if position < end:
+                source.release(position, end)

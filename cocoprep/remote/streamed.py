@@ -1,0 +1,471 @@
+"""Extract a zip while it downloads: each member is written as soon as its bytes have arrived.
+
+The archive's end (central directory) is fetched first; then connections of the shared
+:class:`~cocoprep.remote.connections.ConnectionPool` fill ``<archive>.part`` from the lowest
+missing byte on. When every byte of a member's span is on disk an extractor thread writes the
+member (temporary name, CRC-32 checked, rename); a CRC mismatch sends the span back to be fetched
+again. A hashing thread follows the verified prefix, so the archive's MD5 is known with the last
+byte, and the completion marker is written only after it matches.
+
+From a local mirror nothing is fetched or copied: the source file is read in place, members are
+written from it and it is hashed while read.
+
+The state (bytes on disk, members written) is saved beside the part every second and when the
+run stops, so a killed or interrupted run resumes both: no byte fetched twice but the few in
+flight, no member written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cocoprep.errors import ChecksumError, DownloadError
+from cocoprep.fileio import write_atomic
+from cocoprep.remote.connections import ConnectionPool, Tuning
+from cocoprep.remote.hashes import new_hasher
+from cocoprep.remote.http import _NoRanges
+from cocoprep.remote.intervals import Intervals
+from cocoprep.remote.zipindex import Index, already_there, write_member
+
+logger = logging.getLogger("cocoprep")
+
+PENDING, QUEUED, DONE = 0, 1, 2
+EXTRACTORS = 2
+MAX_REFETCHES = 3
+_HASH_CHUNK = 4 << 20
+
+
+class _Stopped(Exception):
+    """The pool was stopped (an interrupt) before the archive was complete."""
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """One streamed archive: members written and skipped, bytes fetched, the digest found."""
+
+    digest: str
+    members: int
+    written: int
+    skipped: int
+    transferred: int
+    resumed: int
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """``[0, 1, 2, 5]`` → ``[(0, 3), (5, 6)]``."""
+    runs: list[tuple[int, int]] = []
+    for index in indices:
+        if runs and runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+    return runs
+
+
+class _Job:
+    """One archive being filled, extracted and hashed; a ``RangeSource`` of the pool."""
+
+    def __init__(
+        self,
+        url: str,
+        fd: int,
+        index: Index,
+        *,
+        alg: str,
+        state: Path,
+        identity: str,
+        recheck: bool,
+        tuning: Tuning,
+        on_bytes: Callable[[int], None],
+        archive: str,
+    ) -> None:
+        self.url, self.fd, self.index, self.archive = url, fd, index, archive
+        self.state_path, self.identity, self.recheck = state, identity, recheck
+        self.tuning, self.on_bytes = tuning, on_bytes
+        self.lock = threading.Condition()
+        self.received = Intervals()
+        self.todo = Intervals()
+        self.status = bytearray(len(index.spans))
+        self.refetches: dict[int, int] = {}
+        self.frontier = 0  # spans [0, frontier) are verified
+        self.error: BaseException | None = None
+        self.stopped = False
+        self.written = self.skipped = self.transferred = 0
+        self.queue: queue.Queue[int | None] = queue.Queue()
+        self.hasher = new_hasher(alg)
+        self.hashed = 0
+        self.pool: ConnectionPool | None = None
+
+    # ------------------------------------------------------------------ state
+
+    def load(self, have: Intervals | None) -> int:
+        """Start from the saved state (or ``have``, bytes known present); returns bytes kept."""
+        saved = self._read_state()
+        if saved is not None:
+            self.received = Intervals(tuple(pair) for pair in saved["received"])
+            for start, end in saved["done"]:
+                self.status[start:end] = bytes([DONE]) * (end - start)
+        elif have is not None:
+            self.received = have
+        for i, span in enumerate(self.index.spans):
+            if self.status[i] == DONE and not self.received.covers(span.start, span.end):
+                self.status[i] = PENDING
+        self.todo = self.received.complement(self.index.size)
+        with self.lock:
+            self._advance()
+        return self.received.total
+
+    def _read_state(self) -> dict | None:
+        try:
+            saved = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(saved, dict) or saved.get("identity") != self.identity:
+            return None
+        return saved
+
+    def save(self) -> None:
+        """Write the state atomically (bytes on disk, spans done)."""
+        with self.lock:
+            done = [i for i, status in enumerate(self.status) if status == DONE]
+            state = {
+                "identity": self.identity,
+                "received": self.received.pairs(),
+                "done": _runs(done),
+            }
+        write_atomic(self.state_path, json.dumps(state).encode())
+
+    # ------------------------------------------------------------------ RangeSource
+
+    def claim(self, connections: int) -> tuple[int, int] | None:
+        with self.lock:
+            if self.stopped or self.error is not None or not self.todo:
+                return None
+            start, end = self.todo.first()
+            size = self.todo.total // (2 * max(1, connections))
+            size = min(self.tuning.piece_max, max(self.tuning.piece_min, size))
+            stop = end if end - start - size < self.tuning.piece_min else start + size
+            self.todo.remove(start, stop)
+            return start, stop
+
+    def write(self, start: int, data: bytes) -> None:
+        os.pwrite(self.fd, data, start)
+        self.on_bytes(len(data))
+        self.arrived(start, start + len(data), fetched=True)
+
+    def release(self, start: int, end: int) -> None:
+        with self.lock:
+            self.todo.add(start, end)
+        if self.pool is not None:
+            self.pool.wake()
+
+    def fail(self, error: BaseException) -> None:
+        if isinstance(error, _NoRanges):
+            message = (
+                f"{self.url}: expected byte ranges, found the server answering with the whole "
+                "file; re-run (it then downloads in one stream)"
+            )
+            error = DownloadError(message)
+        with self.lock:
+            if self.error is None:
+                self.error = error
+            self.lock.notify_all()
+
+    # ------------------------------------------------------------------ spans
+
+    def arrived(self, start: int, end: int, *, fetched: bool = False) -> None:
+        """Bytes ``[start, end)`` are on disk: queue the spans they complete."""
+        with self.lock:
+            self.transferred += (end - start) if fetched else 0
+            self.received.add(start, end)
+            for i in self.index.overlapping(start, end):
+                span = self.index.spans[i]
+                if self.status[i] != PENDING or not self.received.covers(span.start, span.end):
+                    continue
+                if span.member is None or self.index.targets[span.member] is None:
+                    self.status[i] = DONE
+                else:
+                    self.status[i] = QUEUED
+                    self.queue.put(i)
+            self._advance()
+
+    def queue_ready(self) -> None:
+        """Queue the spans already on disk but not done (a resumed run, a local file)."""
+        for start, end in self.received.pairs():
+            self.arrived(start, end)
+
+    def _advance(self) -> None:
+        spans, status = self.index.spans, self.status
+        while self.frontier < len(spans) and status[self.frontier] == DONE:
+            self.frontier += 1
+        self.lock.notify_all()
+
+    def _extract(self) -> None:
+        while (i := self.queue.get()) is not None and not self.stopped:
+            member = self.index.spans[i].member
+            info, target = self.index.infos[member], self.index.targets[member]
+            try:
+                if self.recheck and already_there(info, target):
+                    ok, wrote = True, False
+                else:
+                    ok, wrote = write_member(self.fd, info, target), True
+            except BaseException as error:
+                self.fail(error)
+                return
+            with self.lock:
+                if ok:
+                    self.status[i] = DONE
+                    self.written += wrote
+                    self.skipped += not wrote
+                    self._advance()
+                    continue
+                self._refetch(i, info.filename)
+            if self.pool is not None:
+                self.pool.wake()
+
+    def _refetch(self, i: int, name: str) -> None:
+        span = self.index.spans[i]
+        self.refetches[i] = self.refetches.get(i, 0) + 1
+        if self.pool is None or self.refetches[i] > MAX_REFETCHES:
+            message = (
+                f"{self.archive}: member {name!r}: expected its CRC-32, found other bytes "
+                f"{self.refetches[i]} times; the server or mirror serves a damaged file"
+            )
+            self.error = self.error or ChecksumError(message, path=self.archive)
+            self.lock.notify_all()
+            return
+        logger.warning("%s: member %r failed its CRC-32, fetching it again", self.archive, name)
+        self.status[i] = PENDING
+        self.received.remove(span.start, span.end)
+        self.todo.add(span.start, span.end)
+        self.on_bytes(-(span.end - span.start))
+
+    def _hash(self, report: bool) -> None:
+        spans = self.index.spans
+        while True:
+            with self.lock:
+                while (
+                    self.frontier < len(spans)
+                    and self.hashed >= spans[self.frontier].start
+                    and self.error is None
+                    and not self.stopped
+                ):
+                    self.lock.wait(0.2)
+                if self.error is not None or self.stopped:
+                    return
+                end = self.index.size if self.frontier == len(spans) else spans[self.frontier].start
+            while self.hashed < end:
+                chunk = os.pread(self.fd, min(_HASH_CHUNK, end - self.hashed), self.hashed)
+                if not chunk:
+                    self.fail(DownloadError(f"{self.archive}: the file ended early"))
+                    return
+                self.hasher.update(chunk)
+                self.hashed += len(chunk)
+                if report:
+                    self.on_bytes(len(chunk))
+            if self.hashed == self.index.size:
+                with self.lock:
+                    self.lock.notify_all()
+                return
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, pool: ConnectionPool | None, stop: threading.Event) -> str:
+        """Fill (with ``pool``; ``None`` when all bytes are present), extract, hash; the digest."""
+        self.pool = pool
+        threads = [
+            threading.Thread(target=self._extract, daemon=True, name="cocoprep-extract")
+            for _ in range(EXTRACTORS)
+        ]
+        threads.append(
+            threading.Thread(
+                target=self._hash, args=(pool is None,), daemon=True, name="cocoprep-hash"
+            )
+        )
+        for thread in threads:
+            thread.start()
+        self.queue_ready()
+        if pool is not None:
+            pool.add(self)
+        saved = time.monotonic()
+        try:
+            with self.lock:
+                while self.hashed < self.index.size and self.error is None:
+                    if stop.is_set():
+                        raise _Stopped
+                    self.lock.wait(0.1)
+                    if pool is not None and time.monotonic() - saved > self.tuning.save_seconds:
+                        self.lock.release()
+                        try:
+                            self.save()
+                        finally:
+                            self.lock.acquire()
+                        saved = time.monotonic()
+                if self.error is not None:
+                    raise self.error
+            return self.hasher.hexdigest()
+        finally:
+            with self.lock:
+                self.stopped = True
+                self.lock.notify_all()
+            if pool is not None:
+                pool.remove(self)
+            for _ in range(EXTRACTORS):
+                self.queue.put(None)
+            deadline = time.monotonic() + 0.5
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _open(url: str, part: Path, size: int | None, policy) -> tuple[int, int, Callable]:
+    """The file the bytes live in (the local source, or the part) and how to read a range."""
+    from cocoprep.remote.http import _local_path, get_range
+
+    source = _local_path(url)
+    if source is not None:
+        try:
+            fd = os.open(source, os.O_RDONLY)
+        except OSError as error:
+            message = (
+                f"{source}: expected the file in the local mirror, found "
+                f"{error.strerror or error}; check {{mirror}}"
+            )
+            raise DownloadError(message, path=source, params=["mirror"]) from error
+        return fd, os.fstat(fd).st_size, lambda start, end: os.pread(fd, end - start, start)
+    if size is None:
+        raise _NoRanges
+    tail_start = max(0, size - (1 << 20))
+    tail = get_range(url, tail_start, size, policy)  # _NoRanges: the caller streams instead
+    part.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
+    fetched = {tail_start: tail}
+
+    def fetch_range(start: int, end: int) -> bytes:
+        if start in fetched and start + len(fetched[start]) == end:
+            return fetched[start]
+        return get_range(url, start, end, policy)
+
+    return fd, size, fetch_range
+
+
+def stream_archive(
+    url: str,
+    part: Path,
+    *,
+    dest: Path,
+    alg: str,
+    digest: str,
+    size: int | None,
+    pool: ConnectionPool,
+    stop: threading.Event,
+    on_bytes: Callable[[int], None],
+) -> StreamResult:
+    """Download ``url`` (or read a local one) and extract it into ``dest`` as bytes arrive.
+
+    ``part`` holds the bytes (unless the source is local) and ``<part>.state`` the progress.
+    Raises ``_NoRanges`` before touching anything when the server cannot serve byte ranges
+    (the caller then fetches the archive in one stream and extracts it afterwards), and
+    :class:`ChecksumError` when the archive's hash differs twice.
+    """
+    state = part.with_name(part.name + ".state")
+    archive = part.name.removesuffix(".part")
+    for attempt in (1, 2):
+        fd, size, fetch_range = _open(url, part, size, pool.policy)
+        local = not str(url).startswith(("http://", "https://"))
+        try:
+            result = _stream_once(
+                url,
+                fd,
+                size,
+                fetch_range,
+                local,
+                dest=dest,
+                alg=alg,
+                state=state,
+                identity=f"{alg}:{digest}:{size}",
+                recheck=attempt == 2,
+                pool=pool,
+                stop=stop,
+                on_bytes=on_bytes,
+                archive=archive,
+            )
+        finally:
+            os.close(fd)
+        if result.digest == digest:
+            return result
+        on_bytes(-(result.transferred + result.resumed))
+        state.unlink(missing_ok=True)
+        message = f"{url}: expected {alg.upper()} {digest}, found {result.digest}"
+        if local or attempt == 2:
+            part.unlink(missing_ok=True)
+            message += (
+                "; deleted it after two tries — the server or mirror serves a different file: "
+                "check {mirror} / {catalog}"
+            )
+            raise ChecksumError(message, params=["mirror", "catalog"])
+        logger.warning(
+            "%s; fetching it once more, rewriting the members whose CRC differs", message
+        )
+        part.unlink(missing_ok=True)
+    raise AssertionError  # unreachable: the loop returns or raises
+
+
+def _stream_once(
+    url,
+    fd,
+    size,
+    fetch_range,
+    local,
+    *,
+    dest,
+    alg,
+    state,
+    identity,
+    recheck,
+    pool,
+    stop,
+    on_bytes,
+    archive,
+) -> StreamResult:
+    from cocoprep.remote.zipindex import read_index
+
+    index, tail_start, tail = read_index(size, fetch_range, dest=dest, archive=archive)
+    job = _Job(
+        url,
+        fd,
+        index,
+        alg=alg,
+        state=state,
+        identity=identity,
+        recheck=recheck or local,
+        tuning=pool.tuning,
+        on_bytes=on_bytes,
+        archive=archive,
+    )
+    if local:
+        resumed = job.load(Intervals([(0, size)]))
+    else:
+        if os.fstat(fd).st_size != size or job._read_state() is None:
+            os.ftruncate(fd, 0)
+            os.ftruncate(fd, size)
+        resumed = job.load(None)
+        os.pwrite(fd, tail, tail_start)
+        with job.lock:
+            job.todo.remove(tail_start, size)
+        job.received.add(tail_start, size)
+        on_bytes(resumed)
+    try:
+        found = job.run(None if local else pool, stop)
+    finally:
+        if job.hashed < size:
+            job.save()
+    state.unlink(missing_ok=True)
+    return StreamResult(found, index.files, job.written, job.skipped, job.transferred, resumed)
