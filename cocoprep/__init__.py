@@ -3,53 +3,65 @@
 The core is importable without Click::
 
     import cocoprep
-    summary = cocoprep.convert(["annotations/instances_val2017.json"], root="datasets/coco")
     cocoprep.download(["val2017"], root="datasets/coco")
+    summary = cocoprep.convert(["datasets/coco/annotations/instances_val2017.json"],
+                               root="datasets/coco")
     report = cocoprep.validate(["datasets/coco/coco.yaml"])
 
-``cocoprep.convert``, ``cocoprep.download`` and ``cocoprep.validate`` are the functions; their
-modules stay reachable as ``sys.modules["cocoprep.convert"]`` or through
-``from cocoprep.convert import …``. They are imported on first use, so ``import cocoprep`` (the
-command line, each worker process) loads only what it needs.
+The functions below are re-exported from the modules that define them and imported on first
+use, so ``import cocoprep`` (the command line, each worker process) loads only what it needs.
+Each function's package keeps a name of its own (``cocoprep.converter``, ``cocoprep.exporter``)
+so that a module is always a module and a function always a function.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from cocoprep.errors import CocoprepError, InputError
 
 if TYPE_CHECKING:
     from cocoprep.checks.validate import validate
-    from cocoprep.convert import convert
+    from cocoprep.converter import convert
+    from cocoprep.edits.filter import filter_coco
+    from cocoprep.edits.merge import merge
+    from cocoprep.edits.split import split
+    from cocoprep.exporter import export
     from cocoprep.remote.download import download
 
 __version__ = "0.1.0"
 
-__all__ = ["CocoprepError", "InputError", "__version__", "convert", "download", "validate"]
+#: Each public function and the module that defines it.
+_FUNCTIONS = {
+    "convert": "cocoprep.converter",
+    "download": "cocoprep.remote.download",
+    "validate": "cocoprep.checks.validate",
+    "export": "cocoprep.exporter",
+    "split": "cocoprep.edits.split",
+    "merge": "cocoprep.edits.merge",
+    "filter_coco": "cocoprep.edits.filter",
+}
 
-#: Each function and the module it lives in.
-_FUNCTIONS = {"convert": "convert", "download": "remote.download", "validate": "checks.validate"}
+__all__ = [
+    "CocoprepError",
+    "InputError",
+    "__version__",
+    "convert",
+    "download",
+    "export",
+    "filter_coco",
+    "merge",
+    "split",
+    "validate",
+]
 
 
-class _Package(types.ModuleType):
-    """The package, whose ``convert``, ``download`` and ``validate`` are its modules' functions
-    of the same names: imported when first asked for, and kept when the import system binds the
-    module under that name."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name in _FUNCTIONS:
-            return getattr(importlib.import_module(f"{__name__}.{_FUNCTIONS[name]}"), name)
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _FUNCTIONS and isinstance(value, types.ModuleType):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+def __getattr__(name: str) -> Any:
+    """Import a public function on first use (PEP 562)."""
+    if name in _FUNCTIONS:
+        function = getattr(importlib.import_module(_FUNCTIONS[name]), name)
+        globals()[name] = function
+        return function
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cocoprep import jsonscan
 from cocoprep.errors import InputError
 
 if TYPE_CHECKING:
@@ -267,7 +268,9 @@ def _coco_for(
     if coco_file.annotations is not None:
         chunks = [coco_file.annotations]
     else:
-        chunks = (coco.parse_file_range(path, s, e) for s, e in coco_file.annotation_ranges or [])
+        chunks = (
+            jsonscan.parse_file_range(path, s, e) for s, e in coco_file.annotation_ranges or []
+        )
     for chunk in chunks:
         for ann in chunk:
             rel = wanted.get(ann.get("image_id")) if isinstance(ann, dict) else None

@@ -5,8 +5,8 @@ picklable :class:`RowContext`, and returns the chunk's label text with the image
 to and counts of everything it skipped. It does no I/O, so it runs unchanged in-process, in joblib
 workers or on a Dask cluster.
 
-The objects are either dicts or, on the fast path (:func:`cocoprep.coco.parse_objects`), the lazy
-objects of a :mod:`simdjson` document: their numbers are copied out as arrays of doubles in C
+The objects are either dicts or, on the fast path (:func:`cocoprep.jsonscan.parse_objects`), the
+lazy objects of a :mod:`simdjson` document: their numbers are copied out as arrays of doubles in C
 (``as_buffer``) instead of becoming millions of Python floats, which is most of what parsing
 and extracting a train2017 file costs with a dict-building parser. Both kinds are read the same
 way (``ann["key"]``, ``ann.get``), through :func:`_number_bytes` for number arrays.

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from cocoprep import jsonscan
 from cocoprep.errors import InputError
 from cocoprep.parallel import PARALLEL_MIN_BYTES, run_in_order, worker_count
 
@@ -282,9 +283,8 @@ def annotation_facts(annotations: list[Any], image_ids: np.ndarray) -> Facts:
 
 
 def _range_facts(path: str, start: int, end: int, image_ids: np.ndarray) -> Facts:
-    from cocoprep import coco
 
-    return annotation_facts(coco.parse_file_range(path, start, end), image_ids)
+    return annotation_facts(jsonscan.parse_file_range(path, start, end), image_ids)
 
 
 def _file_facts(

@@ -129,7 +129,7 @@ def download_script(
     lines = [
         "# Fetch and convert with cocoprep (pip install cocoprep); Ultralytics runs this when",
         "# the images are missing, with the dataset dict as `yaml`.",
-        "from cocoprep.convert import convert",
+        "from cocoprep.converter import convert",
         "from cocoprep.remote.download import download",
         "from cocoprep.yamlfile import write_root_yaml",
         "",

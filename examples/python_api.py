@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from cocoprep.checks.validate import validate
-from cocoprep.convert import convert
+from cocoprep.converter import convert
 from cocoprep.errors import CocoprepError
 from cocoprep.preview import preview
 from cocoprep.remote.download import download

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cocoprep import coco
+from cocoprep import jsonscan
 
 _ELEMENTS = st.lists(
     st.fixed_dictionaries(
@@ -26,14 +26,14 @@ def test_split_array_ranges_hold_every_element_once(elements, target, separator)
     text = ("[" + separator.join(json.dumps(e) for e in elements) + "]").encode()
     data = b'{"annotations": ' + text + b"}"
     start = data.index(b"[")
-    ranges = coco.split_array(data, start, start + len(text), target)
+    ranges = jsonscan.split_array(data, start, start + len(text), target)
     parsed = [x for s, end in ranges for x in json.loads(b"[" + data[s:end] + b"]")]
     assert parsed == elements
     # Each cut is the first gap between elements after a multiple of the target.
     for (_, end), (begin, _) in itertools.pairwise(ranges):
         assert data[end - 1 : end] == b"}" and data[begin : begin + 1] == b"{"
         multiple = start + 1 + (end - 1 - start - 1) // target * target
-        assert coco._ELEMENT_GAP.search(data, multiple).start() == end - 1
+        assert jsonscan._ELEMENT_GAP.search(data, multiple).start() == end - 1
 
 
 def test_prefetch_cuts_on_a_mapped_file(tmp_path):
@@ -42,8 +42,8 @@ def test_prefetch_cuts_on_a_mapped_file(tmp_path):
     path.write_text(json.dumps({"annotations": elements}))
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         start, end = buf.find(b"["), buf.rfind(b"]") + 1
-        coco.prefetch_cuts(buf, start, end, 1 << 12)
-        ranges = coco.split_array(buf, start, end, 1 << 12)
+        jsonscan.prefetch_cuts(buf, start, end, 1 << 12)
+        ranges = jsonscan.split_array(buf, start, end, 1 << 12)
     data = path.read_bytes()
     assert len(ranges) > 100
     assert [x for s, end in ranges for x in json.loads(b"[" + data[s:end] + b"]")] == elements
@@ -67,9 +67,9 @@ def test_unmap_drops_the_pages_this_process_mapped(tmp_path):
         before = _mapped_file_kb()
         total = sum(buf[i] for i in range(0, len(buf), mmap.PAGESIZE))  # map every page
         assert _mapped_file_kb() - before > 30 << 10
-        coco.unmap(buf, 0, len(buf) // 2)
+        jsonscan.unmap(buf, 0, len(buf) // 2)
         assert _mapped_file_kb() - before < 20 << 10
-        coco.unmap(buf)
+        jsonscan.unmap(buf)
         assert _mapped_file_kb() - before < 4 << 10
         assert sum(buf[i] for i in range(0, len(buf), mmap.PAGESIZE)) == total  # read again
-    coco.unmap(b"bytes are left alone")
+    jsonscan.unmap(b"bytes are left alone")

@@ -15,14 +15,14 @@ from click.testing import CliRunner
 from pycocotools import mask as mask_utils
 
 from cocoprep.cli import main
-from cocoprep.convert import Tuning, convert
+from cocoprep.converter import Tuning, convert
 from cocoprep.errors import ConflictError, InputError
 
 from builders import coco, image, polygon_annotation, square, write
 
-textstore = importlib.import_module("cocoprep.convert.textstore")
-writer = importlib.import_module("cocoprep.convert.writer")
-pipeline = importlib.import_module("cocoprep.convert.pipeline")
+textstore = importlib.import_module("cocoprep.converter.textstore")
+writer = importlib.import_module("cocoprep.converter.writer")
+pipeline = importlib.import_module("cocoprep.converter.pipeline")
 
 
 def read_labels(root: Path) -> dict[str, bytes]:

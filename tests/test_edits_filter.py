@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cocoprep.convert import convert
+from cocoprep.converter import convert
 from cocoprep.edits.filter import filter_coco, parse_assignment, plan_categories
 from cocoprep.errors import InputError, UnsafePathError
 

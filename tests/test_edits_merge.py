@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cocoprep.convert import convert
+from cocoprep.converter import convert
 from cocoprep.edits.merge import merge
 from cocoprep.edits.split import split
 from cocoprep.errors import InputError, UnsafePathError

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cocoprep.convert import convert
+from cocoprep.converter import convert
 from cocoprep.edits.split import check_ratios, split
 from cocoprep.edits.stratify import Units, stratify
 from cocoprep.errors import InputError, UnsafePathError

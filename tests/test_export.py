@@ -20,7 +20,7 @@ import cocoprep
 from cocoprep.cli import main
 from cocoprep.coco import open_coco
 from cocoprep.errors import InputError
-from cocoprep.export import export, record
+from cocoprep.exporter import export, record
 
 from builders import coco, image, polygon_annotation, square, write
 

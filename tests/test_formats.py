@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from pycocotools import mask as mask_utils
 
 from cocoprep.cli import main
-from cocoprep.convert import convert
+from cocoprep.converter import convert
 from cocoprep.errors import InputError
 
 from builders import coco, image, polygon_annotation, square, write

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cocoprep import parallel
-from cocoprep.convert import Tuning, convert
+from cocoprep.converter import Tuning, convert
 from cocoprep.errors import CocoprepError, InputError
 
 from builders import coco, image, polygon_annotation, square, write

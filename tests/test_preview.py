@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cocoprep.cli import main
-from cocoprep.convert import convert
+from cocoprep.converter import convert
 from cocoprep.errors import InputError
 from cocoprep.preview import COCO_SKELETON, GAP, draw_labels, mosaic, preview
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cocoprep import coco
+from cocoprep import coco, jsonscan
 from cocoprep.errors import InputError
 from cocoprep.rows import RowContext, _has_three_distinct, annotation_rows
 
@@ -52,7 +52,7 @@ def test_points_equal_at_output_precision_count_once():
     ],
 )
 def test_bad_fields_name_the_annotation(tmp_path, field, value, message):
-    from cocoprep.convert import convert
+    from cocoprep.converter import convert
 
     from builders import coco, image, polygon_annotation, square, write
 
@@ -86,7 +86,7 @@ def _objects(annotations: list[dict], tmp_path) -> object:
     """The annotations as convert's fast path sees them: a lazy simdjson array of objects."""
     path = tmp_path / "chunk.json"
     path.write_bytes(json.dumps(annotations)[1:-1].encode())
-    return coco.parse_objects(path, 0, path.stat().st_size)
+    return jsonscan.parse_objects(path, 0, path.stat().st_size)
 
 
 def _annotation(ann_id: int, image_id: int, segmentation, **extra) -> dict:
@@ -159,7 +159,7 @@ def test_chunks_simdjson_cannot_read_ask_for_the_whole_file(tmp_path, text):
     path = tmp_path / "chunk.json"
     path.write_bytes(text)
     with pytest.raises(coco.LayoutError):
-        coco.parse_objects(path, 0, len(text))
+        jsonscan.parse_objects(path, 0, len(text))
 
 
 @pytest.mark.parametrize(

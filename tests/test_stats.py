@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cocoprep.cli import main
-from cocoprep.convert import convert
+from cocoprep.converter import convert
 from cocoprep.errors import InputError
 from cocoprep.stats import Facts, aggregate, coco_stats, stats
 

@@ -338,7 +338,7 @@ def test_coco_mini_has_no_errors(coco_mini):
 
 
 def test_convert_output_has_no_errors(coco_mini, tmp_path):
-    from cocoprep.convert import convert
+    from cocoprep.converter import convert
 
     convert(
         [coco_mini / "annotations" / "instances_val2017.json"],

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from cocoprep.cli import main
-from cocoprep.convert import convert
+from cocoprep.converter import convert
 from cocoprep.errors import ConflictError, InputError
 from cocoprep.yamlfile import download_script, find_splits, write_root_yaml
 
@@ -155,7 +155,7 @@ def test_download_block_runs(converted: Path, monkeypatch: pytest.MonkeyPatch) -
     calls = []
     fakes = {
         "cocoprep.remote.download": ("download", lambda *a, **k: calls.append(("download", a, k))),
-        "cocoprep.convert": ("convert", lambda *a, **k: calls.append(("convert", a, k))),
+        "cocoprep.converter": ("convert", lambda *a, **k: calls.append(("convert", a, k))),
         "cocoprep.yamlfile": ("write_root_yaml", lambda *a, **k: calls.append(("yaml", a, k))),
     }
     path = write_root_yaml(converted, name="dl.yaml", download=True).path

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import coco
+from cocoprep import coco, jsonscan
 from cocoprep.checks.coco_annotations import (
     NO_ID,
     CheckContext,
@@ -114,8 +114,8 @@ def check_categories(categories: Any, source: str) -> tuple[list[Finding], np.nd
 
 
 def _check_range(path: str, start: int, end: int, ctx: CheckContext) -> ChunkFindings:
-    with coco.gc_paused():
-        return check_annotations(coco.parse_file_range(path, start, end), ctx)
+    with jsonscan.gc_paused():
+        return check_annotations(jsonscan.parse_file_range(path, start, end), ctx)
 
 
 def validate_coco(
@@ -134,7 +134,7 @@ def validate_coco(
     """
     path = Path(path)
     source = str(path)
-    with coco.gc_paused():
+    with jsonscan.gc_paused():
         raw = coco.read_coco(path, chunk_bytes=chunk_bytes)
         report = Report(targets=[source])
         images = check_images(raw.images, source)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import classmap, coco, geometry, layout, yolo
+from cocoprep import classmap, coco, geometry, jsonscan, layout, yolo
 from cocoprep.errors import InputError
 from cocoprep.layout import label_path
 from cocoprep.progress import Progress, bar
@@ -245,7 +245,7 @@ def _all_annotations(coco_file: coco.CocoFile) -> list[dict[str, Any]]:
     return [
         a
         for start, end in coco_file.annotation_ranges or []
-        for a in coco.parse_file_range(coco_file.path, start, end)
+        for a in jsonscan.parse_file_range(coco_file.path, start, end)
     ]
 
 

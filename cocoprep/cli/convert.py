@@ -139,7 +139,7 @@ def convert(
     """
     import json
 
-    from cocoprep.convert import convert as run_convert
+    from cocoprep.converter import convert as run_convert
     from cocoprep.fileio import write_atomic
 
     if backend == "dask" and not scheduler:

@@ -87,7 +87,7 @@ def export(dataset, out_path, split, task, like, predictions, workers, report, o
     """
     import json
 
-    from cocoprep.export import export as run_export
+    from cocoprep.exporter import export as run_export
     from cocoprep.fileio import write_atomic
 
     summary = run_export(

@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import simdjson
 
-from cocoprep import coco
+from cocoprep import coco, jsonscan
 from cocoprep.errors import InputError, LayoutError
 from cocoprep.layout import split_from_filename
 
@@ -100,8 +100,8 @@ class Source:
         for (start, end), count in zip(self._ranges, self._counts, strict=True):
             texts = element_texts(self._buf, start, end, count)
             if texts is None:
-                texts = [orjson.dumps(a) for a in coco.parse_range(self._buf, start, end)]
-            coco.unmap(self._buf, start, end)
+                texts = [orjson.dumps(a) for a in jsonscan.parse_range(self._buf, start, end)]
+            jsonscan.unmap(self._buf, start, end)
             yield texts
 
     def _column_values(self, wanted: Sequence[str]) -> dict[str, np.ndarray]:
@@ -127,7 +127,7 @@ class Source:
                 yield self._annotations[begin : begin + _WHOLE_CHUNK]
             return
         for start, end in self._ranges:
-            yield coco.parse_objects(self.path, start, end)
+            yield jsonscan.parse_objects(self.path, start, end)
 
     def _load_whole(self) -> None:
         """Fall back to the annotations parsed whole (a chunk the fast reader could not parse:
@@ -226,19 +226,19 @@ def open_source(path: str | Path) -> Iterator[Source]:
 
 
 def _open_streaming(path: Path, buf: mmap.mmap) -> Source:
-    sections = coco.find_sections(buf)
+    sections = jsonscan.find_sections(buf)
     top = _top_level(buf, sections)
     images: list[dict[str, Any]] = []
     texts: list[bytes] = []
-    for start, end in coco.split_array(buf, *sections["images"], CHUNK_BYTES):
-        chunk = coco.parse_range(buf, start, end)
+    for start, end in jsonscan.split_array(buf, *sections["images"], CHUNK_BYTES):
+        chunk = jsonscan.parse_range(buf, start, end)
         images += chunk
         texts += element_texts(buf, start, end, len(chunk)) or [orjson.dumps(i) for i in chunk]
     categories: Any = None
     if "categories" in sections:
         start, end = sections["categories"]
-        categories = coco.parse_range(buf, start + 1, end - 1)
-    coco.unmap(buf)
+        categories = jsonscan.parse_range(buf, start + 1, end - 1)
+    jsonscan.unmap(buf)
     return Source(
         path=path,
         top=top,
@@ -247,7 +247,7 @@ def _open_streaming(path: Path, buf: mmap.mmap) -> Source:
         table=coco.image_table(images, split_from_filename(path), path),
         categories=coco.check_categories(categories, path),
         _buf=buf,
-        _ranges=coco.split_array(buf, *sections["annotations"], CHUNK_BYTES),
+        _ranges=jsonscan.split_array(buf, *sections["annotations"], CHUNK_BYTES),
     )
 
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from cocoprep import coco, layout
-from cocoprep.convert.textstore import SplitRows
-from cocoprep.convert.tuning import Run
+from cocoprep import coco, jsonscan, layout
+from cocoprep.converter.textstore import SplitRows
+from cocoprep.converter.tuning import Run
 from cocoprep.fileio import Stages, write_files
 from cocoprep.parallel import release_freed_memory, run_in_order, worker_count
 
@@ -93,7 +93,7 @@ def _image_texts(
     Image ``i`` has rows ``edges[i]:edges[i + 1]`` of ``starts``/``ends`` (spans in ``text``),
     in annotation order; they are kept in that order, exact duplicate rows dropped. The rows of
     ``images_per_join`` images at a time are joined in one call, then cut per image; what was
-    read of a mapped ``text`` is unmapped again (see :func:`cocoprep.coco.unmap`).
+    read of a mapped ``text`` is unmapped again (see :func:`cocoprep.jsonscan.unmap`).
 
     >>> spans, tally = (np.array([0, 4, 8]), np.array([4, 8, 12])), Counter()
     >>> list(_image_texts(b"0 a\\n1 b\\n0 a\\n", *spans, np.array([0, 0, 3]), tally))
@@ -106,7 +106,7 @@ def _image_texts(
         last = min(first + images_per_join, len(edges) - 1)
         rows = slice(edges[first], edges[last])
         joined = b"".join(map(text.__getitem__, map(slice, starts[rows], ends[rows])))
-        coco.unmap(text)  # read: it stays in the file, it need not stay mapped here
+        jsonscan.unmap(text)  # read: it stays in the file, it need not stay mapped here
         lengths = ends[rows] - starts[rows]
         row_ends = np.cumsum(lengths)
         row_starts = row_ends - lengths

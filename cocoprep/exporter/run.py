@@ -12,11 +12,11 @@ from typing import Any
 from cocoprep import coco
 from cocoprep import progress as progress_bars
 from cocoprep.errors import InputError
-from cocoprep.export import categories as cats
-from cocoprep.export import source
-from cocoprep.export.annotations import TASK_OF_KIND, TASKS, Block, Rules, block_annotations
-from cocoprep.export.images import SplitImages
-from cocoprep.export.writer import write_coco, write_results
+from cocoprep.exporter import categories as cats
+from cocoprep.exporter import source
+from cocoprep.exporter.annotations import TASK_OF_KIND, TASKS, Block, Rules, block_annotations
+from cocoprep.exporter.images import SplitImages
+from cocoprep.exporter.writer import write_coco, write_results
 from cocoprep.parallel import local_workers, run_in_order
 
 #: Images whose label files one job reads.

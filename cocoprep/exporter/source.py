@@ -14,9 +14,9 @@ import numpy as np
 from cocoprep import coco, datasetyaml, layout, yolo
 from cocoprep import progress as progress_bars
 from cocoprep.errors import InputError
-from cocoprep.export import categories as cats
-from cocoprep.export import record
-from cocoprep.export.images import (
+from cocoprep.exporter import categories as cats
+from cocoprep.exporter import record
+from cocoprep.exporter.images import (
     SplitImages,
     header_sizes,
     ids_from_stems,
@@ -201,7 +201,7 @@ def split_images(
 def split_categories(
     dataset: Dataset, split: str, like: coco.CocoFile | None
 ) -> list[dict[str, Any]]:
-    """The categories of a split in class-index order (see :mod:`cocoprep.export.categories`)."""
+    """The categories of a split in class-index order (see :mod:`cocoprep.exporter.categories`)."""
     originals = like.categories if like is not None else []
     if dataset.record is not None:
         if like is None:

@@ -14,8 +14,8 @@ import numpy as np
 import orjson
 
 from cocoprep.errors import OutputError
-from cocoprep.export.annotations import Block
-from cocoprep.export.images import SplitImages
+from cocoprep.exporter.annotations import Block
+from cocoprep.exporter.images import SplitImages
 
 _INFO = {"description": "Exported by cocoprep from YOLO labels"}
 

@@ -1,6 +1,6 @@
 """The convert command from end to end: check the options, open the files, settle the class map,
-then per split compute rows (:mod:`~cocoprep.convert.textstore`), write labels
-(:mod:`~cocoprep.convert.writer`), list and link the images; last, record the splits in the
+then per split compute rows (:mod:`~cocoprep.converter.textstore`), write labels
+(:mod:`~cocoprep.converter.writer`), list and link the images; last, record the splits in the
 root (:mod:`cocoprep.layout`)."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from functools import partial
 from pathlib import Path
 
 from cocoprep import classmap, coco, debris, layout
-from cocoprep.convert.summary import SplitSummary, Summary
-from cocoprep.convert.textstore import SplitRows, label_text_file, rows_in_workers, split_rows
-from cocoprep.convert.tuning import Run, Tuning
-from cocoprep.convert.writer import label_folders, write_labels
+from cocoprep.converter.summary import SplitSummary, Summary
+from cocoprep.converter.textstore import SplitRows, label_text_file, rows_in_workers, split_rows
+from cocoprep.converter.tuning import Run, Tuning
+from cocoprep.converter.writer import label_folders, write_labels
 from cocoprep.datasetyaml import keypoint_names_of
 from cocoprep.errors import InputError
 from cocoprep.fileio import (
@@ -86,7 +86,7 @@ def convert(
     claimed = None
     try:
         # Workers start before the images are read.
-        with local_workers(workers if large and backend == "loky" else 1, "cocoprep.convert"):
+        with local_workers(workers if large and backend == "loky" else 1, "cocoprep.converter"):
             opened = _open_files(files, split, tuning)
             categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
             used_ids = _used_category_ids(opened, workers) if drop_unused_categories else None

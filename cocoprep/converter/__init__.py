@@ -27,14 +27,14 @@ cluster the workers return the text and the parent appends it.
 Nothing is written for a split until all its annotations have been checked, so bad input leaves
 no partial output for that split.
 
-Modules: :mod:`~cocoprep.convert.pipeline` (the command, split by split),
-:mod:`~cocoprep.convert.textstore` (rows into the text store), :mod:`~cocoprep.convert.writer`
-(label files in blocks), :mod:`~cocoprep.convert.summary` (what was done) and
-:mod:`~cocoprep.convert.tuning` (how the work is cut).
+Modules: :mod:`~cocoprep.converter.pipeline` (the command, split by split),
+:mod:`~cocoprep.converter.textstore` (rows into the text store), :mod:`~cocoprep.converter.writer`
+(label files in blocks), :mod:`~cocoprep.converter.summary` (what was done) and
+:mod:`~cocoprep.converter.tuning` (how the work is cut).
 """
 
-from cocoprep.convert.pipeline import convert
-from cocoprep.convert.summary import SplitSummary, Summary
-from cocoprep.convert.tuning import Tuning
+from cocoprep.converter.pipeline import convert
+from cocoprep.converter.summary import SplitSummary, Summary
+from cocoprep.converter.tuning import Tuning
 
 __all__ = ["SplitSummary", "Summary", "Tuning", "convert"]

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import coco, debris
-from cocoprep.convert.tuning import Run, Tuning
+from cocoprep import coco, debris, jsonscan
+from cocoprep.converter.tuning import Run, Tuning
 from cocoprep.parallel import Shared, keep_freed_memory, run_in_order
 from cocoprep.rows import ChunkRows, RowContext, annotation_rows
 
@@ -64,8 +64,8 @@ def _rows_of_range(
     path: str, start: int, end: int, ctx: Shared[RowContext], text_file: str | None
 ) -> tuple[int, ChunkRows]:
     keep_freed_memory()
-    with coco.gc_paused():
-        rows = annotation_rows(coco.parse_objects(path, start, end), ctx.get())
+    with jsonscan.gc_paused():
+        rows = annotation_rows(jsonscan.parse_objects(path, start, end), ctx.get())
     return _stored(rows, text_file)
 
 
