@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # the sibling script, not an installed package
 
 SCALES = {"5k": 5_000, "30k": 30_000, "118k": 118_287, "236k": 236_574}
-DEFAULT_ULTRALYTICS = Path("/work/ultra-venv/bin/python")
+# The python of a venv with Ultralytics installed (never a dependency of cocoprep).
+DEFAULT_ULTRALYTICS = Path(os.environ.get("ULTRALYTICS_PYTHON", "ultra-venv/bin/python"))
 ULTRALYTICS_SNIPPET = (
     "import sys\n"
     "from ultralytics.data.converter import convert_coco\n"

@@ -5,7 +5,7 @@ separate process on 127.0.0.1 using ``sendfile``, then alternates ``curl`` and
 :func:`cocoprep.remote.fetch.fetch` a few times and prints the best throughput of each and the ratio
 (target: cocoprep >= 70 % of curl while computing the MD5). Run::
 
-    /work/venv/bin/python benchmarks/bench_download.py [--mib 512] [--rounds 3]
+    python benchmarks/bench_download.py [--mib 512] [--rounds 3]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ back to pixels the way the trainer reads it, and prints the IoU of (2) and (3) a
 Needs ``opencv`` and ``ultralytics`` (run it with the comparison venv, where cocoprep is installed
 too)::
 
-    /work/ultra-venv/bin/python benchmarks/multipart_fidelity.py [--coco-mini DIR]
+    $ULTRALYTICS_PYTHON benchmarks/multipart_fidelity.py [--coco-mini DIR]
 """
 
 from __future__ import annotations
