@@ -255,6 +255,22 @@ def test_bridged_ring_splits_into_its_parts_with_pycocotools_area(tmp_path):
     assert ann["bbox"] == mask.toBbox(rle).tolist()
 
 
+def test_an_image_with_hundreds_of_polygons_gets_every_mask_area(tmp_path):
+    # pycocotools' area() cannot take more than 255 masks at once.
+    rows = "".join(
+        f"0 {x:g} 0.1 {x + 0.002:g} 0.1 {x + 0.002:g} 0.9\n" for x in np.arange(300) / 320
+    )
+    root = _dataset(tmp_path, {"1": rows, "2": "1 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n"})
+    data = json.loads(Path(export(root, tmp_path / "out").splits[0].path).read_bytes())
+    assert [a["image_id"] for a in data["annotations"]] == [1] * 300 + [2]
+    from pycocotools import mask
+
+    for ann in data["annotations"]:
+        rle = mask.merge(mask.frPyObjects(ann["segmentation"], 10, 20))
+        assert ann["area"] == float(mask.area(rle))
+    assert data["annotations"][-1]["bbox"] == [2.0, 1.0, 16.0, 8.0]
+
+
 def test_mixed_tasks_are_an_error_naming_both_files(tmp_path):
     root = _dataset(tmp_path, {"1": "0 0.5 0.5 0.2 0.2\n", "2": "0 0.1 0.1 0.2 0.1 0.2 0.2\n"})
     with pytest.raises(InputError, match=r"mix tasks: .*1\.txt has box .*2\.txt has polygon"):
