@@ -84,6 +84,13 @@ def _block_task(kinds: np.ndarray, files: np.ndarray, paths: Sequence[str], rule
             seen[kind] = paths[int(files[rows[0]])]
     if rules.task is not None:
         return rules.task, seen
+    check_one_task(seen)
+    return (TASK_OF_KIND[next(iter(seen))] if seen else None), seen
+
+
+def check_one_task(seen: dict[str, str]) -> None:
+    """An error naming a file of each when the row kinds ``seen`` (kind → a file with such
+    rows) show more than one task."""
     if len(seen) > 1:
         (a, file_a), (b, file_b) = list(seen.items())[:2]
         msg = (
@@ -91,7 +98,6 @@ def _block_task(kinds: np.ndarray, files: np.ndarray, paths: Sequence[str], rule
             f"{b} rows ({TASK_OF_KIND[b]}); export each task from its own folder or pass {{task}}"
         )
         raise InputError(msg, params=["task"])
-    return (TASK_OF_KIND[next(iter(seen))] if seen else None), seen
 
 
 def block_annotations(
