@@ -4,47 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cocoprep.cli.options import Output, comma_list, output_options, workers_option
-
-_COUNTS = (
-    ("label files written", "label_files_written", True),
-    ("label files unchanged", "label_files_unchanged", False),
-    ("background images (empty files)", "background_images", False),
-    ("instances written", "instances", True),
-    ("crowd annotations skipped", "crowd_skipped", True),
-    ("crowd annotations kept", "crowd_kept", False),
-    ("annotations of other classes", "class_filtered", False),
-    ("duplicate rows dropped", "duplicates_dropped", False),
-    ("empty boxes dropped", "empty_boxes_dropped", False),
-    ("multi-part polygons merged", "multipart_merged", False),
-    ("RLE masks converted", "rle_converted", False),
-    ("degenerate polygons replaced by box", "degenerate_replaced", False),
-    ("degenerate instances dropped", "degenerate_dropped", False),
-    ("no labelled keypoints, skipped", "no_keypoints_skipped", False),
-)
-
-
-def summary_text(summary) -> str:
-    """The summary convert prints: totals, then every count that is not zero."""
-    totals = summary.totals()
-    n_splits = len(summary.splits)
-    lines = [
-        f"converted {totals.get('images', 0)} images "
-        f"({n_splits} split{'s' if n_splits != 1 else ''}, "
-        f"task {summary.task}, {summary.classes} classes) into {summary.root}"
-    ]
-    for label, key, always in _COUNTS:
-        value = totals.get(key, 0)
-        if value or always:
-            lines.append(f"  {label:<38} {value:>10}")
-    if summary.unused_categories:
-        shown = ", ".join(summary.unused_categories[:10])
-        more = len(summary.unused_categories) - 10
-        lines.append(
-            f"  categories no annotation uses: {shown}" + (f" (+{more} more)" if more > 0 else "")
-        )
-    lines.append(f"  dataset yaml: {summary.yaml}")
-    return "\n".join(lines)
+from cocoprep.cli.options import Output, comma_list, output_options, report_option, workers_option
 
 
 @click.command()
@@ -102,11 +62,7 @@ def summary_text(summary) -> str:
     is_flag=True,
     help="Remove categories no annotation uses from the class map (off: ids stay stable).",
 )
-@click.option(
-    "--report",
-    type=click.Path(dir_okay=False, path_type=str),
-    help="Also write the summary as JSON to this file.",
-)
+@report_option
 @output_options
 def convert(
     annotations,
@@ -137,10 +93,7 @@ def convert(
       cocoprep convert annotations/person_keypoints_val2017.json --root datasets/pose --task pose
       cocoprep convert export.json --split train --root data --crowd keep --classes cat,dog
     """
-    import json
-
     from cocoprep.converter import convert as run_convert
-    from cocoprep.fileio import write_atomic
 
     if backend == "dask" and not scheduler:
         msg = "--backend dask needs --scheduler ADDRESS"
@@ -160,9 +113,7 @@ def convert(
         drop_unused_categories=drop_unused_categories,
         progress=out.bars,
     )
-    if report:
-        write_atomic(report, json.dumps(summary.as_dict(), indent=2).encode())
-    out.summary(summary_text(summary))
+    out.finish(summary, report)
 
 
 COMMANDS = (convert,)

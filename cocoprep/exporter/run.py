@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from cocoprep.exporter import categories as cats
 from cocoprep.exporter import source
 from cocoprep.exporter.annotations import TASK_OF_KIND, TASKS, Block, Rules, block_annotations
 from cocoprep.exporter.images import SplitImages
+from cocoprep.exporter.summary import ExportSummary, SplitExport
 from cocoprep.exporter.writer import write_coco, write_results
 from cocoprep.parallel import local_workers, run_in_order
 
@@ -23,49 +23,6 @@ from cocoprep.parallel import local_workers, run_in_order
 IMAGES_PER_BLOCK = 4096
 #: Fewer images than this are exported in-process (starting workers costs more).
 PARALLEL_MIN_IMAGES = 16_384
-
-
-@dataclass
-class SplitExport:
-    """What export wrote for one split."""
-
-    split: str
-    task: str
-    path: str
-    images: int
-    annotations: int
-    background_images: int
-    counts: dict[str, int]
-
-
-@dataclass
-class ExportSummary:
-    """What export did, for the command line and ``--report``."""
-
-    dataset: str
-    out: str
-    splits: list[SplitExport] = field(default_factory=list)
-
-    def totals(self) -> dict[str, int]:
-        """Counts added over all splits."""
-        total: Counter = Counter()
-        for split in self.splits:
-            total.update(
-                images=split.images,
-                annotations=split.annotations,
-                background_images=split.background_images,
-            )
-            total.update(split.counts)
-        return dict(total)
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the summary."""
-        return {
-            "dataset": self.dataset,
-            "out": self.out,
-            "totals": self.totals(),
-            "splits": [vars(split) for split in self.splits],
-        }
 
 
 class _Progress:
