@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from cocoprep.cli.options import Output, comma_list, output_options, report_option, workers_option
+from cocoprep.cli.options import (
+    Output,
+    comma_list_or_none,
+    output_options,
+    report_option,
+    workers_option,
+)
 
 
 @click.command()
@@ -27,7 +33,11 @@ from cocoprep.cli.options import Output, comma_list, output_options, report_opti
     help="Split name for a single file (default: from the file name, "
     "instances_val2017.json → val2017).",
 )
-@click.option("--classes", help="Comma-separated class names to keep, re-indexed in this order.")
+@click.option(
+    "--classes",
+    callback=comma_list_or_none,
+    help="Comma-separated class names to keep, re-indexed in this order.",
+)
 @click.option(
     "--crowd",
     type=click.Choice(["skip", "keep"]),
@@ -47,8 +57,7 @@ from cocoprep.cli.options import Output, comma_list, output_options, report_opti
 @click.option("--scheduler", help="dask.distributed scheduler address, e.g. tcp://10.0.0.5:8786.")
 @click.option(
     "--images",
-    "images_dir",
-    type=click.Path(exists=True, file_okay=False),
+    type=click.Path(exists=True, file_okay=False, path_type=str),
     help="Hard-link (or copy) the images from this folder into ROOT/images/<split>/.",
 )
 @click.option(
@@ -64,22 +73,7 @@ from cocoprep.cli.options import Output, comma_list, output_options, report_opti
 )
 @report_option
 @output_options
-def convert(
-    annotations,
-    root,
-    task,
-    split,
-    classes,
-    crowd,
-    workers,
-    backend,
-    scheduler,
-    images_dir,
-    yaml_name,
-    drop_unused_categories,
-    report,
-    out: Output,
-) -> None:
+def convert(annotations: tuple[str, ...], report: str | None, out: Output, **options) -> None:
     """Convert COCO-format JSON ANNOTATIONS (files or directories) into YOLO labels.
 
     Writes ROOT/labels/<split>/<image>.txt for every image (empty for background images),
@@ -95,24 +89,10 @@ def convert(
     """
     from cocoprep.converter import convert as run_convert
 
-    if backend == "dask" and not scheduler:
+    if options["backend"] == "dask" and not options["scheduler"]:
         msg = "--backend dask needs --scheduler ADDRESS"
         raise click.BadParameter(msg, param_hint="--backend")
-    summary = run_convert(
-        list(annotations),
-        root,
-        task=task,
-        split=split,
-        classes=comma_list(classes) or None,
-        crowd=crowd,
-        workers=workers,
-        backend=backend,
-        scheduler=scheduler,
-        images=images_dir,
-        yaml_name=yaml_name,
-        drop_unused_categories=drop_unused_categories,
-        progress=out.bars,
-    )
+    summary = run_convert(list(annotations), **options, progress=out.bars)
     out.finish(summary, report)
 
 

@@ -36,7 +36,7 @@ from cocoprep.cli.options import Output, output_options, report_option, workers_
 @workers_option
 @report_option
 @output_options
-def export(dataset, out_path, split, task, like, predictions, workers, report, out: Output) -> None:
+def export(dataset: str, out_path: str, report: str | None, out: Output, **options) -> None:
     """Export the YOLO labels of DATASET (a dataset yaml or root) as COCO JSON.
 
     Image ids, file names, sizes and the original category ids come from cocoprep's record
@@ -54,16 +54,7 @@ def export(dataset, out_path, split, task, like, predictions, workers, report, o
     """
     from cocoprep.exporter import export as run_export
 
-    summary = run_export(
-        dataset,
-        out_path,
-        split=split,
-        task=task,
-        like=like,
-        predictions=predictions,
-        workers=workers,
-        progress=out.bars,
-    )
+    summary = run_export(dataset, out_path, **options, progress=out.bars)
     out.finish(summary, report)
 
 

@@ -155,6 +155,21 @@ workers_option = click.option(
 )
 
 
+def comma_list_or_none(
+    ctx: click.Context, param: click.Parameter, text: str | None
+) -> list[str] | None:
+    """A click callback: a comma-separated option as a list (None when not given or empty)."""
+    return comma_list(text) or None
+
+
+def comma_list_if_given(
+    ctx: click.Context, param: click.Parameter, text: str | None
+) -> list[str] | None:
+    """A click callback: a comma-separated option as a list, None only when not given (an
+    empty value is an empty list)."""
+    return None if text is None else comma_list(text)
+
+
 def comma_list(text: str | None) -> list[str]:
     """``"a, b,,c"`` → ``["a", "b", "c"]``; ``None`` → ``[]``.
 
