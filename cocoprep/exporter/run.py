@@ -17,7 +17,7 @@ from cocoprep.exporter.annotations import TASK_OF_KIND, TASKS, Block, Rules, blo
 from cocoprep.exporter.images import SplitImages
 from cocoprep.exporter.summary import ExportSummary, SplitExport
 from cocoprep.exporter.writer import write_coco, write_results
-from cocoprep.parallel import local_workers, run_in_order
+from cocoprep.parallel import local_workers, run_in_order, worker_count
 
 #: Images whose label files one job reads.
 IMAGES_PER_BLOCK = 4096
@@ -199,7 +199,7 @@ def export(
     out_path = Path(out)
     like_path = Path(like) if like is not None else None
     names = _splits(opened, split, like_path)
-    workers = workers or os.cpu_count() or 1
+    workers = worker_count(workers)
     summary = ExportSummary(dataset=str(dataset), out=str(out_path))
     with local_workers(workers, __name__):
         for name in names:
