@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cocoprep.cli.options import Output, comma_list, output_options
+from cocoprep.cli.options import Output, comma_list_if_given, output_options
 from cocoprep.interrupts import Interrupted
 
 _DOWNLOAD_EXAMPLES = """\b
@@ -31,7 +31,6 @@ Examples:
 )
 @click.option(
     "--annotations",
-    "extra_annotations",
     multiple=True,
     metavar="NAME",
     help="Also fetch this annotation archive (repeatable), e.g. panoptic_annotations_trainval2017.",
@@ -61,7 +60,12 @@ Examples:
 )
 @click.option("--keep-archives", is_flag=True, help="Keep verified zips in ROOT/downloads/.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and disk needs; download nothing.")
-@click.option("--classes", metavar="NAMES", help="Comma-separated classes: only their images.")
+@click.option(
+    "--classes",
+    metavar="NAMES",
+    callback=comma_list_if_given,
+    help="Comma-separated classes: only their images.",
+)
 @click.option("--max-images", type=click.IntRange(1), help="With --classes: at most N per split.")
 @click.option("--seed", type=int, default=0, show_default=True, help="With --classes: pick seed.")
 @click.option(
@@ -80,24 +84,14 @@ Examples:
 )
 @output_options
 def download_command(
-    splits: tuple[str, ...],
     root: str,
-    extra_annotations: tuple[str, ...],
     no_annotations: bool,
     list_only: bool,
     catalog: str | None,
-    mirror: str | None,
-    tls: bool,
-    connections: int | None,
-    jobs: int,
-    keep_archives: bool,
+    classes: list[str] | None,
     dry_run: bool,
-    classes: str | None,
-    max_images: int | None,
-    seed: int,
-    retries: int,
-    timeout: float,
     out: Output,
+    **options,
 ) -> None:
     """Download COCO 2017 splits (train2017 val2017 test2017 unlabeled2017) into ROOT.
 
@@ -123,28 +117,17 @@ def download_command(
     if list_only:
         click.echo(format_catalog(list_catalog(catalog, root=root)))
         return
-    names = comma_list(classes)
-    if max_images is not None and not names:
+    if options["max_images"] is not None and not classes:
         message = "expected --classes with it"
         raise click.BadParameter(message, param_hint="--max-images")
     try:
         summary = download(
-            splits,
             root=root,
-            annotations=extra_annotations,
             default_annotations=not no_annotations,
             catalog=catalog,
-            mirror=mirror,
-            tls=tls,
-            connections=connections,
-            jobs=jobs,
-            keep_archives=keep_archives,
+            classes=classes or (),
             dry_run=dry_run,
-            classes=names,
-            max_images=max_images,
-            seed=seed,
-            retries=retries,
-            timeout=timeout,
+            **options,
             progress=out.bars,
         )
     except KeyboardInterrupt as stop:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from cocoprep.cli.options import Output, comma_list, output_options
+from cocoprep.cli.options import (
+    Output,
+    comma_list,
+    comma_list_if_given,
+    comma_list_or_none,
+    output_options,
+)
 
 _SPLIT_EXAMPLES = """\b
 Examples:
@@ -61,7 +67,11 @@ def _ratios(ctx: click.Context, param: click.Parameter, value: str) -> list[floa
     callback=_ratios,
     help="Comma-separated shares of the images, summing to 1, e.g. 0.7,0.2,0.1.",
 )
-@click.option("--names", help="Comma-separated split names  [default: train,val(,test)].")
+@click.option(
+    "--names",
+    callback=comma_list_or_none,
+    help="Comma-separated split names  [default: train,val(,test)].",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random choice.")
 @click.option("--stratify", is_flag=True, help="Balance every class's share of the images.")
 @click.option(
@@ -70,7 +80,7 @@ def _ratios(ctx: click.Context, param: click.Parameter, value: str) -> list[floa
     help="Keep images whose file_name has the same first capture group in one split.",
 )
 @output_options
-def split_command(coco, out_dir, ratios, names, seed, stratify, group_by, out: Output) -> None:
+def split_command(coco: str, out_dir: str, ratios: list[float], out: Output, **options) -> None:
     """Split the COCO file COCO into one file per ratio, every image in exactly one.
 
     Annotations follow their images; categories, info and licenses are copied to each, objects
@@ -79,16 +89,7 @@ def split_command(coco, out_dir, ratios, names, seed, stratify, group_by, out: O
     """
     from cocoprep.edits.split import split
 
-    summary = split(
-        coco,
-        out_dir,
-        ratios,
-        names=comma_list(names) or None,
-        seed=seed,
-        stratify=stratify,
-        group_by=group_by,
-        progress=out.bars,
-    )
+    summary = split(coco, out_dir, ratios, **options, progress=out.bars)
     out.summary(summary.format())
 
 
@@ -104,7 +105,7 @@ def split_command(coco, out_dir, ratios, names, seed, stratify, group_by, out: O
     "with both files' annotations.",
 )
 @output_options
-def merge_command(inputs, out_path, on_duplicate, out: Output) -> None:
+def merge_command(inputs: tuple[str, ...], out_path: str, out: Output, **options) -> None:
     """Merge COCO files INPUTS into one.
 
     Categories are unified by name (the first file's ids kept, new names get new ids);
@@ -113,15 +114,25 @@ def merge_command(inputs, out_path, on_duplicate, out: Output) -> None:
     """
     from cocoprep.edits.merge import merge
 
-    summary = merge(list(inputs), out_path, on_duplicate=on_duplicate, progress=out.bars)
+    summary = merge(list(inputs), out_path, **options, progress=out.bars)
     out.summary(summary.format())
 
 
 @click.command("filter", epilog=_FILTER_EXAMPLES)
 @click.argument("coco", type=click.Path(path_type=str))
 @_out_file
-@click.option("--keep", metavar="NAMES", help="Comma-separated classes to keep (others go).")
-@click.option("--drop", metavar="NAMES", help="Comma-separated classes to drop.")
+@click.option(
+    "--keep",
+    metavar="NAMES",
+    callback=comma_list_if_given,
+    help="Comma-separated classes to keep (others go).",
+)
+@click.option(
+    "--drop",
+    metavar="NAMES",
+    callback=comma_list_if_given,
+    help="Comma-separated classes to drop.",
+)
 @click.option("--rename", multiple=True, metavar="OLD=NEW", help="Rename a class (repeatable).")
 @click.option(
     "--merge",
@@ -137,7 +148,12 @@ def merge_command(inputs, out_path, on_duplicate, out: Output) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --max-images.")
 @output_options
 def filter_command(
-    coco, out_path, keep, drop, rename, merge, min_area, drop_empty, max_images, seed, out: Output
+    coco: str,
+    out_path: str,
+    rename: tuple[str, ...],
+    merge: tuple[str, ...],
+    out: Output,
+    **options,
 ) -> None:
     """Filter the COCO file COCO: exactly the edits asked for, and what went and why.
 
@@ -161,17 +177,7 @@ def filter_command(
             raise click.BadParameter(msg, param_hint="--merge")
         merges[new] = names
     summary = filter_coco(
-        coco,
-        out_path,
-        keep=comma_list(keep) if keep is not None else None,
-        drop=comma_list(drop) if drop is not None else None,
-        rename=renames,
-        merge=merges,
-        min_area=min_area,
-        drop_empty=drop_empty,
-        max_images=max_images,
-        seed=seed,
-        progress=out.bars,
+        coco, out_path, rename=renames, merge=merges, **options, progress=out.bars
     )
     out.summary(summary.format())
 

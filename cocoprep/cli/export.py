@@ -4,36 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cocoprep.cli.options import Output, output_options, workers_option
-
-#: Counts the summary names, in this order (others are shown by their key).
-_COUNTS = (
-    ("label files with no image (not exported)", "labels_without_image"),
-    ("rows with a token that is no number", "unparsable_rows"),
-    ("rows of no known length", "rows_of_wrong_length"),
-    ("rows of a class not in the categories", "unknown_class_rows"),
-    ("polygons of < 3 distinct points", "degenerate_polygons_skipped"),
-)
-
-
-def summary_text(summary) -> str:
-    """The summary export prints: each split's file and counts, then what was skipped."""
-    totals = summary.totals()
-    n = len(summary.splits)
-    lines = [f"exported {totals.get('images', 0)} images ({n} split{'s' if n != 1 else ''})"]
-    for split in summary.splits:
-        lines.append(
-            f"  {split.split} ({split.task}): {split.annotations} annotations, "
-            f"{split.background_images} background images -> {split.path}"
-        )
-    named = [key for _, key in _COUNTS]
-    others = sorted(set(totals) - {"images", "annotations", "background_images", *named})
-    labels = {key: label for label, key in _COUNTS}
-    for key in [*named, *others]:
-        if totals.get(key):
-            label = labels.get(key, key.replace("_", " "))
-            lines.append(f"  skipped: {label:<44} {totals[key]:>8}")
-    return "\n".join(lines)
+from cocoprep.cli.options import Output, output_options, report_option, workers_option
 
 
 @click.command()
@@ -63,13 +34,9 @@ def summary_text(summary) -> str:
     "COCO results list, with ids from --like.",
 )
 @workers_option
-@click.option(
-    "--report",
-    type=click.Path(dir_okay=False, path_type=str),
-    help="Also write the summary as JSON to this file.",
-)
+@report_option
 @output_options
-def export(dataset, out_path, split, task, like, predictions, workers, report, out: Output) -> None:
+def export(dataset: str, out_path: str, report: str | None, out: Output, **options) -> None:
     """Export the YOLO labels of DATASET (a dataset yaml or root) as COCO JSON.
 
     Image ids, file names, sizes and the original category ids come from cocoprep's record
@@ -85,24 +52,10 @@ def export(dataset, out_path, split, task, like, predictions, workers, report, o
       cocoprep export runs/detect/predict --predictions \\
           --like annotations/instances_val2017.json --out results.json
     """
-    import json
-
     from cocoprep.exporter import export as run_export
-    from cocoprep.fileio import write_atomic
 
-    summary = run_export(
-        dataset,
-        out_path,
-        split=split,
-        task=task,
-        like=like,
-        predictions=predictions,
-        workers=workers,
-        progress=out.bars,
-    )
-    if report:
-        write_atomic(report, json.dumps(summary.as_dict(), indent=2).encode())
-    out.summary(summary_text(summary))
+    summary = run_export(dataset, out_path, **options, progress=out.bars)
+    out.finish(summary, report)
 
 
 COMMANDS = (export,)

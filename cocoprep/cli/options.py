@@ -9,6 +9,7 @@ names an option the user can type.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 import click
 
 from cocoprep.errors import CocoprepError
+from cocoprep.fileio import write_atomic
 from cocoprep.interrupts import Interrupted, signals_as_interrupts
 
 
@@ -118,6 +120,13 @@ class Output:
         if not self.quiet and text:
             click.echo(text.rstrip("\n"), err=True)
 
+    def finish(self, summary: Any, report: str | None) -> None:
+        """Write ``summary.as_dict()`` as JSON to ``report`` (when given), then print
+        ``summary.format()`` unless quiet."""
+        if report:
+            write_atomic(report, json.dumps(summary.as_dict(), indent=2).encode())
+        self.summary(summary.format())
+
 
 def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``-q/--quiet`` and ``--progress/--no-progress``, passed on as ``out: Output``."""
@@ -135,9 +144,30 @@ def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+report_option = click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Also write the summary as JSON to this file.",
+)
+
 workers_option = click.option(
     "--workers", type=click.IntRange(min=1), help="Worker processes  [default: all cores]."
 )
+
+
+def comma_list_or_none(
+    ctx: click.Context, param: click.Parameter, text: str | None
+) -> list[str] | None:
+    """A click callback: a comma-separated option as a list (None when not given or empty)."""
+    return comma_list(text) or None
+
+
+def comma_list_if_given(
+    ctx: click.Context, param: click.Parameter, text: str | None
+) -> list[str] | None:
+    """A click callback: a comma-separated option as a list, None only when not given (an
+    empty value is an empty list)."""
+    return None if text is None else comma_list(text)
 
 
 def comma_list(text: str | None) -> list[str]:

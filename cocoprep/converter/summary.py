@@ -6,6 +6,24 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+#: The counts the summary text names: (label, key, shown even when zero).
+_COUNTS = (
+    ("label files written", "label_files_written", True),
+    ("label files unchanged", "label_files_unchanged", False),
+    ("background images (empty files)", "background_images", False),
+    ("instances written", "instances", True),
+    ("crowd annotations skipped", "crowd_skipped", True),
+    ("crowd annotations kept", "crowd_kept", False),
+    ("annotations of other classes", "class_filtered", False),
+    ("duplicate rows dropped", "duplicates_dropped", False),
+    ("empty boxes dropped", "empty_boxes_dropped", False),
+    ("multi-part polygons merged", "multipart_merged", False),
+    ("RLE masks converted", "rle_converted", False),
+    ("degenerate polygons replaced by box", "degenerate_replaced", False),
+    ("degenerate instances dropped", "degenerate_dropped", False),
+    ("no labelled keypoints, skipped", "no_keypoints_skipped", False),
+)
+
 
 @dataclass
 class SplitSummary:
@@ -59,3 +77,24 @@ class Summary:
             "totals": self.totals(),
             "splits": [vars(split) for split in self.splits],
         }
+
+    def format(self) -> str:
+        """The summary as the command line prints it: totals, then every count not zero."""
+        totals = self.totals()
+        n_splits = len(self.splits)
+        lines = [
+            f"converted {totals.get('images', 0)} images "
+            f"({n_splits} split{'s' if n_splits != 1 else ''}, "
+            f"task {self.task}, {self.classes} classes) into {self.root}"
+        ]
+        for label, key, always in _COUNTS:
+            value = totals.get(key, 0)
+            if value or always:
+                lines.append(f"  {label:<38} {value:>10}")
+        if self.unused_categories:
+            shown = ", ".join(self.unused_categories[:10])
+            more = len(self.unused_categories) - 10
+            extra = f" (+{more} more)" if more > 0 else ""
+            lines.append(f"  categories no annotation uses: {shown}{extra}")
+        lines.append(f"  dataset yaml: {self.yaml}")
+        return "\n".join(lines)

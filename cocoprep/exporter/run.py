@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,56 +22,14 @@ from cocoprep.exporter.annotations import (
     check_one_task,
 )
 from cocoprep.exporter.images import SplitImages
+from cocoprep.exporter.summary import ExportSummary, SplitExport
 from cocoprep.exporter.writer import write_coco, write_results
-from cocoprep.parallel import local_workers, run_in_order
+from cocoprep.parallel import local_workers, run_in_order, worker_count
 
 #: Images whose label files one job reads.
 IMAGES_PER_BLOCK = 4096
 #: Fewer images than this are exported in-process (starting workers costs more).
 PARALLEL_MIN_IMAGES = 16_384
-
-
-@dataclass
-class SplitExport:
-    """What export wrote for one split."""
-
-    split: str
-    task: str
-    path: str
-    images: int
-    annotations: int
-    background_images: int
-    counts: dict[str, int]
-
-
-@dataclass
-class ExportSummary:
-    """What export did, for the command line and ``--report``."""
-
-    dataset: str
-    out: str
-    splits: list[SplitExport] = field(default_factory=list)
-
-    def totals(self) -> dict[str, int]:
-        """Counts added over all splits."""
-        total: Counter = Counter()
-        for split in self.splits:
-            total.update(
-                images=split.images,
-                annotations=split.annotations,
-                background_images=split.background_images,
-            )
-            total.update(split.counts)
-        return dict(total)
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the summary."""
-        return {
-            "dataset": self.dataset,
-            "out": self.out,
-            "totals": self.totals(),
-            "splits": [vars(split) for split in self.splits],
-        }
 
 
 class _Progress:
@@ -243,7 +200,7 @@ def export(
     out_path = Path(out)
     like_path = Path(like) if like is not None else None
     names = _splits(opened, split, like_path)
-    workers = workers or os.cpu_count() or 1
+    workers = worker_count(workers)
     summary = ExportSummary(dataset=str(dataset), out=str(out_path))
     with local_workers(workers, __name__):
         for name in names:
