@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from cocoprep import classmap, coco, debris, layout
+from cocoprep import classmap, coco, debris, layout, outputs
 from cocoprep.converter.summary import SplitSummary, Summary
 from cocoprep.converter.textstore import SplitRows, label_text_file, rows_in_workers, split_rows
 from cocoprep.converter.tuning import Run, Tuning
@@ -78,7 +78,7 @@ def convert(
     >>> summary.totals()["instances"]  # doctest: +SKIP
     36335
     """
-    files = _annotation_files(annotations, task, backend, crowd, split)
+    files = _annotation_files(annotations, task, backend, crowd, split, yaml_name)
     root = Path(root)
     workers = worker_count(workers)
     keep_freed_memory()
@@ -89,6 +89,8 @@ def convert(
         # Workers start before the images are read.
         with local_workers(workers if large and backend == "loky" else 1, "cocoprep.converter"):
             opened = _open_files(files, split, tuning)
+            written = layout.written_files(root, [c.split for c in opened], yaml_name)
+            outputs.check_outputs(files, written, "root")
             categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
             used_ids = _used_category_ids(opened, workers) if drop_unused_categories else None
             root.mkdir(parents=True, exist_ok=True)
@@ -140,6 +142,7 @@ def _annotation_files(
     backend: str,
     crowd: str,
     split: str | None,
+    yaml_name: str,
 ) -> list[Path]:
     """The annotation files to convert, once the options are checked."""
     if task not in TASKS:
@@ -151,6 +154,7 @@ def _annotation_files(
     if crowd not in ("skip", "keep"):
         msg = f"{{crowd}} must be 'skip' or 'keep', found {crowd!r}"
         raise InputError(msg, params=["crowd"])
+    outputs.check_file_name(yaml_name, "yaml_name", (".yaml", ".yml"))
     if isinstance(annotations, str | os.PathLike):
         annotations = [annotations]
     files = layout.find_annotation_files(annotations, task)
@@ -268,7 +272,8 @@ def _write_split(
     """Compute the file's rows, then write its labels into ``stages`` and link its images;
     return (written, unchanged, background images, the rows)."""
     paths = coco_file.images.paths
-    ctx = row_context(coco_file, run.class_map, run.task, run.keep_crowd)
+    keypoints = len(run.keypoint_names or ())
+    ctx = row_context(coco_file, run.class_map, run.task, run.keep_crowd, keypoints)
     # The label text is rarely more than the JSON it comes from.
     text_file = label_text_file(2 * os.path.getsize(coco_file.path), run.tuning)
     try:
