@@ -9,7 +9,7 @@ later runs into the same root reuse, so converting train today and val tomorrow 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +33,12 @@ class ClassMap:
         return dict(enumerate(self.names))
 
 
-def union_categories(files: Iterable[tuple[str, Sequence[dict[str, Any]]]]) -> dict[int, str]:
-    """Merge ``(file, categories)`` pairs into ``{id: name}``, refusing a renamed id.
+def union_categories(
+    files: Iterable[tuple[str, Sequence[dict[str, Any]]]],
+    keep: Callable[[str, int, str], bool] | None = None,
+) -> dict[int, str]:
+    """Merge ``(file, categories)`` pairs into ``{id: name}``, refusing a renamed id; only the
+    categories ``keep(file, id, name)`` accepts, when given.
 
     >>> union_categories([("a", [{"id": 3, "name": "cat"}]), ("b", [{"id": 1, "name": "dog"}])])
     {1: 'dog', 3: 'cat'}
@@ -44,16 +48,38 @@ def union_categories(files: Iterable[tuple[str, Sequence[dict[str, Any]]]]) -> d
     for source, categories in files:
         for category in categories:
             cid, name = category["id"], category["name"]
+            if keep is not None and not keep(source, cid, name):
+                continue
             if cid in merged and merged[cid] != name:
                 msg = (
                     f"category id {cid} is {merged[cid]!r} in {origin[cid]} but {name!r} in "
-                    f"{source}; one id must name one class (fix the files or convert them into "
-                    "separate roots)"
+                    f"{source}; one id must name one class: fix the files, convert them into "
+                    "separate roots, or keep only other classes with {classes}"
                 )
-                raise InputError(msg)
+                raise InputError(msg, params=["classes"])
             merged.setdefault(cid, name)
             origin.setdefault(cid, source)
     return dict(sorted(merged.items()))
+
+
+def placeholder_category(categories: Sequence[dict[str, Any]]) -> tuple[int, str] | None:
+    """``(id, name)`` of a placeholder category: supercategory ``none`` and named as the
+    supercategory of every other category (Roboflow names one after the project), else None.
+    Whether an annotation uses it is for the caller to check.
+
+    >>> placeholder_category([{"id": 0, "name": "pets", "supercategory": "none"},
+    ...                       {"id": 1, "name": "cat", "supercategory": "pets"}])
+    (0, 'pets')
+    >>> placeholder_category([{"id": 1, "name": "cat", "supercategory": "none"}]) is None
+    True
+    """
+    for category in categories:
+        if category.get("supercategory") != "none":
+            continue
+        others = [c for c in categories if c is not category]
+        if others and all(c.get("supercategory") == category["name"] for c in others):
+            return category["id"], category["name"]
+    return None
 
 
 def dense_map(categories: dict[int, str]) -> ClassMap:

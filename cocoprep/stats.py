@@ -463,7 +463,7 @@ def stats(
     --------
     >>> print(stats("datasets/coco").format("csv"))  # doctest: +SKIP
     """
-    from cocoprep.layout import find_annotation_files
+    from cocoprep.sources import find_sources
 
     if isinstance(sources, str | os.PathLike):
         sources = [sources]
@@ -485,7 +485,7 @@ def stats(
             raise InputError(msg)
         return Stats(source=str(paths[0]), kind="labels", splits=splits)
     splits = [
-        coco_stats(f, workers=workers, progress=progress)
-        for f in find_annotation_files(paths, "segment")
+        coco_stats(source.path, workers=workers, progress=progress)
+        for source in find_sources(paths, "segment")
     ]
     return Stats(source=", ".join(map(str, paths)), kind="annotations", splits=splits)

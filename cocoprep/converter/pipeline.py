@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from cocoprep import classmap, coco, debris, layout
+from cocoprep import classmap, coco, debris, layout, sources
 from cocoprep.converter.summary import SplitSummary, Summary
 from cocoprep.converter.textstore import SplitRows, label_text_file, rows_in_workers, split_rows
 from cocoprep.converter.tuning import Run, Tuning
@@ -57,6 +57,7 @@ def convert(
     images: str | os.PathLike | None = None,
     yaml_name: str = "coco.yaml",
     drop_unused_categories: bool = False,
+    boxes_as_segments: bool = False,
     progress: bool = False,
     tuning: Tuning = Tuning(),  # noqa: B008 (frozen)
 ) -> Summary:
@@ -66,10 +67,14 @@ def convert(
     ``ROOT/<split>.txt`` listing the images, the dataset yaml and ``ROOT/cocoprep.json`` (the
     class map later runs reuse). Returns a :class:`Summary`.
 
-    ``drop_unused_categories`` removes categories no annotation uses from the class map (off by
-    default, so ids stay stable across exports). ``backend="dask"`` runs the per-chunk work on
-    the dask.distributed cluster at ``scheduler`` (or the current client); its workers must see
-    the same paths. ``tuning`` changes how the work is cut and spread, never the labels.
+    ``annotations`` may be export folders of labelling tools (:mod:`cocoprep.sources`): their
+    images are linked as ``images`` would. A placeholder category (Roboflow's) is left out of the
+    class map. ``drop_unused_categories`` removes categories no annotation uses from the class
+    map (off by default, so ids stay stable across exports). ``boxes_as_segments`` lets
+    ``task="segment"`` write box polygons for a file without any segmentation.
+    ``backend="dask"`` runs the per-chunk work on the dask.distributed cluster at ``scheduler``
+    (or the current client); its workers must see the same paths. ``tuning`` changes how the
+    work is cut and spread, never the labels.
 
     Examples
     --------
@@ -77,7 +82,8 @@ def convert(
     >>> summary.totals()["instances"]  # doctest: +SKIP
     36335
     """
-    files = _annotation_files(annotations, task, backend, crowd, split)
+    found = _annotation_files(annotations, task, backend, crowd, split)
+    files = [source.path for source in found]
     root = Path(root)
     workers = worker_count(workers)
     keep_freed_memory()
@@ -87,14 +93,24 @@ def convert(
     try:
         # Workers start before the images are read.
         with local_workers(workers if large and backend == "loky" else 1, "cocoprep.converter"):
-            opened = _open_files(files, split, tuning)
-            categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
+            opened = _open_files(found, split, tuning)
+            placeholders = _placeholders(opened, workers)
             used_ids = _used_category_ids(opened, workers) if drop_unused_categories else None
+            categories = classmap.union_categories(
+                ((str(c.path), c.categories) for c in opened),
+                keep=_category_filter(placeholders, used_ids, classes),
+            )
             root.mkdir(parents=True, exist_ok=True)
             with layout.root_lock(root):  # the map is settled and recorded at once
                 class_map = _class_map(root, categories, classes, used_ids)
                 claimed = layout.claim_class_map(root, class_map, task)
             keypoints = keypoint_names_of([c for f in opened for c in f.categories])
+            if task == "pose" and not keypoints:
+                msg = (
+                    f"{', '.join(map(str, files))}: {{task}} pose needs keypoints, found no "
+                    "category naming any; convert with {task} detect (or segment for outlines)"
+                )
+                raise InputError(msg, params=["task"])
             run = Run(
                 root=root,
                 task=task,
@@ -104,14 +120,17 @@ def convert(
                 backend=backend,
                 scheduler=scheduler,
                 images=Path(images) if images else None,
+                boxes_as_segments=boxes_as_segments,
                 progress=progress,
                 tuning=tuning,
                 keypoint_names=tuple(keypoints) if keypoints and task == "pose" else None,
                 yaml_name=yaml_name,
             )
             summaries, used = [], set()
-            for coco_file in opened:
-                summary, used_here = _convert_split(coco_file, run, active)
+            for coco_file, source in zip(opened, found, strict=True):
+                where = run.images or source.images
+                dropped = placeholders.get(str(coco_file.path))
+                summary, used_here = _convert_split(coco_file, run, active, where, dropped)
                 summaries.append(summary)
                 used |= used_here
                 _warn_crowd_heavy(summary, crowd)
@@ -130,6 +149,7 @@ def convert(
         record=str(layout.record_path(root)),
         splits=summaries,
         unused_categories=[name for cid, name in categories.items() if cid not in used],
+        placeholder_categories=sorted({f"{n!r} (id {i})" for i, n in placeholders.values()}),
     )
 
 
@@ -139,7 +159,7 @@ def _annotation_files(
     backend: str,
     crowd: str,
     split: str | None,
-) -> list[Path]:
+) -> list[sources.Source]:
     """The annotation files to convert, once the options are checked."""
     if task not in TASKS:
         msg = f"{{task}} must be one of {', '.join(TASKS)}, found {task!r}"
@@ -152,7 +172,7 @@ def _annotation_files(
         raise InputError(msg, params=["crowd"])
     if isinstance(annotations, str | os.PathLike):
         annotations = [annotations]
-    files = layout.find_annotation_files(annotations, task)
+    files = sources.find_sources(annotations, task)
     if not files:
         msg = "no annotation files given"
         raise InputError(msg)
@@ -162,16 +182,48 @@ def _annotation_files(
     return files
 
 
-def _open_files(files: list[Path], split: str | None, tuning: Tuning) -> list[coco.CocoFile]:
-    """The files opened for streaming, each as its split (``split``, else named for the file)."""
-    splits = [split or layout.split_from_filename(f) for f in files]
+def _open_files(
+    found: list[sources.Source], split: str | None, tuning: Tuning
+) -> list[coco.CocoFile]:
+    """The files opened for streaming, each as its split (``split``, else the source's)."""
+    splits = [split or source.split for source in found]
     if len(set(splits)) != len(splits):
-        msg = f"two inputs map to the same split ({', '.join(splits)}); pass them separately"
-        raise InputError(msg)
+        named = ", ".join(f"{s.path} → {name}" for s, name in zip(found, splits, strict=True))
+        msg = f"two inputs map to the same split ({named}); pass them separately with {{split}}"
+        raise InputError(msg, params=["split"])
     return [
-        coco.open_coco(f, s, chunk_bytes=tuning.chunk_bytes)
-        for f, s in zip(files, splits, strict=True)
+        coco.open_coco(source.path, s, chunk_bytes=tuning.chunk_bytes)
+        for source, s in zip(found, splits, strict=True)
     ]
+
+
+def _placeholders(opened: list[coco.CocoFile], workers: int) -> dict[str, tuple[int, str]]:
+    """``{file: (id, name)}`` of each file's placeholder category
+    (:func:`classmap.placeholder_category`) that no annotation of the file uses."""
+    found = {}
+    for coco_file in opened:
+        candidate = classmap.placeholder_category(coco_file.categories)
+        if candidate is not None and candidate[0] not in _used_category_ids([coco_file], workers):
+            found[str(coco_file.path)] = candidate
+    return found
+
+
+def _category_filter(
+    placeholders: dict[str, tuple[int, str]],
+    used_ids: set[int] | None,
+    classes: Sequence[str] | None,
+):
+    """Which ``(file, id, name)`` enter the class map: not a placeholder, used when only used
+    ones are kept, named when classes are named (so a conflict elsewhere does not matter)."""
+
+    def keep(source: str, cid: int, name: str) -> bool:
+        if placeholders.get(source, (None,))[0] == cid:
+            return False
+        if used_ids is not None and cid not in used_ids:
+            return False
+        return not classes or name in classes
+
+    return keep
 
 
 def _class_map(
@@ -199,7 +251,11 @@ def _class_map(
 
 
 def _convert_split(
-    coco_file: coco.CocoFile, run: Run, active: list[Stages]
+    coco_file: coco.CocoFile,
+    run: Run,
+    active: list[Stages],
+    images: Path | None,
+    placeholder: tuple[int, str] | None,
 ) -> tuple[SplitSummary, set[int]]:
     """Write one file's labels, list file and image links, and record the split; return its
     summary and the category ids its annotations use.
@@ -224,12 +280,14 @@ def _convert_split(
         plan_trees(sorted(trees), sorted(in_tree), stages)
         plan_folders([f for f in folders if f not in in_tree], stages)
         try:
-            written, unchanged, background, rows = _write_split(coco_file, run, stages)
+            written, unchanged, background, rows = _write_split(coco_file, run, stages, images)
             with layout.root_lock(run.root):
                 layout.check_class_map(run.root, run.class_map)
                 replaced = publish(stages)
                 write_atomic(run.root / f"{coco_file.split}.txt", paths.lines("./images/").encode())
                 entry = {"source": str(coco_file.path), "images": len(paths), "task": run.task}
+                if placeholder is not None:
+                    entry["placeholder_category"] = {"id": placeholder[0], "name": placeholder[1]}
                 layout.record_splits(
                     run.root,
                     run.class_map,
@@ -246,6 +304,8 @@ def _convert_split(
     counts = rows.counts
     if coco_file.images.lvis_fields:
         counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
+    if coco_file.images.reduced_paths:
+        counts["image_paths_reduced"] = coco_file.images.reduced_paths
     summary = SplitSummary(
         source=str(coco_file.path),
         split=coco_file.split,
@@ -260,7 +320,7 @@ def _convert_split(
 
 
 def _write_split(
-    coco_file: coco.CocoFile, run: Run, stages: Stages
+    coco_file: coco.CocoFile, run: Run, stages: Stages, images: Path | None
 ) -> tuple[int, int, int, SplitRows]:
     """Compute the file's rows, then write its labels into ``stages`` and link its images;
     return (written, unchanged, background images, the rows)."""
@@ -277,14 +337,35 @@ def _write_split(
             labels_ahead = contextlib.nullcontext(Ahead())
         with backend_context(run.backend, run.scheduler), labels_ahead as ahead:
             rows = split_rows(coco_file, ctx, text_file, run)
+        _check_task_fits(str(coco_file.path), run, rows.counts)
         # Images are looked up before any label is written: a missing one leaves no output.
-        image_files = layout.image_sources(run.images, paths) if run.images else None
+        image_files = layout.image_sources(images, paths) if images else None
         counts = write_labels(coco_file.split, paths, rows, stages, ahead.created, run)
     finally:
         os.unlink(text_file)
     if image_files is not None:
         layout.link_images(run.root, image_files, paths)
     return (*counts, rows)
+
+
+def _check_task_fits(source: str, run: Run, counts: dict[str, int]) -> None:
+    """An error before anything is written when the file cannot fill the task: pose without any
+    labelled keypoints, segment without any segmentation (unless boxes are wanted as polygons)."""
+    instances = counts.get("instances", 0)
+    if run.task == "pose" and not instances and counts.get("no_keypoints_skipped", 0):
+        msg = (
+            f"{source}: {{task}} pose needs keypoints, found none labelled in "
+            f"{counts['no_keypoints_skipped']} annotations; convert with {{task}} detect"
+        )
+        raise InputError(msg, path=source, params=["task"])
+    boxes_only = instances and counts.get("no_segmentation", 0) >= instances
+    if run.task == "segment" and boxes_only and not run.boxes_as_segments:
+        msg = (
+            f"{source}: {{task}} segment needs outlines, found only boxes (no segmentation in "
+            f"any of {instances} annotations); convert with {{task}} detect, or pass "
+            "{boxes_as_segments} to write each box as a polygon"
+        )
+        raise InputError(msg, path=source, params=["task", "boxes_as_segments"])
 
 
 def _sweep(run: Run, trees: set[str]) -> None:
