@@ -231,3 +231,16 @@ def test_edits_bench_runs_every_edit_against_the_orjson_baseline(tmp_path, capsy
     for name in ("orjson loads + dumps", "split --stratify --group-by", "filter", "merge (itself"):
         assert name in text
     assert not list(tmp_path.glob("bench-edits-*"))  # outputs removed
+
+
+def test_export_bench_times_each_task_beside_the_floor(tmp_path, capsys):
+    import bench_export
+
+    rows = tmp_path / "rows.json"
+    args = ["--images", "200", "--data-dir", str(tmp_path), "--json", str(rows)]
+    assert bench_export.main(args) == 0
+    text = capsys.readouterr().out
+    for name in ("detect: floor (first)", "detect: cocoprep export", "segment: cocoprep export"):
+        assert name in text
+    assert {r["role"] for r in orjson.loads(rows.read_bytes())} == {"convert", "floor", "export"}
+    assert not list(tmp_path.glob("bench-export-*"))  # outputs removed

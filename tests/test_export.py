@@ -17,8 +17,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import cocoprep
+from cocoprep import layout
 from cocoprep.cli import main
-from cocoprep.coco import open_coco
 from cocoprep.errors import InputError
 from cocoprep.exporter import export, record
 
@@ -58,9 +58,6 @@ def converted(coco_mini, tmp_path_factory):
     for task, name in GT.items():
         root = tmp_path_factory.mktemp(f"root-{task}")
         cocoprep.convert([coco_mini / "annotations" / name], root, task=task)
-        record.record_converted(
-            root, "val2017", open_coco(coco_mini / "annotations" / name, "val2017")
-        )
         roots[task] = root
     return roots
 
@@ -258,6 +255,22 @@ def test_bridged_ring_splits_into_its_parts_with_pycocotools_area(tmp_path):
     assert ann["bbox"] == mask.toBbox(rle).tolist()
 
 
+def test_an_image_with_hundreds_of_polygons_gets_every_mask_area(tmp_path):
+    # pycocotools' area() cannot take more than 255 masks at once.
+    rows = "".join(
+        f"0 {x:g} 0.1 {x + 0.002:g} 0.1 {x + 0.002:g} 0.9\n" for x in np.arange(300) / 320
+    )
+    root = _dataset(tmp_path, {"1": rows, "2": "1 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n"})
+    data = json.loads(Path(export(root, tmp_path / "out").splits[0].path).read_bytes())
+    assert [a["image_id"] for a in data["annotations"]] == [1] * 300 + [2]
+    from pycocotools import mask
+
+    for ann in data["annotations"]:
+        rle = mask.merge(mask.frPyObjects(ann["segmentation"], 10, 20))
+        assert ann["area"] == float(mask.area(rle))
+    assert data["annotations"][-1]["bbox"] == [2.0, 1.0, 16.0, 8.0]
+
+
 def test_mixed_tasks_are_an_error_naming_both_files(tmp_path):
     root = _dataset(tmp_path, {"1": "0 0.5 0.5 0.2 0.2\n", "2": "0 0.1 0.1 0.2 0.1 0.2 0.2\n"})
     with pytest.raises(InputError, match=r"mix tasks: .*1\.txt has box .*2\.txt has polygon"):
@@ -336,6 +349,45 @@ def test_like_with_recorded_root_keeps_the_record_class_map(tmp_path):
     assert [(a["image_id"], a["category_id"], a["bbox"]) for a in data["annotations"]] == [
         (9, 18, [2.0, 2.0, 4.0, 4.0])
     ]
+
+
+def test_convert_records_each_split_for_export_under_the_root_lock(tmp_path, monkeypatch):
+    import fcntl
+
+    from cocoprep.converter import pipeline
+
+    images = [image(7, 20, 10, file_name="sub/a.jpg"), image(3, 30, 12)]
+    anns = [polygon_annotation(1, 3, 18, square(2, 2, 4))]
+    gt = write(tmp_path / "instances_train.json", coco(images, anns))
+    root = tmp_path / "root"
+    seen = []
+    original = record.record_converted
+
+    def locked_record(root_, split, coco_file):
+        lock = root_ / layout.LOCKS / "root.lock"
+        with open(lock, "rb") as other, pytest.raises(BlockingIOError):  # held by convert
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        seen.append(split)
+        return original(root_, split, coco_file)
+
+    monkeypatch.setattr(pipeline.image_record, "record_converted", locked_record)
+    cocoprep.convert([gt], root, task="detect")
+    assert seen == ["train"]
+    recorded = record.read_split(root, "train")
+    assert recorded.ids.tolist() == [7, 3]
+    assert recorded.file_names() == ["sub/a.jpg", "000000000003.jpg"]
+    assert (recorded.widths.tolist(), recorded.heights.tolist()) == ([20, 30], [10, 12])
+    assert recorded.categories == coco([], [])["categories"]
+    assert not list((root / ".cocoprep").glob("*.tmp*"))
+    # A later convert of the split replaces it; a failed one leaves it as it was.
+    write(gt, coco([image(9, 40, 20)], []))
+    cocoprep.convert([gt], root, task="detect")
+    assert record.read_split(root, "train").ids.tolist() == [9]
+    before = record.record_path(root, "train").read_bytes()
+    write(gt, coco([image(9, 40, 20)], [polygon_annotation(1, 99, 18, square(1, 1, 2))]))
+    with pytest.raises(InputError):
+        cocoprep.convert([gt], root, task="detect")
+    assert record.record_path(root, "train").read_bytes() == before
 
 
 def test_cli_writes_the_files_and_prints_a_summary(tmp_path):

@@ -20,6 +20,7 @@ from cocoprep.converter.tuning import Run, Tuning
 from cocoprep.converter.writer import label_folders, write_labels
 from cocoprep.datasetyaml import keypoint_names_of
 from cocoprep.errors import InputError
+from cocoprep.exporter import record as image_record
 from cocoprep.fileio import (
     Ahead,
     Stages,
@@ -261,8 +262,9 @@ def _convert_split(
     summary and the category ids its annotations use.
 
     Holds the split's lock (and its label trees') throughout. The labels go to copies of their
-    trees built aside, put in place only once all are written, with the list file and the
-    record, under the root's lock: bad input, a failure or a kill leave the split as it was.
+    trees built aside, put in place only once all are written, with the list file, the
+    record and the split's image record (for ``export``), under the root's lock: bad input, a
+    failure or a kill leave the split as it was.
     """
     paths = coco_file.images.paths
     layout.check_label_names(str(coco_file.path), paths)
@@ -285,6 +287,7 @@ def _convert_split(
                 layout.check_class_map(run.root, run.class_map)
                 replaced = publish(stages)
                 write_atomic(run.root / f"{coco_file.split}.txt", paths.lines("./images/").encode())
+                image_record.record_converted(run.root, coco_file.split, coco_file)
                 entry = {"source": str(coco_file.path), "images": len(paths), "task": run.task}
                 if placeholder is not None:
                     entry["placeholder_category"] = {"id": placeholder[0], "name": placeholder[1]}

@@ -84,6 +84,13 @@ def _block_task(kinds: np.ndarray, files: np.ndarray, paths: Sequence[str], rule
             seen[kind] = paths[int(files[rows[0]])]
     if rules.task is not None:
         return rules.task, seen
+    check_one_task(seen)
+    return (TASK_OF_KIND[next(iter(seen))] if seen else None), seen
+
+
+def check_one_task(seen: dict[str, str]) -> None:
+    """An error naming a file of each when the row kinds ``seen`` (kind → a file with such
+    rows) show more than one task."""
     if len(seen) > 1:
         (a, file_a), (b, file_b) = list(seen.items())[:2]
         msg = (
@@ -91,7 +98,6 @@ def _block_task(kinds: np.ndarray, files: np.ndarray, paths: Sequence[str], rule
             f"{b} rows ({TASK_OF_KIND[b]}); export each task from its own folder or pass {{task}}"
         )
         raise InputError(msg, params=["task"])
-    return (TASK_OF_KIND[next(iter(seen))] if seen else None), seen
 
 
 def block_annotations(
@@ -244,53 +250,92 @@ def _keypoint_list(keypoints: np.ndarray, score: float | None) -> list[float | i
 
 
 def _segment(table: _Rows, counts: Counter) -> list[dict[str, Any]]:
+    """Segment objects, the masks of one image's rows computed by pycocotools in one call."""
     from pycocotools import mask as mask_utils
 
-    out = []
+    parts = _pixel_parts(table)
     scores = _scores(table)
-    candidates = set(_bridged_rows(table).tolist())
-    for r, score in enumerate(scores):
-        parts = _rings(table, r, r in candidates)
-        if not parts:
-            counts["degenerate_polygons_skipped"] += 1
+    out = []
+    for first, last in _image_runs(table.image_id):
+        rows = [r for r in range(first, last) if parts[r]]
+        counts["degenerate_polygons_skipped"] += last - first - len(rows)
+        if not rows:
             continue
-        w, h = table.width[r], table.height[r]
-        polygons = [_pixels(p * [w, h]).ravel().tolist() for p in parts]
-        height, width = round(h), round(w)
-        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
-        box = _pixels(mask_utils.toBbox(rle)).tolist()
-        if score is None:
-            area = float(mask_utils.area(rle))
-            fields = {"bbox": box, "area": area, "segmentation": polygons}
-        else:
-            counts_text = rle["counts"].decode("ascii")
-            fields = {"bbox": box, "segmentation": {"size": [height, width], "counts": counts_text}}
-        out.append({**table.head(r), **fields, **table.tail(r, score)})
+        height, width = round(table.height[first]), round(table.width[first])
+        rles = mask_utils.frPyObjects([p for r in rows for p in parts[r]], height, width)
+        masks, at = [], 0
+        for r in rows:
+            n = len(parts[r])
+            masks.append(rles[at] if n == 1 else mask_utils.merge(rles[at : at + n]))
+            at += n
+        boxes = _pixels(mask_utils.toBbox(masks)).tolist()
+        # pycocotools' area() fails on more than 255 masks at once (a uint8 count).
+        areas = [a for i in range(0, len(masks), 255) for a in mask_utils.area(masks[i : i + 255])]
+        for r, mask, box, area in zip(rows, masks, boxes, areas, strict=True):
+            if scores[r] is None:
+                fields = {"bbox": box, "area": float(area), "segmentation": parts[r]}
+            else:
+                rle = {"size": [height, width], "counts": mask["counts"].decode("ascii")}
+                fields = {"bbox": box, "segmentation": rle}
+            out.append({**table.head(r), **fields, **table.tail(r, scores[r])})
     return out
 
 
-def _bridged_rows(table: _Rows) -> np.ndarray:
-    """Rows whose ring may hold parts cocoprep bridged (some vertex appears twice)."""
+def _image_runs(image_ids: np.ndarray) -> list[tuple[int, int]]:
+    """``(first, last + 1)`` of each run of rows of one image (rows come grouped by image).
+
+    >>> _image_runs(np.array([4, 4, 9, 2, 2]))
+    [(0, 2), (2, 3), (3, 5)]
+    """
+    if not len(image_ids):
+        return []
+    cuts = (np.flatnonzero(image_ids[1:] != image_ids[:-1]) + 1).tolist()
+    return list(zip([0, *cuts], [*cuts, len(image_ids)], strict=True))
+
+
+def _coordinate_counts(table: _Rows, rows: np.ndarray) -> np.ndarray:
+    """How many coordinates each of ``rows`` has (a prediction's confidence left out)."""
+    return table.counts[rows] - (1 if table.predictions else 0)
+
+
+def _pixel_parts(table: _Rows) -> list[list[list[float]]]:
+    """The polygon parts of each row in pixels (rounded), as lists of x, y; a ring cocoprep
+    bridged split into its parts, a box row as its rectangle, parts of < 3 distinct points
+    dropped (a row of none is degenerate).
+
+    Rows whose ring repeats no vertex (nearly all) are scaled in bulk: they are one part of at
+    least 3 distinct points."""
+    parts: list[list[list[float]]] = [[] for _ in range(len(table.counts))]
     polygon = np.flatnonzero(table.kinds == POLYGON)
-    if not len(polygon):
-        return polygon
-    lengths = table.counts[polygon] - (1 if table.predictions else 0)
-    starts = table.starts[polygon]
-    index = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    lengths = _coordinate_counts(table, polygon)
+    ends = np.cumsum(lengths)
+    index = np.repeat(table.starts[polygon] - ends + lengths, lengths) + np.arange(lengths.sum())
     points = table.values[index].reshape(-1, 2)
-    return polygon[yolo.rows_with_repeats(np.repeat(np.arange(len(polygon)), lengths // 2), points)]
+    row_of_point = np.repeat(np.arange(len(polygon)), lengths // 2)
+    bridged = set(polygon[yolo.rows_with_repeats(row_of_point, points)].tolist())
+    size = np.stack([table.width, table.height], axis=1)[polygon][row_of_point]
+    flat = _pixels(points * size).ravel().tolist()
+    ends = ends.tolist()
+    for r, first, last in zip(polygon.tolist(), [0, *ends[:-1]], ends, strict=True):
+        if r not in bridged:
+            parts[r] = [flat[first:last]]
+    for r in [*bridged, *np.flatnonzero(table.kinds == BOX).tolist()]:
+        w, h = table.width[r], table.height[r]
+        parts[r] = [_pixels(p * [w, h]).ravel().tolist() for p in _rings(table, r)]
+    return parts
 
 
-def _rings(table: _Rows, r: int, bridged: bool) -> list[np.ndarray]:
-    """The normalised polygon parts of row ``r`` (a box row as its rectangle)."""
+def _rings(table: _Rows, r: int) -> list[np.ndarray]:
+    """The normalised polygon parts of row ``r``, a box row or a ring that may hold bridged
+    parts, that have 3 or more distinct points."""
     numbers = table.numbers(r)
     if table.kinds[r] == BOX:
         cx, cy, w, h = numbers[:4]
         x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-        return [np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])]
-    ring = numbers.reshape(-1, 2)
-    parts = geometry.split_bridged_ring(ring) if bridged else [ring]
-    return [p for p in parts if len(np.unique(p, axis=0)) >= 3]
+        parts = [np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])]
+    else:
+        parts = geometry.split_bridged_ring(numbers.reshape(-1, 2))
+    return [p for p in parts if len(set(map(tuple, p.tolist()))) >= 3]
 
 
 _BUILDERS = {"detect": _detect, "segment": _segment, "pose": _pose}

@@ -133,14 +133,16 @@ def read_split(root: str | os.PathLike, split: str) -> RecordedSplit | None:
 
 def record_converted(root: str | os.PathLike, split: str, coco_file: Any) -> Path:
     """Record what ``export`` needs of a split ``convert`` just wrote from ``coco_file`` (a
-    :class:`cocoprep.coco.CocoFile`): its images and categories."""
+    :class:`cocoprep.coco.CocoFile`): its images and categories. Convert calls it under
+    :func:`cocoprep.layout.root_lock`; the file is replaced atomically."""
     images = coco_file.images
+    text = images.paths.text  # one path a line (convert refuses paths with line breaks)
     return record_split(
         root,
         split,
         source=str(coco_file.path),
         ids=images.ids,
-        paths=list(images.paths),
+        paths=text[:-1].split("\n") if text else [],
         widths=images.widths,
         heights=images.heights,
         categories=coco_file.categories,

@@ -13,7 +13,14 @@ from cocoprep import progress as progress_bars
 from cocoprep.errors import InputError
 from cocoprep.exporter import categories as cats
 from cocoprep.exporter import source
-from cocoprep.exporter.annotations import TASK_OF_KIND, TASKS, Block, Rules, block_annotations
+from cocoprep.exporter.annotations import (
+    TASK_OF_KIND,
+    TASKS,
+    Block,
+    Rules,
+    block_annotations,
+    check_one_task,
+)
 from cocoprep.exporter.images import SplitImages
 from cocoprep.exporter.summary import ExportSummary, SplitExport
 from cocoprep.exporter.writer import write_coco, write_results
@@ -70,14 +77,8 @@ class _Progress:
         ):
             for kind, path in block.kinds.items():
                 self.seen.setdefault(kind, path)
-            if self.rules.task is None and len(self.seen) > 1:
-                (a, file_a), (b, file_b) = list(self.seen.items())[:2]
-                msg = (
-                    f"the labels mix tasks: {file_a} has {a} rows ({TASK_OF_KIND[a]}) but "
-                    f"{file_b} has {b} rows ({TASK_OF_KIND[b]}); export each task from its own "
-                    "folder or pass {task}"
-                )
-                raise InputError(msg, params=["task"])
+            if self.rules.task is None:
+                check_one_task(self.seen)
             self.counts.update(block.counts)
             self.images_with_objects += block.images_with_objects
             yield block

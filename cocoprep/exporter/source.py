@@ -133,11 +133,17 @@ def _label_files(dataset: Dataset, split: str) -> list[Path]:
         return yolo.label_files(entry)
     recorded = record.read_split(dataset.root, split) if dataset.record else None
     if recorded is not None:
-        return [yolo.label_path_of(dataset.root / "images" / p) for p in recorded.paths]
+        return [Path(p) for p in _recorded_labels(dataset.root, recorded)]
     if entry.is_file():
         return [yolo.label_path_of(p) for p in _listed_images(entry)]
     # An image folder's labels folder, whether or not the images are there.
     return yolo.label_files(yolo.label_path_of(entry / "x.jpg").parent)
+
+
+def _recorded_labels(root: Path, recorded: record.RecordedSplit) -> list[str]:
+    """The label file of each recorded image (as text: 118K paths in ~0.1 s)."""
+    root_text = root.as_posix()
+    return [layout.label_file(root_text, p) for p in recorded.paths]
 
 
 def like_images(dataset: Dataset, split: str, like: coco.CocoFile) -> SplitImages:
@@ -181,7 +187,7 @@ def split_images(
             file_names=recorded.file_names(),
             widths=recorded.widths,
             heights=recorded.heights,
-            labels=[str(yolo.label_path_of(dataset.root / "images" / p)) for p in recorded.paths],
+            labels=_recorded_labels(dataset.root, recorded),
             counts={},
         )
     entry = dataset.entries[split]
