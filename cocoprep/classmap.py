@@ -9,7 +9,7 @@ later runs into the same root reuse, so converting train today and val tomorrow 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,28 +35,39 @@ class ClassMap:
 
 def union_categories(
     files: Iterable[tuple[str, Sequence[dict[str, Any]]]],
-    keep: Callable[[str, int, str], bool] | None = None,
+    absent: Callable[[str, int], bool] | None = None,
+    selected: Collection[str] | None = None,
 ) -> dict[int, str]:
-    """Merge ``(file, categories)`` pairs into ``{id: name}``, refusing a renamed id; only the
-    categories ``keep(file, id, name)`` accepts, when given.
+    """Merge ``(file, categories)`` pairs into ``{id: name}``, refusing a renamed id.
+
+    ``absent(file, id)`` leaves out a category no annotation of that file uses (a placeholder,
+    an unused one), so its name cannot conflict. With ``selected`` class names, an id renamed
+    between files conflicts only when one of its names is selected: an annotation of the other
+    file would otherwise take the selected class.
 
     >>> union_categories([("a", [{"id": 3, "name": "cat"}]), ("b", [{"id": 1, "name": "dog"}])])
     {1: 'dog', 3: 'cat'}
+    >>> union_categories([("a", [{"id": 1, "name": "x"}]), ("b", [{"id": 1, "name": "y"}])],
+    ...                  selected=["z"])
+    {1: 'x'}
     """
     merged: dict[int, str] = {}
     origin: dict[int, str] = {}
     for source, categories in files:
         for category in categories:
             cid, name = category["id"], category["name"]
-            if keep is not None and not keep(source, cid, name):
+            if absent is not None and absent(source, cid):
                 continue
             if cid in merged and merged[cid] != name:
+                if selected is not None and not {name, merged[cid]} & set(selected):
+                    continue
                 msg = (
                     f"category id {cid} is {merged[cid]!r} in {origin[cid]} but {name!r} in "
                     f"{source}; one id must name one class: fix the files, convert them into "
-                    "separate roots, or keep only other classes with {classes}"
+                    "separate roots, or leave the id out with {classes} naming only other "
+                    "classes (or {drop_unused_categories} if no annotation uses it)"
                 )
-                raise InputError(msg, params=["classes"])
+                raise InputError(msg, params=["classes", "drop_unused_categories"])
             merged.setdefault(cid, name)
             origin.setdefault(cid, source)
     return dict(sorted(merged.items()))

@@ -188,7 +188,7 @@ def relpath_of(image: dict[str, Any], split: str) -> tuple[str, bool]:
     ('train/005.JPG', True)
     >>> relpath_of({"file_name": "./a/b.jpg"}, "v")
     ('v/a/b.jpg', False)
-    >>> relpath_of({"id": 7, "file_name": "a\x00.jpg"}, "val")  # doctest: +ELLIPSIS
+    >>> relpath_of({"id": 7, "file_name": "a\\x00.jpg"}, "val")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     cocoprep.errors.InputError: image 7: expected a file_name inside the images folder, found ...
     """

@@ -73,13 +73,22 @@ def split_from_filename(path: str | Path) -> str:
     >>> split_from_filename("export/valid/_annotations.coco.json")
     'valid'
     """
+    named = split_in_name(path)
+    return named if named is not None else Path(path).resolve().parent.name
+
+
+def split_in_name(path: str | Path) -> str | None:
+    """The split a COCO file's name carries; None for the names labelling tools give every
+    split (``_annotations.coco.json``, ``result.json``).
+
+    >>> split_in_name("instances_default.json"), split_in_name("valid/_annotations.coco.json")
+    ('default', None)
+    """
     stem = PurePosixPath(str(path).replace("\\", "/")).stem
     match = _SPLIT_RE.match(stem)
     if match:
         return match.group("split")
-    if stem in _NO_SPLIT and not names_a_split(stem):
-        return Path(path).resolve().parent.name
-    return stem
+    return None if stem in _NO_SPLIT and not names_a_split(stem) else stem
 
 
 def label_file(root: str, image_relpath: str) -> str:
@@ -137,14 +146,18 @@ def check_label_names(source: str, paths: coco.StringColumn) -> None:
             raise InputError(msg, path=source)
 
 
-def image_sources(images_dir: Path, relpaths: Iterable[str]) -> list[Path]:
+def image_sources(
+    images_dir: Path, relpaths: Iterable[str], missing_ok: bool = False
+) -> list[Path]:
     """The file in ``images_dir`` for each image (``<file_name>`` or ``<split>/<file_name>``);
-    an error naming the first one missing."""
+    an error naming the first one missing (``missing_ok``: left out)."""
     sources = []
     for relpath in relpaths:
         name = relpath.split("/", 1)[1] if "/" in relpath else relpath
         candidates = (images_dir / name, images_dir / relpath)
         source = next((c for c in candidates if c.is_file()), None)
+        if source is None and missing_ok:
+            continue
         if source is None:
             msg = f"{images_dir}: image {name} not found (looked for {candidates[0]})"
             raise InputError(msg, path=images_dir)

@@ -4,7 +4,8 @@ where its images lie.
 The layouts recognised, in this order:
 
 - COCO and CVAT "COCO 1.0": ``annotations/instances_<split>.json`` (``person_keypoints_*`` for
-  pose), images under ``images/`` (CVAT) or in ``<split>/`` beside ``annotations/`` (COCO);
+  pose), images under ``images/<subset>/`` or ``images/`` (CVAT) or in ``<split>/`` beside
+  ``annotations/`` (COCO);
 - Roboflow: ``train|valid|test/_annotations.coco.json``, images beside each file;
 - Label Studio: ``result.json`` beside ``images/``;
 - a folder of annotation files (``instances_*.json`` …) without images.
@@ -43,7 +44,8 @@ class Source:
 
 def find_sources(inputs: Sequence[str | os.PathLike], task: str) -> list[Source]:
     """The annotation files of the inputs: files as given (split from their name, else their
-    folder), folders as the layout they have (see the module docstring).
+    folder), folders as the layout they have (see the module docstring). A file named as a tool
+    names every split (Roboflow's, Label Studio's) has its images beside it.
 
     >>> find_sources([], "segment")
     []
@@ -54,7 +56,8 @@ def find_sources(inputs: Sequence[str | os.PathLike], task: str) -> list[Source]
         if path.is_dir():
             sources.extend(folder_sources(path, task))
         elif path.is_file():
-            sources.append(Source(path, layout.split_from_filename(path)))
+            beside = path.parent if layout.split_in_name(path) is None else None
+            sources.append(Source(path, _split_of(path), beside))
         else:
             msg = f"{path}: no such file or directory (expected COCO JSON annotations)"
             raise InputError(msg, path=path)
@@ -67,19 +70,27 @@ def folder_sources(folder: Path, task: str) -> list[Source]:
     patterns = layout.annotation_patterns(task)
     annotations = _matching(folder / "annotations", patterns)
     if annotations:
-        return [_coco_source(folder, path) for path in annotations]
+        one_set = len(annotations) == 1
+        return [_coco_source(folder, path, one_set) for path in annotations]
     roboflow = sorted(folder.glob(f"*/{ROBOFLOW_FILE}"))
     if (folder / ROBOFLOW_FILE).is_file():
         roboflow.insert(0, folder / ROBOFLOW_FILE)
     if roboflow:
-        return [Source(p, layout.split_from_filename(p), p.parent) for p in roboflow]
+        return [Source(p, _split_of(p), p.parent) for p in roboflow]
     if (folder / LABEL_STUDIO_FILE).is_file() and (folder / "images").is_dir():
         # Its file names are relative to the export: images/<name>.
-        split = layout.split_from_filename(folder / LABEL_STUDIO_FILE)
-        return [Source(folder / LABEL_STUDIO_FILE, _single_set(split), folder)]
+        return [Source(folder / LABEL_STUDIO_FILE, _split_of(folder / LABEL_STUDIO_FILE), folder)]
     plain = _matching(folder, patterns)
     if plain:
         return [Source(p, layout.split_from_filename(p)) for p in plain]
+    boxes = layout.annotation_patterns("detect")
+    if patterns != boxes and (_matching(folder / "annotations", boxes) or _matching(folder, boxes)):
+        msg = (
+            f"{folder}: {{task}} {task} needs {' or '.join(patterns)} files; the folder holds "
+            f"{' or '.join(boxes)} but no {' or '.join(patterns)}; convert with {{task}} detect "
+            "(or segment), or name the keypoints file"
+        )
+        raise InputError(msg, path=folder, params=["task"])
     looked = "; ".join(s.format(pattern=" or ".join(patterns)) for s in _LOOKED_FOR)
     msg = f"{folder}: no annotation files found (looked for {looked}); name the files instead"
     raise InputError(msg, path=folder)
@@ -91,13 +102,25 @@ def _matching(folder: Path, patterns: Sequence[str]) -> list[Path]:
     return sorted({p for pattern in patterns for p in folder.glob(pattern)})
 
 
-def _coco_source(folder: Path, path: Path) -> Source:
-    """A file of ``annotations/``: CVAT's ``instances_default`` is one set, called train; the
-    images are in ``images/`` (CVAT), else in ``<split>/`` beside ``annotations/`` (COCO), where
-    file names relative to the export (``./val2017/x.jpg``) are found too."""
+def _coco_source(folder: Path, path: Path, one_set: bool) -> Source:
+    """A file of ``annotations/``: CVAT's ``instances_default``, when it is the only file, is one
+    set, called train. The images are in ``images/<subset>/`` or ``images/`` (CVAT), else in
+    ``<split>/`` beside ``annotations/`` (COCO), where file names relative to the export
+    (``./val2017/x.jpg``) are found too."""
     split = layout.split_from_filename(path)
-    images = _if_dir(folder / "images") or (folder if (folder / split).is_dir() else None)
-    return Source(path, _single_set(split), images)
+    images = (
+        _if_dir(folder / "images" / split)
+        or _if_dir(folder / "images")
+        or (folder if (folder / split).is_dir() else None)
+    )
+    return Source(path, _single_set(split) if one_set else split, images)
+
+
+def _split_of(path: Path) -> str:
+    """The split of a file given by itself or found beside its images: the one its name carries,
+    else its folder's name, or train where the yaml could not place that."""
+    named = layout.split_in_name(path)
+    return named if named is not None else _single_set(path.resolve().parent.name)
 
 
 def _single_set(split: str) -> str:

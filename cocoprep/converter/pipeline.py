@@ -95,23 +95,14 @@ def convert(
         # Workers start before the images are read.
         with local_workers(workers if large and backend == "loky" else 1, "cocoprep.converter"):
             opened = _open_files(found, split, tuning)
-            placeholders = _placeholders(opened, workers)
-            used_ids = _used_category_ids(opened, workers) if drop_unused_categories else None
-            categories = classmap.union_categories(
-                ((str(c.path), c.categories) for c in opened),
-                keep=_category_filter(placeholders, used_ids, classes),
+            keypoints = _keypoint_names(opened, task)
+            categories, placeholders, used_ids = _categories(
+                opened, workers, drop_unused_categories, classes
             )
             root.mkdir(parents=True, exist_ok=True)
             with layout.root_lock(root):  # the map is settled and recorded at once
                 class_map = _class_map(root, categories, classes, used_ids)
                 claimed = layout.claim_class_map(root, class_map, task)
-            keypoints = keypoint_names_of([c for f in opened for c in f.categories])
-            if task == "pose" and not keypoints:
-                msg = (
-                    f"{', '.join(map(str, files))}: {{task}} pose needs keypoints, found no "
-                    "category naming any; convert with {task} detect (or segment for outlines)"
-                )
-                raise InputError(msg, params=["task"])
             run = Run(
                 root=root,
                 task=task,
@@ -124,7 +115,7 @@ def convert(
                 boxes_as_segments=boxes_as_segments,
                 progress=progress,
                 tuning=tuning,
-                keypoint_names=tuple(keypoints) if keypoints and task == "pose" else None,
+                keypoint_names=keypoints,
                 yaml_name=yaml_name,
             )
             summaries, used = [], set()
@@ -198,33 +189,75 @@ def _open_files(
     ]
 
 
-def _placeholders(opened: list[coco.CocoFile], workers: int) -> dict[str, tuple[int, str]]:
+def _keypoint_names(opened: list[coco.CocoFile], task: str) -> tuple[str, ...] | None:
+    """The keypoint names of a pose conversion (None for other tasks); an error when no
+    category of the files names any."""
+    if task != "pose":
+        return None
+    keypoints = keypoint_names_of([c for f in opened for c in f.categories])
+    if not keypoints:
+        files = ", ".join(str(f.path) for f in opened)
+        msg = (
+            f"{files}: {{task}} pose needs keypoints, found no category naming any; convert "
+            "with {task} detect (or segment for outlines)"
+        )
+        raise InputError(msg, params=["task"])
+    return tuple(keypoints)
+
+
+def _categories(
+    opened: list[coco.CocoFile], workers: int, drop_unused: bool, classes: Sequence[str] | None
+) -> tuple[dict[int, str], dict[str, tuple[int, str]], set[int] | None]:
+    """The categories of the files as ``{id: name}`` (placeholders left out, and the unused
+    ones when ``drop_unused``), the placeholders by file, and the ids in use (``drop_unused``
+    only)."""
+    used_by_file = _used_ids_by_file(opened, workers, drop_unused)
+    placeholders = _placeholders(opened, used_by_file)
+    absent = partial(_absent, placeholders, used_by_file if drop_unused else None)
+    categories = classmap.union_categories(
+        ((str(c.path), c.categories) for c in opened), absent, selected=classes or None
+    )
+    used_ids = set().union(*used_by_file.values()) if drop_unused else None
+    return categories, placeholders, used_ids
+
+
+def _used_ids_by_file(
+    opened: list[coco.CocoFile], workers: int, every: bool
+) -> dict[str, set[int]]:
+    """``{file: category ids its annotations use}``, for every file when ``every``, else for the
+    files that have a placeholder category (a parse-only pass each)."""
+    return {
+        str(f.path): _used_category_ids([f], workers)
+        for f in opened
+        if every or classmap.placeholder_category(f.categories) is not None
+    }
+
+
+def _placeholders(
+    opened: list[coco.CocoFile], used_by_file: dict[str, set[int]]
+) -> dict[str, tuple[int, str]]:
     """``{file: (id, name)}`` of each file's placeholder category
     (:func:`classmap.placeholder_category`) that no annotation of the file uses."""
     found = {}
     for coco_file in opened:
         candidate = classmap.placeholder_category(coco_file.categories)
-        if candidate is not None and candidate[0] not in _used_category_ids([coco_file], workers):
+        if candidate is not None and candidate[0] not in used_by_file[str(coco_file.path)]:
             found[str(coco_file.path)] = candidate
     return found
 
 
-def _category_filter(
+def _absent(
     placeholders: dict[str, tuple[int, str]],
-    used_ids: set[int] | None,
-    classes: Sequence[str] | None,
-):
-    """Which ``(file, id, name)`` enter the class map: not a placeholder, used when only used
-    ones are kept, named when classes are named (so a conflict elsewhere does not matter)."""
-
-    def keep(source: str, cid: int, name: str) -> bool:
-        if placeholders.get(source, (None,))[0] == cid:
-            return False
-        if used_ids is not None and cid not in used_ids:
-            return False
-        return not classes or name in classes
-
-    return keep
+    used_by_file: dict[str, set[int]] | None,
+    source: str,
+    cid: int,
+) -> bool:
+    """Whether category ``cid`` of file ``source`` stays out of the class map: the file's unused
+    placeholder, or (``used_by_file`` given: unused categories dropped) used by none of its
+    annotations."""
+    if placeholders.get(source, (None,))[0] == cid:
+        return True
+    return used_by_file is not None and cid not in used_by_file[source]
 
 
 def _class_map(
@@ -342,13 +375,28 @@ def _write_split(
             rows = split_rows(coco_file, ctx, text_file, run)
         _check_task_fits(str(coco_file.path), run, rows.counts)
         # Images are looked up before any label is written: a missing one leaves no output.
-        image_files = layout.image_sources(images, paths) if images else None
+        image_files = _image_files(images, paths, found=run.images is None)
         counts = write_labels(coco_file.split, paths, rows, stages, ahead.created, run)
     finally:
         os.unlink(text_file)
     if image_files is not None:
         layout.link_images(run.root, image_files, paths)
     return (*counts, rows)
+
+
+def _image_files(images: Path | None, paths: coco.StringColumn, found: bool) -> list[Path] | None:
+    """The image files to link, from ``images``; None when there is none, or when the folder
+    was ``found`` beside an export that came without its images (none of them there)."""
+    if images is None:
+        return None
+    if found:
+        there = layout.image_sources(images, paths, missing_ok=True)
+        if len(there) == len(paths):
+            return there
+        if not there:
+            log.warning("%s: the export's images are not there; writing labels only", images)
+            return None
+    return layout.image_sources(images, paths)  # the error naming the first one missing
 
 
 def _check_task_fits(source: str, run: Run, counts: dict[str, int]) -> None:

@@ -20,6 +20,7 @@ _COUNTS = (
     ("multi-part polygons merged", "multipart_merged", False),
     ("RLE masks converted", "rle_converted", False),
     ("degenerate polygons replaced by box", "degenerate_replaced", False),
+    ("boxes written as polygons (no segmentation)", "boxes_as_polygons", False),
     ("degenerate instances dropped", "degenerate_dropped", False),
     ("no labelled keypoints, skipped", "no_keypoints_skipped", False),
     ("image paths reduced to their name", "image_paths_reduced", False),
