@@ -595,3 +595,18 @@ def test_stats_and_validate_accept_climbing_file_names(tmp_path):
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert "bad-image-path" not in result.output
+
+
+def test_validate_finds_names_that_reduce_to_one(tmp_path):
+    images = [
+        {"id": 1, "file_name": "1.jpg", "width": 9, "height": 9},
+        {"id": 2, "file_name": "ok/2.jpg", "width": 9, "height": 9},
+        {"id": 3, "file_name": "../elsewhere/1.jpg", "width": 9, "height": 9},
+    ]
+    data = {"images": images, "annotations": [], "categories": [{"id": 1, "name": "cat"}]}
+    path = write(tmp_path / "instances_x.json", data)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "file_name '../elsewhere/1.jpg' becomes '1.jpg' like '1.jpg'" in result.output
+    code, output = convert_cli(str(path), "--root", str(tmp_path / "r"), "-q")
+    assert code == 1 and "'1.jpg' and '../elsewhere/1.jpg' both become 'x/1.jpg'" in output

@@ -44,6 +44,7 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
     has_id = np.zeros(n, bool)
     out: list[Finding] = []
     ids = np.zeros(n, np.int64)
+    paths: dict[int, str] = {}  # position: path, when some file_name was reduced
     for i, image in enumerate(images):
         if type(image) is not dict:
             out.append(finding("bad-id", source, "image entry is not an object", index=i))
@@ -67,11 +68,41 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
             )
             out.append(finding("bad-image-size", source, message, image=iid, index=i))
         try:
-            coco.image_relpath(image, "split")
+            relpath, reduced = coco.relpath_of(image, "split")
         except InputError as error:
             out.append(finding("bad-image-path", source, str(error), image=iid, index=i))
+            continue
+        if reduced or paths:
+            paths[i] = relpath
+    out += _reduced_repeats(images, paths, source)
     out += duplicates(ids, has_id, source, "image")
     return ImageChecks(out, ids, has_id, sizes[:, 0], sizes[:, 1])
+
+
+def _reduced_repeats(images: list[Any], paths: dict[int, str], source: str) -> list[Finding]:
+    """A finding for each image whose path, once file names outside the images folder are
+    reduced to their name (as convert does), repeats an earlier image's."""
+    if not paths:
+        return []
+    for i, image in enumerate(images[: min(paths)]):  # the paths before the first reduced one
+        try:
+            paths[i] = coco.relpath_of(image, "split")[0]
+        except (InputError, AttributeError):
+            continue
+    first: dict[str, int] = {}
+    out = []
+    for i in sorted(paths):
+        j = first.setdefault(paths[i], i)
+        if j != i:
+            message = (
+                f"file_name {images[i].get('file_name')!r} becomes {paths[i].split('/', 1)[1]!r} "
+                f"like {images[j].get('file_name')!r} (paths outside the images folder are "
+                "reduced to their name); rename one of them"
+            )
+            out.append(
+                finding("bad-image-path", source, message, image=images[i].get("id"), index=i)
+            )
+    return out
 
 
 def duplicates(ids: np.ndarray, has_id: np.ndarray, source: str, what: str) -> list[Finding]:
