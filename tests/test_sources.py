@@ -300,14 +300,15 @@ def test_a_used_category_0_is_a_class(tmp_path):
 def test_cvat_export_of_one_subset_is_the_train_set(tmp_path, nested):
     export = cvat_export(tmp_path, ("default",), nested)
     root = tmp_path / "root"
-    code, output = convert_cli(str(export), "--root", str(root), "--task", "detect", "-q")
+    code, output = convert_cli(str(export), "--root", str(root), "--task", "detect")
     assert code == 0, output
+    assert "coco.yaml has no val: split (found train), which Ultralytics needs" in output
     data = load(export / "annotations/instances_default.json")
     expected = official_box_rows(data, {1: 0, 2: 1})
     written = {p.stem: p.read_text() for p in (root / "labels/train").glob("*.txt")}
     assert written == expected
     assert (root / "images/train/frame_000000.PNG").is_file()
-    # One set: Ultralytics needs val too, which the yaml names only when a val split exists.
+    # One set: the yaml names val: only once a val split exists (the warning above).
     data = yaml.safe_load((root / "coco.yaml").read_text())
     assert data["train"] == "train.txt" and data["names"] == {0: "car", 1: "bus"}
 

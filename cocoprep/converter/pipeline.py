@@ -18,7 +18,7 @@ from cocoprep.converter.summary import SplitSummary, Summary
 from cocoprep.converter.textstore import SplitRows, label_text_file, rows_in_workers, split_rows
 from cocoprep.converter.tuning import Run, Tuning
 from cocoprep.converter.writer import label_folders, write_labels
-from cocoprep.datasetyaml import keypoint_names_of
+from cocoprep.datasetyaml import keypoint_names_of, split_keys
 from cocoprep.errors import InputError
 from cocoprep.exporter import record as image_record
 from cocoprep.fileio import (
@@ -127,6 +127,7 @@ def convert(
                 used |= used_here
                 _warn_crowd_heavy(summary, crowd)
                 claimed = None  # a split recorded with the map: it stays
+            _warn_without_val(root, yaml_name)
     except BaseException:
         for stages in active:  # again, now that no worker writes into them
             discard(stages)
@@ -440,6 +441,20 @@ def _used_category_ids(opened: list[coco.CocoFile], workers: int) -> set[int]:
         for ids in run_in_order(coco.category_ids_in_range, jobs, sizes, workers=workers):
             used.update(ids.tolist())
     return used
+
+
+def _warn_without_val(root: Path, yaml_name: str) -> None:
+    """Say so when the root has no split the yaml lists under val: (an export that is one set):
+    Ultralytics refuses such a yaml."""
+    splits = list((layout.read_record(root) or {}).get("splits", {}))
+    if "val" not in split_keys(splits):
+        log.warning(
+            "%s has no val: split (found %s), which Ultralytics needs; split the annotations "
+            "(cocoprep split FILE --out DIR --ratios 0.8,0.2) and convert both, or convert a "
+            "val file into this root",
+            root / yaml_name,
+            ", ".join(splits),
+        )
 
 
 def _warn_crowd_heavy(split: SplitSummary, crowd: str) -> None:
