@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cocoprep import classmap, coco, layout, sources
+from cocoprep.categories import file_categories
 from cocoprep.datasetyaml import keypoint_names_of, split_keys, write_dataset_yaml
 from cocoprep.errors import ConflictError, InputError
 from cocoprep.yolo import IMAGE_SUFFIXES
@@ -190,7 +191,7 @@ def _names_and_keypoints(
         return classmap.map_from_record(record).names_by_index(), keypoints, task, record
     found = sources.find_sources(annotations, task or "segment")
     opened = [coco.open_coco(source.path, source.split) for source in found]
-    categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
+    categories = file_categories(opened, workers=1, drop_unused=False, classes=None)[0]
     keypoints = keypoint_names_of([cat for c in opened for cat in c.categories])
     if record is None:
         return classmap.dense_map(categories).names_by_index(), keypoints, task, None

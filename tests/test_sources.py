@@ -611,3 +611,15 @@ def test_validate_finds_names_that_reduce_to_one(tmp_path):
     assert "file_name '../elsewhere/1.jpg' becomes '1.jpg' like '1.jpg'" in result.output
     code, output = convert_cli(str(path), "--root", str(tmp_path / "r"), "-q")
     assert code == 1 and "'1.jpg' and '../elsewhere/1.jpg' both become 'x/1.jpg'" in output
+
+
+def test_yaml_takes_the_names_of_a_roboflow_export(tmp_path):
+    """A root of label files only (no record): the names come from the export, placeholder out."""
+    export = roboflow_export(tmp_path)
+    root = tmp_path / "root"
+    for split in ROBOFLOW_SPLITS:
+        (root / "labels" / split).mkdir(parents=True)
+    result = CliRunner().invoke(main, ["yaml", str(root), "--annotations", str(export)])
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((root / "coco.yaml").read_text())
+    assert data["names"] == {0: "cat", 1: "dog", 2: "rabbit"} and data["val"]

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from cocoprep import classmap, coco, debris, layout, sources
+from cocoprep.categories import file_categories
 from cocoprep.converter.summary import SplitSummary, Summary
 from cocoprep.converter.textstore import SplitRows, label_text_file, rows_in_workers, split_rows
 from cocoprep.converter.tuning import Run, Tuning
@@ -36,7 +37,6 @@ from cocoprep.parallel import (
     backend_context,
     keep_freed_memory,
     local_workers,
-    run_in_order,
     worker_count,
 )
 from cocoprep.rows import TASKS, row_context
@@ -96,7 +96,7 @@ def convert(
         with local_workers(workers if large and backend == "loky" else 1, "cocoprep.converter"):
             opened = _open_files(found, split, tuning)
             keypoints = _keypoint_names(opened, task)
-            categories, placeholders, used_ids = _categories(
+            categories, placeholders, used_ids = file_categories(
                 opened, workers, drop_unused_categories, classes
             )
             root.mkdir(parents=True, exist_ok=True)
@@ -204,61 +204,6 @@ def _keypoint_names(opened: list[coco.CocoFile], task: str) -> tuple[str, ...] |
         )
         raise InputError(msg, params=["task"])
     return tuple(keypoints)
-
-
-def _categories(
-    opened: list[coco.CocoFile], workers: int, drop_unused: bool, classes: Sequence[str] | None
-) -> tuple[dict[int, str], dict[str, tuple[int, str]], set[int] | None]:
-    """The categories of the files as ``{id: name}`` (placeholders left out, and the unused
-    ones when ``drop_unused``), the placeholders by file, and the ids in use (``drop_unused``
-    only)."""
-    used_by_file = _used_ids_by_file(opened, workers, drop_unused)
-    placeholders = _placeholders(opened, used_by_file)
-    absent = partial(_absent, placeholders, used_by_file if drop_unused else None)
-    categories = classmap.union_categories(
-        ((str(c.path), c.categories) for c in opened), absent, selected=classes or None
-    )
-    used_ids = set().union(*used_by_file.values()) if drop_unused else None
-    return categories, placeholders, used_ids
-
-
-def _used_ids_by_file(
-    opened: list[coco.CocoFile], workers: int, every: bool
-) -> dict[str, set[int]]:
-    """``{file: category ids its annotations use}``, for every file when ``every``, else for the
-    files that have a placeholder category (a parse-only pass each)."""
-    return {
-        str(f.path): _used_category_ids([f], workers)
-        for f in opened
-        if every or classmap.placeholder_category(f.categories) is not None
-    }
-
-
-def _placeholders(
-    opened: list[coco.CocoFile], used_by_file: dict[str, set[int]]
-) -> dict[str, tuple[int, str]]:
-    """``{file: (id, name)}`` of each file's placeholder category
-    (:func:`classmap.placeholder_category`) that no annotation of the file uses."""
-    found = {}
-    for coco_file in opened:
-        candidate = classmap.placeholder_category(coco_file.categories)
-        if candidate is not None and candidate[0] not in used_by_file[str(coco_file.path)]:
-            found[str(coco_file.path)] = candidate
-    return found
-
-
-def _absent(
-    placeholders: dict[str, tuple[int, str]],
-    used_by_file: dict[str, set[int]] | None,
-    source: str,
-    cid: int,
-) -> bool:
-    """Whether category ``cid`` of file ``source`` stays out of the class map: the file's unused
-    placeholder, or (``used_by_file`` given: unused categories dropped) used by none of its
-    annotations."""
-    if placeholders.get(source, (None,))[0] == cid:
-        return True
-    return used_by_file is not None and cid not in used_by_file[source]
 
 
 def _class_map(
@@ -426,21 +371,6 @@ def _sweep(run: Run, trees: set[str]) -> None:
     folders = {run.root, *(Path(tree).parent for tree in trees)}
     for folder in sorted({*folders, Path(run.tuning.shm_folder), Path(tempfile.gettempdir())}):
         debris.sweep(folder)
-
-
-def _used_category_ids(opened: list[coco.CocoFile], workers: int) -> set[int]:
-    """Category ids some annotation of the files uses (a parse-only pass)."""
-    used: set[int] = set()
-    for coco_file in opened:
-        if coco_file.annotations is not None:
-            used.update(a.get("category_id") for a in coco_file.annotations if isinstance(a, dict))
-            continue
-        ranges = coco_file.annotation_ranges or []
-        jobs = [(str(coco_file.path), s, e) for s, e in ranges]
-        sizes = [e - s for s, e in ranges]
-        for ids in run_in_order(coco.category_ids_in_range, jobs, sizes, workers=workers):
-            used.update(ids.tolist())
-    return used
 
 
 def _warn_without_val(root: Path, yaml_name: str) -> None:
