@@ -173,14 +173,16 @@ def image_relpath(image: dict[str, Any], split: str) -> str:
     return relpath_of(image, split)[0]
 
 
-def relpath_of(image: dict[str, Any], split: str) -> tuple[str, bool]:
+def relpath_of(image: dict[str, Any], split: str, base: str = "") -> tuple[str, bool]:
     """Where an image lives below ``ROOT/images``, and whether its ``file_name`` was reduced.
 
     ``file_name`` when present (kept with its subfolders, under the split's folder, less a leading
-    ``./``); one that climbs out (``../``) or is absolute, as labelling tools write them relative
-    to their working folder, is reduced to its last part. Without a ``file_name``, the last two
-    parts of ``coco_url`` (LVIS images have no ``file_name``, and LVIS val names train2017
-    images). InputError when the path breaks :func:`path_problem`'s rule.
+    ``./`` and ``base``, the folder the file names start with when they are relative to an
+    export rather than to its images folder); one that climbs out (``../``) or is absolute, as
+    labelling tools write them relative to their working folder, is reduced to its last part.
+    Without a ``file_name``, the last two parts of ``coco_url`` (LVIS images have no
+    ``file_name``, and LVIS val names train2017 images). InputError when the path breaks
+    :func:`path_problem`'s rule.
 
     >>> relpath_of({"coco_url": "http://images.cocodataset.org/train2017/000000000009.jpg"}, "v")
     ('train2017/000000000009.jpg', False)
@@ -188,6 +190,8 @@ def relpath_of(image: dict[str, Any], split: str) -> tuple[str, bool]:
     ('train/005.JPG', True)
     >>> relpath_of({"file_name": "./a/b.jpg"}, "v")
     ('v/a/b.jpg', False)
+    >>> relpath_of({"file_name": "images/5-b.jpg"}, "train", base="images/")
+    ('train/5-b.jpg', False)
     >>> relpath_of({"id": 7, "file_name": "a\\x00.jpg"}, "val")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     cocoprep.errors.InputError: image 7: expected a file_name inside the images folder, found ...
@@ -195,11 +199,15 @@ def relpath_of(image: dict[str, Any], split: str) -> tuple[str, bool]:
     name = image.get("file_name")
     reduced = False
     if type(name) is str and name:
-        if not _SUSPECT_PATH.search(name):  # the common case: plainly fine
-            return f"{split}/{name}", False
         rel, what = name, "file_name"
+        if base and rel.startswith(base):
+            rel = rel[len(base) :]
+        if not _SUSPECT_PATH.search(rel):  # the common case: plainly fine
+            return f"{split}/{rel}", False
         while rel.startswith("./"):
             rel = rel[2:]
+        if base and rel.startswith(base):
+            rel = rel[len(base) :]
         if path_problem(rel) in ("is absolute", "climbs out with '..'"):
             rel, reduced = re.split(r"[/\\]", rel)[-1], True
     else:
@@ -231,9 +239,10 @@ def _check_int_id(value: Any, what: str, path: Path) -> None:
         raise InputError(msg)
 
 
-def image_table(images: list[dict[str, Any]], split: str, path: Path) -> ImageTable:
-    """Check the images of a file and turn them into an :class:`ImageTable`."""
-    return _joined_tables([_image_columns(images, split, path)], path)
+def image_table(images: list[dict[str, Any]], split: str, path: Path, base: str = "") -> ImageTable:
+    """Check the images of a file and turn them into an :class:`ImageTable` (``base``: see
+    :func:`relpath_of`)."""
+    return _joined_tables([_image_columns(images, split, path, base)], path)
 
 
 def _joined_tables(tables: list[ImageTable], path: Path) -> ImageTable:
@@ -253,7 +262,9 @@ def _joined_tables(tables: list[ImageTable], path: Path) -> ImageTable:
     )
 
 
-def _image_columns(images: list[dict[str, Any]], split: str, path: Path) -> ImageTable:
+def _image_columns(
+    images: list[dict[str, Any]], split: str, path: Path, base: str = ""
+) -> ImageTable:
     """The columns of some images, checked one by one (ids not yet checked for repeats)."""
     if not all(type(image) is dict for image in images):
         bad = next(i for i, image in enumerate(images) if type(image) is not dict)
@@ -278,7 +289,7 @@ def _image_columns(images: list[dict[str, Any]], split: str, path: Path) -> Imag
             )
             raise InputError(msg)
         sizes[name] = np.array(values, np.float64)
-    paths, reduced = _relpaths(images, split, path)
+    paths, reduced = _relpaths(images, split, path, base)
     return ImageTable(
         reduced_paths=reduced,
         lvis_fields=sum(
@@ -293,11 +304,13 @@ def _image_columns(images: list[dict[str, Any]], split: str, path: Path) -> Imag
     )
 
 
-def _relpaths(images: list[dict[str, Any]], split: str, path: Path) -> tuple[StringColumn, int]:
+def _relpaths(
+    images: list[dict[str, Any]], split: str, path: Path, base: str
+) -> tuple[StringColumn, int]:
     """The images' paths below ``ROOT/images`` and how many were reduced to their name; an
     error naming both file names when two reduce to one path."""
     try:
-        pairs = [relpath_of(image, split) for image in images]
+        pairs = [relpath_of(image, split, base) for image in images]
     except InputError as error:
         msg = f"{path}: {error.message}"
         raise InputError(msg, path=path) from None
@@ -352,8 +365,10 @@ def load_whole(path: str | Path) -> dict[str, Any]:
         raise InputError(msg) from None
 
 
-def open_coco(path: str | Path, split: str, *, chunk_bytes: int = 8 << 20) -> CocoFile:
-    """Open a COCO-format file for streaming conversion.
+def open_coco(
+    path: str | Path, split: str, *, chunk_bytes: int = 8 << 20, base: str = ""
+) -> CocoFile:
+    """Open a COCO-format file for streaming conversion (``base``: see :func:`relpath_of`).
 
     The images and categories are parsed and checked now; the annotations are left in the file as
     byte ranges of about ``chunk_bytes`` (``CocoFile.annotation_ranges``) for workers to parse.
@@ -363,8 +378,8 @@ def open_coco(path: str | Path, split: str, *, chunk_bytes: int = 8 << 20) -> Co
     path = Path(path)
     return _read_mapped(
         path,
-        lambda buf: _open_streaming(path, buf, split, chunk_bytes),
-        lambda: open_whole(path, split),
+        lambda buf: _open_streaming(path, buf, split, chunk_bytes, base),
+        lambda: open_whole(path, split, base),
     )
 
 
@@ -434,9 +449,11 @@ def _stream_arrays(
     return pieces, categories, split_array(buf, *sections["annotations"], chunk_bytes)
 
 
-def _open_streaming(path: Path, buf: mmap.mmap, split: str, chunk_bytes: int) -> CocoFile:
+def _open_streaming(
+    path: Path, buf: mmap.mmap, split: str, chunk_bytes: int, base: str
+) -> CocoFile:
     tables, categories, ranges = _stream_arrays(
-        buf, chunk_bytes, lambda images: _image_columns(images, split, path)
+        buf, chunk_bytes, lambda images: _image_columns(images, split, path, base)
     )
     return CocoFile(
         path=path,
@@ -459,14 +476,14 @@ def load_coco_dict(path: Path) -> dict[str, Any]:
     return data
 
 
-def open_whole(path: Path, split: str) -> CocoFile:
+def open_whole(path: Path, split: str, base: str = "") -> CocoFile:
     """Open a COCO-format file by parsing it whole (the fallback of :func:`open_coco`)."""
     data = load_coco_dict(path)
     annotations = data["annotations"]
     return CocoFile(
         path=path,
         split=split,
-        images=image_table(data["images"], split, path),
+        images=image_table(data["images"], split, path, base),
         categories=check_categories(data.get("categories"), path),
         annotation_ranges=None,
         annotations=annotations,

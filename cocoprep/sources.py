@@ -40,6 +40,8 @@ class Source:
     path: Path
     split: str
     images: Path | None = None
+    #: The folder every file_name starts with, left out (Label Studio's ``images/``).
+    base: str = ""
 
 
 def find_sources(inputs: Sequence[str | os.PathLike], task: str) -> list[Source]:
@@ -56,8 +58,11 @@ def find_sources(inputs: Sequence[str | os.PathLike], task: str) -> list[Source]
         if path.is_dir():
             sources.extend(folder_sources(path, task))
         elif path.is_file():
-            beside = path.parent if layout.split_in_name(path) is None else None
-            sources.append(Source(path, _split_of(path), beside))
+            if path.name == LABEL_STUDIO_FILE and (path.parent / "images").is_dir():
+                sources.append(_label_studio_source(path))
+            else:
+                beside = path.parent if layout.split_in_name(path) is None else None
+                sources.append(Source(path, _split_of(path), beside))
         else:
             msg = f"{path}: no such file or directory (expected COCO JSON annotations)"
             raise InputError(msg, path=path)
@@ -78,8 +83,7 @@ def folder_sources(folder: Path, task: str) -> list[Source]:
     if roboflow:
         return [Source(p, _split_of(p), p.parent) for p in roboflow]
     if (folder / LABEL_STUDIO_FILE).is_file() and (folder / "images").is_dir():
-        # Its file names are relative to the export: images/<name>.
-        return [Source(folder / LABEL_STUDIO_FILE, _split_of(folder / LABEL_STUDIO_FILE), folder)]
+        return [_label_studio_source(folder / LABEL_STUDIO_FILE)]
     plain = _matching(folder, patterns)
     if plain:
         return [Source(p, layout.split_from_filename(p)) for p in plain]
@@ -114,6 +118,12 @@ def _coco_source(folder: Path, path: Path, one_set: bool) -> Source:
         or (folder if (folder / split).is_dir() else None)
     )
     return Source(path, _single_set(split) if one_set else split, images)
+
+
+def _label_studio_source(path: Path) -> Source:
+    """Label Studio's ``result.json``: its file names are relative to the export
+    (``images/<name>``), the images in ``images/``."""
+    return Source(path, _split_of(path), path.parent / "images", base="images/")
 
 
 def _split_of(path: Path) -> str:

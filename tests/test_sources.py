@@ -333,15 +333,29 @@ def test_label_studio_export(tmp_path):
     expected = official_box_rows(data, {0: 0, 1: 1})  # id 0 is a real class here
     yaml_data = yaml.safe_load((root / "coco.yaml").read_text())
     assert yaml_data["train"] == "train.txt" and yaml_data["names"] == {0: "apple", 1: "pear"}
+    # File names are relative to the export (images/<name>): the images go to images/train/.
     listed = (root / "train.txt").read_text().splitlines()
-    assert len(listed) == 3 and all(line.startswith("./images/train/images/") for line in listed)
-    labels = {}
-    for line in listed:
-        image = root / line
-        assert image.is_file()
-        label = Path("/labels/".join(str(image).rsplit("/images/", 1))).with_suffix(".txt")
-        labels[label.stem] = label.read_text()
-    assert labels == expected
+    assert listed == [f"./images/train/{Path(i['file_name']).name}" for i in data["images"]]
+    assert all((root / line).is_file() for line in listed)
+    written = {p.stem: p.read_text() for p in (root / "labels/train").glob("*.txt")}
+    assert written == expected
+
+
+def test_label_studio_file_given_alone_and_upload_paths(tmp_path):
+    """result.json named by itself finds images/ too; a file_name Label Studio left as its
+    upload path (absolute) is looked up by its name there."""
+    export = label_studio_export(tmp_path)
+    data = load(export / "result.json")
+    name = Path(data["images"][0]["file_name"]).name
+    data["images"][0]["file_name"] = f"/data/upload/3/{name}"
+    write(export / "result.json", data)
+    root = tmp_path / "root"
+    code, output = convert_cli(str(export / "result.json"), "--root", str(root), "--task", "detect")
+    assert code == 0, output
+    assert (root / "images/train" / name).is_file()
+    assert (root / "labels/train" / name).with_suffix(".txt").read_text() == (
+        official_box_rows(data, {0: 0, 1: 1})[Path(name).stem]
+    )
 
 
 def test_coco_folder_with_climbing_and_dotted_file_names(tmp_path):

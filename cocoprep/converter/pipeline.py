@@ -185,7 +185,7 @@ def _open_files(
         msg = f"two inputs map to the same split ({named}); pass them separately with {{split}}"
         raise InputError(msg, params=["split"])
     return [
-        coco.open_coco(source.path, s, chunk_bytes=tuning.chunk_bytes)
+        coco.open_coco(source.path, s, chunk_bytes=tuning.chunk_bytes, base=source.base)
         for source, s in zip(found, splits, strict=True)
     ]
 
