@@ -69,6 +69,18 @@ def find_sources(inputs: Sequence[str | os.PathLike], task: str) -> list[Source]
     return sources
 
 
+def is_export(folder: Path) -> bool:
+    """Whether ``folder`` holds COCO files in one of the layouts :func:`folder_sources` reads
+    and is not a dataset root (no ``labels/``, no conversion record)."""
+    if not folder.is_dir() or any((folder / n).exists() for n in ("labels", layout.RECORD_NAME)):
+        return False
+    try:
+        folder_sources(folder, "segment")
+    except InputError:
+        return False
+    return True
+
+
 def folder_sources(folder: Path, task: str) -> list[Source]:
     """The annotation files of one export folder with their splits and image folders; an error
     listing what was looked for when the folder has none of the layouts."""

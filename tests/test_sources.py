@@ -637,3 +637,16 @@ def test_yaml_takes_the_names_of_a_roboflow_export(tmp_path):
     assert result.exit_code == 0, result.output
     data = yaml.safe_load((root / "coco.yaml").read_text())
     assert data["names"] == {0: "cat", 1: "dog", 2: "rabbit"} and data["val"]
+
+
+def test_validate_reads_an_export_folder_as_convert_does(tmp_path):
+    export = roboflow_export(tmp_path)
+    result = CliRunner().invoke(main, ["validate", str(export)])
+    # Each split file is checked as COCO (the README*.txt files are no labels): the empty box
+    # of each file is what it finds.
+    assert result.exit_code == 1
+    assert result.output.count("has no width or height") == 3
+    assert "3 errors, 0 warnings in 3 targets (27 annotations, 12 images)" in result.output
+    (tmp_path / "labels").mkdir()
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "labels")])
+    assert result.exit_code == 0 and "class ids unchecked" in result.output  # labels folder
