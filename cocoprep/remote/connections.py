@@ -117,8 +117,8 @@ class ConnectionPool:
             thread = threading.Thread(
                 target=self._connection, daemon=True, name=f"cocoprep-range-{len(self._threads)}"
             )
+            thread.start()  # then listed: stop() joins only started threads
             self._threads.append(thread)
-            thread.start()
 
     def _control(self) -> None:
         tuning = self.tuning
