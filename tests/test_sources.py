@@ -428,7 +428,10 @@ def test_an_export_missing_some_images_is_an_error(tmp_path):
     missing.unlink()
     code, output = convert_cli(str(export), "--root", str(tmp_path / "r"), "--task", "detect")
     assert code == 1
-    assert f"image {missing.name} not found" in output
+    assert (
+        f"{export}/valid/_annotations.coco.json: {export}/valid: image {missing.name} not found"
+        in output
+    )
 
 
 # --- what the data cannot do --------------------------------------------------------------------

@@ -321,7 +321,7 @@ def _write_split(
             rows = split_rows(coco_file, ctx, text_file, run)
         _check_task_fits(str(coco_file.path), run, rows.counts)
         # Images are looked up before any label is written: a missing one leaves no output.
-        image_files = _image_files(images, paths, found=run.images is None)
+        image_files = _image_files(coco_file.path, images, paths, found=run.images is None)
         counts = write_labels(coco_file.split, paths, rows, stages, ahead.created, run)
     finally:
         os.unlink(text_file)
@@ -330,9 +330,12 @@ def _write_split(
     return (*counts, rows)
 
 
-def _image_files(images: Path | None, paths: coco.StringColumn, found: bool) -> list[Path] | None:
-    """The image files to link, from ``images``; None when there is none, or when the folder
-    was ``found`` beside an export that came without its images (none of them there)."""
+def _image_files(
+    source: Path, images: Path | None, paths: coco.StringColumn, found: bool
+) -> list[Path] | None:
+    """The image files of ``source``'s images to link, from ``images``; None when there is
+    none, or when the folder was ``found`` beside an export that came without its images (none
+    of them there)."""
     if images is None:
         return None
     if found:
@@ -342,7 +345,11 @@ def _image_files(images: Path | None, paths: coco.StringColumn, found: bool) -> 
         if not there:
             log.warning("%s: the export's images are not there; writing labels only", images)
             return None
-    return layout.image_sources(images, paths)  # the error naming the first one missing
+    try:
+        return layout.image_sources(images, paths)
+    except InputError as error:  # naming the first one missing
+        msg = f"{source}: {error.message}"
+        raise InputError(msg, path=images) from None
 
 
 def _check_task_fits(source: str, run: Run, counts: dict[str, int]) -> None:
