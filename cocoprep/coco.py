@@ -188,6 +188,10 @@ def relpath_of(image: dict[str, Any], split: str, base: str = "") -> tuple[str, 
     ('train2017/000000000009.jpg', False)
     >>> relpath_of({"file_name": "../train2017/005.JPG"}, "train")
     ('train/005.JPG', True)
+    >>> relpath_of({"file_name": "C:\\\\data\\\\x.jpg"}, "t")
+    ('t/x.jpg', True)
+    >>> relpath_of({"file_name": "..\\\\a\\\\y.jpg"}, "t")
+    ('t/y.jpg', True)
     >>> relpath_of({"file_name": "./a/b.jpg"}, "v")
     ('v/a/b.jpg', False)
     >>> relpath_of({"file_name": "images/5-b.jpg"}, "train", base="images/")
@@ -208,8 +212,9 @@ def relpath_of(image: dict[str, Any], split: str, base: str = "") -> tuple[str, 
             rel = rel[2:]
         if base and rel.startswith(base):
             rel = rel[len(base) :]
-        if path_problem(rel) in ("is absolute", "climbs out with '..'"):
-            rel, reduced = re.split(r"[/\\]", rel)[-1], True
+        parts = re.split(r"[/\\]", rel)  # tools on Windows write ..\train\x.jpg
+        if ".." in parts or path_problem(rel) == "is absolute":
+            rel, reduced = parts[-1], True
     else:
         url = image.get("coco_url")
         parts = url.rstrip("/").split("/") if isinstance(url, str) else []

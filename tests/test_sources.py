@@ -653,3 +653,23 @@ def test_validate_reads_an_export_folder_as_convert_does(tmp_path):
     (tmp_path / "labels").mkdir()
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "labels")])
     assert result.exit_code == 0 and "class ids unchecked" in result.output  # labels folder
+
+
+def test_windows_paths_of_a_tool_reduce_like_posix_ones(tmp_path):
+    images = [
+        {"id": 1, "file_name": "..\\train\\a.jpg", "width": 10, "height": 10},
+        {"id": 2, "file_name": "C:\\Users\\me\\b.jpg", "width": 10, "height": 10},
+    ]
+    anns = [
+        {"id": i, "image_id": i, "category_id": 1, "bbox": [1, 2, 3, 4], "iscrowd": 0}
+        for i in (1, 2)
+    ]
+    data = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "cat"}]}
+    path = write(tmp_path / "train/_annotations.coco.json", data)
+    put_images(tmp_path / "train", ["a.jpg", "b.jpg"])
+    root = tmp_path / "root"
+    code, output = convert_cli(str(path), "--root", str(root), "--task", "detect", "-q")
+    assert code == 0, output
+    assert (root / "train.txt").read_text() == "./images/train/a.jpg\n./images/train/b.jpg\n"
+    rows = list(official_box_rows(data, {1: 0}).values())  # its stems keep the backslashes
+    assert [(root / f"labels/train/{n}.txt").read_text() for n in "ab"] == rows
