@@ -366,8 +366,15 @@ def load_whole(path: str | Path) -> dict[str, Any]:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        msg = f"{path}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
-        raise InputError(msg) from None
+        line, column, why = error.lineno, error.colno, error.msg
+    try:  # orjson places invalid UTF-8 at the start of the file; find the byte
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = data.count(b"\n", 0, bad.start) + 1
+        column = bad.start - (data.rfind(b"\n", 0, bad.start) + 1) + 1
+        why = f"byte 0x{data[bad.start]:02x} is not UTF-8 (save the file as UTF-8)"
+    msg = f"{path}: invalid JSON at line {line}, column {column}: {why}"
+    raise InputError(msg) from None
 
 
 def open_coco(

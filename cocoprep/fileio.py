@@ -59,8 +59,10 @@ def open_atomic(path: str | os.PathLike) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as handle:
             yield handle
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # a write: name the file
+            raise OSError(error.errno, error.strerror, os.fspath(path)) from error
         raise
 
 

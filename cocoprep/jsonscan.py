@@ -91,7 +91,30 @@ def find_sections(buf: mmap.mmap | bytes) -> dict[str, tuple[int, int]]:
             msg = f"end of {name} not found"
             raise LayoutError(msg)
         sections[name] = (start, end + 1)
+    _check_top_level(buf, sections)
     return sections
+
+
+def _check_top_level(buf: mmap.mmap | bytes, sections: dict[str, tuple[int, int]]) -> None:
+    """A :class:`LayoutError` unless ``sections`` are the values of the object's own keys.
+
+    The file with each section replaced by a marker string is small (``info``, ``licenses``
+    and such) and parsed whole: the markers must come back as the top-level values, so a
+    look-alike key nested elsewhere (``"info": {"images": …}``, ``{"data": coco}``) or a
+    section cut at the wrong bracket sends the reader to the full parse.
+    """
+    pieces, at = [], 0
+    for name, (start, end) in sorted(sections.items(), key=lambda item: item[1]):
+        pieces += [buf[at:start], b'"\\u0000cocoprep:' + name.encode() + b'"']
+        at = end
+    pieces.append(buf[at:])
+    try:
+        top = orjson.loads(b"".join(pieces))
+    except orjson.JSONDecodeError:
+        top = None
+    if not isinstance(top, dict) or any(top.get(name) != "\0cocoprep:" + name for name in sections):
+        msg = "the arrays found are not the top-level ones"
+        raise LayoutError(msg)
 
 
 def split_array(

@@ -205,6 +205,12 @@ def record_path(root: Path) -> Path:
     return root / RECORD_NAME
 
 
+def written_files(root: Path, splits: Iterable[str], yaml_name: str) -> list[Path]:
+    """The files of ``root`` a convert of ``splits`` writes besides the labels: the list files,
+    the record and the dataset yaml (none may be one of its inputs)."""
+    return [*(root / f"{split}.txt" for split in splits), record_path(root), root / yaml_name]
+
+
 def read_record(root: Path) -> dict[str, Any] | None:
     """The conversion record of ``root``, or None when there is none yet."""
     path = record_path(root)

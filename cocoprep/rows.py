@@ -48,6 +48,7 @@ class RowContext:
     heights: np.ndarray
     sorted_category_ids: np.ndarray
     category_class: np.ndarray  # class index for each sorted category id, -1 when not kept
+    keypoint_count: int = 0  # keypoints per annotation (the category's names); 0: not checked
 
     def image_positions(self, image_ids: np.ndarray) -> np.ndarray:
         """Positions in the file's image table, -1 for unknown ids."""
@@ -75,9 +76,14 @@ class RowContext:
 
 
 def row_context(
-    coco_file: coco.CocoFile, class_map: ClassMap, task: str, keep_crowd: bool
+    coco_file: coco.CocoFile,
+    class_map: ClassMap,
+    task: str,
+    keep_crowd: bool,
+    keypoint_count: int = 0,
 ) -> RowContext:
-    """The :class:`RowContext` of one opened file and class map (convert's, fidelity's)."""
+    """The :class:`RowContext` of one opened file and class map (convert's, fidelity's);
+    ``keypoint_count``: the keypoints every pose row holds (``kpt_shape[0]`` of the yaml)."""
     images = coco_file.images
     order = np.argsort(images.ids, kind="stable")
     category_ids = np.array(sorted(c["id"] for c in coco_file.categories), np.int64)
@@ -92,7 +98,45 @@ def row_context(
         heights=images.heights,
         sorted_category_ids=category_ids,
         category_class=np.array([index.get(int(c), -1) for c in category_ids], np.int64),
+        keypoint_count=keypoint_count,
     )
+
+
+def keypoint_triples(keypoints: Any, expected: int = 0) -> np.ndarray | None:
+    """An annotation's keypoints as ``(K, 3)`` x, y, v rows; None when it has none labelled
+    (all v = 0, as COCO's evaluation ignores it). A ``ValueError`` says what is malformed:
+    not triples, not numbers, or not the ``expected`` count (0: any).
+
+    >>> keypoint_triples([10, 20, 2, 0, 0, 0], expected=2).tolist()
+    [[10.0, 20.0, 2.0], [0.0, 0.0, 0.0]]
+    >>> keypoint_triples([1, 2])
+    Traceback (most recent call last):
+    ValueError: keypoints must be x, y, v triples, found 2 numbers
+    """
+    keypoints = _plain(keypoints)
+    if keypoints is None or (isinstance(keypoints, list) and not keypoints):
+        return None
+    if not isinstance(keypoints, list) or len(keypoints) % 3:
+        found = (
+            f"{len(keypoints)} numbers" if isinstance(keypoints, list) else type(keypoints).__name__
+        )
+        msg = f"keypoints must be x, y, v triples, found {found}"
+        raise ValueError(msg)
+    if expected and len(keypoints) != 3 * expected:
+        msg = (
+            f"expected {expected} keypoints (the category's keypoint names), found "
+            f"{len(keypoints) // 3}; fix the annotation or the category's 'keypoints'"
+        )
+        raise ValueError(msg)
+    try:
+        points = np.asarray(keypoints, np.float64).reshape(-1, 3)
+    except (TypeError, ValueError):
+        msg = "keypoints must be numbers"
+        raise ValueError(msg) from None
+    if not np.isfinite(points).all():
+        msg = "keypoints hold a non-finite number"
+        raise ValueError(msg)
+    return points if points[:, 2].any() else None
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, missing: int = -1):
@@ -313,17 +357,12 @@ def _box_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
     keep = np.zeros(len(anns), bool)
     pieces = []
     for i, ann in enumerate(anns):
-        keypoints = _plain(ann.get("keypoints"))
-        if not keypoints or not any(keypoints[2::3]):
-            continue  # no labelled keypoint: COCO keypoint evaluation ignores the instance
-        if len(keypoints) % 3:
-            raise _fail(ctx, ann, f"keypoints must be x, y, v triples, found {len(keypoints)}")
         try:
-            points = np.asarray(keypoints, np.float64).reshape(-1, 3)
-        except (TypeError, ValueError):
-            raise _fail(ctx, ann, "keypoints must be numbers") from None
-        if not np.isfinite(points).all():
-            raise _fail(ctx, ann, "keypoints hold a non-finite number")
+            points = keypoint_triples(ann.get("keypoints"), ctx.keypoint_count)
+        except ValueError as error:
+            raise _fail(ctx, ann, str(error)) from None
+        if points is None:
+            continue  # no labelled keypoint: COCO keypoint evaluation ignores the instance
         points = points / np.array([widths[i], heights[i], 1.0])
         keep[i] = True
         pieces.append(np.concatenate([centre[i], points.ravel()]))

@@ -328,7 +328,8 @@ def coco_stats(
         coco_file, partial(_file_facts, sorted_ids=sorted_ids, workers=workers, progress=progress)
     )
     merged = Facts.concat(facts)
-    merged.image = np.where(merged.image >= 0, order[merged.image], -1)
+    found = merged.image >= 0
+    merged.image[found] = order[merged.image[found]]
     unknown = int((merged.image < 0).sum())
     if unknown:
         log.warning("%s: %d annotations name an image the file lacks", coco_file.path, unknown)

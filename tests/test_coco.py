@@ -73,3 +73,60 @@ def test_unmap_drops_the_pages_this_process_mapped(tmp_path):
         assert _mapped_file_kb() - before < 4 << 10
         assert sum(buf[i] for i in range(0, len(buf), mmap.PAGESIZE)) == total  # read again
     jsonscan.unmap(b"bytes are left alone")
+
+
+_NAMES = st.text(st.characters(categories=("L", "N"), include_characters="-_ é日"), min_size=1)
+
+
+@st.composite
+def _coco_texts(draw) -> tuple[bytes, bool]:
+    """A COCO file as text with odd key order, whitespace, unicode and nested look-alike keys;
+    and whether it holds look-alikes."""
+    n = draw(st.integers(0, 6))
+    images = [
+        {"id": i + 1, "width": 64, "height": 48, "file_name": f"{draw(_NAMES)}{i}.jpg"}
+        for i in range(n)
+    ]
+    annotations = [
+        {"id": k, "image_id": draw(st.integers(1, n)), "category_id": 1, "bbox": [1, 2, 3, 4]}
+        for k in range(draw(st.integers(0, 8)) if n else 0)
+    ]
+    top = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": draw(_NAMES)}],
+    }
+    nested = draw(st.booleans())
+    if nested:  # arrays under the same names, one level down
+        top["info"] = {"images": [{"id": 99}], "annotations": [], "categories": [{"id": 7}]}
+        top["extra"] = {"categories": [{"id": 8, "name": "x"}], "annotations": [{"id": 5}]}
+    else:
+        top["info"] = {"description": draw(_NAMES)}
+    keys = draw(st.permutations(list(top)))
+    data = {key: top[key] for key in keys}
+    indent = draw(st.sampled_from([None, 1, 2, "\t"]))
+    ascii_only = draw(st.booleans())
+    return json.dumps(data, indent=indent, ensure_ascii=ascii_only).encode(), nested
+
+
+@settings(max_examples=60, deadline=None)
+@given(_coco_texts())
+def test_the_byte_search_reader_agrees_with_the_full_parse(tmp_path_factory, case):
+    from cocoprep import coco
+
+    text, nested = case
+    path = tmp_path_factory.mktemp("scan") / "instances_val.json"
+    path.write_bytes(text)
+    streamed = coco.open_coco(path, "val", chunk_bytes=64)
+    whole = coco.open_whole(path, "val")
+    assert streamed.images.ids.tolist() == whole.images.ids.tolist()
+    assert list(streamed.images.paths) == list(whole.images.paths)
+    assert streamed.categories == whole.categories
+    if streamed.annotation_ranges is None:
+        annotations = streamed.annotations
+    else:
+        ranges = streamed.annotation_ranges
+        annotations = [a for s, e in ranges for a in jsonscan.parse_file_range(path, s, e)]
+    assert annotations == whole.annotations
+    if not nested:
+        assert streamed.annotation_ranges is not None  # no fallback where none is needed

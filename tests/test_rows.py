@@ -48,7 +48,8 @@ def test_points_equal_at_output_precision_count_once():
         ("bbox", [1, 2, "3", 4], "bbox must hold numbers"),
         ("iscrowd", "yes?", None),
         ("segmentation", "polygon", "segmentation must be polygons or RLE"),
-        ("keypoints", [1, 2], None),
+        ("keypoints", [1, 2], "keypoints must be x, y, v triples, found 2 numbers"),
+        ("keypoints", [1, 2, "v"], "keypoints must be numbers"),
     ],
 )
 def test_bad_fields_name_the_annotation(tmp_path, field, value, message):
@@ -64,7 +65,7 @@ def test_bad_fields_name_the_annotation(tmp_path, field, value, message):
     source = write(tmp_path / "instances_v.json", data)
     task = "pose" if field == "keypoints" else "detect" if field == "bbox" else "segment"
     if message is None:
-        convert([source], tmp_path / "out", task=task)  # tolerated: truthy crowd / too few kps
+        convert([source], tmp_path / "out", task=task)  # tolerated: a truthy crowd flag
         return
     with pytest.raises(InputError, match=message) as error:
         convert([source], tmp_path / "out", task=task)

@@ -76,7 +76,7 @@ def defective_coco(tmp_path: Path) -> tuple[Path, list[tuple[object, str]]]:
         (_rle(11, [50, 50], [2500], [0, 0, 1, 1], 1), "rle-size"),
         (_ann(12, [sq], image_id=99), "unknown-image"),
         (_ann(13, [sq], category_id=7), "unknown-category"),
-        (_ann(1, [square(50, 50, 10)]), "duplicate-id"),
+        (_ann(1, [square(50, 50, 10)]), "duplicate-annotation-id"),
         ({**_ann(14, [sq]), "segmentation": "abc"}, "bad-segmentation"),
         ({**_ann(15, [sq]), "segmentation": [], "bbox": [10, 10, 0, 5]}, "empty-box"),
         ({k: w for k, w in _ann(16, [sq]).items() if k != "bbox"}, "bad-bbox"),
@@ -107,9 +107,10 @@ def test_every_coco_kind_found_at_its_annotation(tmp_path):
     for index, kind in expected:
         assert (index, kind) in annotation_findings, (index, kind)
     # The good annotations (0 and the consistent RLE) are clean.
-    assert not [f for f in report if f.index in (0, 19) and f.kind != "duplicate-id"]
+    assert not [f for f in report if f.index in (0, 19) and f.kind != "duplicate-annotation-id"]
     by_kind = report.by_kind()
-    duplicate_ann = [f for f in by_kind["duplicate-id"] if f.annotation == 1]
+    duplicate_ann = [f for f in by_kind["duplicate-annotation-id"] if f.annotation == 1]
+    assert duplicate_ann[0].severity == "warning"  # convert keeps both, as validate says
     assert [f.index for f in duplicate_ann] == [12]
     assert "already used at position 0" in duplicate_ann[0].message
     image_findings = {(f.kind, f.image) for f in report if f.annotation is None}

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import coco, jsonscan
+from cocoprep import coco, jsonscan, layout
 from cocoprep.checks.coco_annotations import (
     NO_ID,
     CheckContext,
@@ -21,6 +21,7 @@ from cocoprep.checks.coco_annotations import (
     is_number,
 )
 from cocoprep.checks.report import Finding, Report, finding, shifted
+from cocoprep.datasetyaml import keypoint_names_of
 from cocoprep.errors import InputError
 from cocoprep.parallel import PARALLEL_MIN_BYTES, run_in_order, worker_count
 from cocoprep.progress import Progress
@@ -44,7 +45,8 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
     has_id = np.zeros(n, bool)
     out: list[Finding] = []
     ids = np.zeros(n, np.int64)
-    paths: dict[int, str] = {}  # position: path, when some file_name was reduced
+    relpaths: list[str] = []
+    paths: dict[int, str] = {}  # position: path, once some file_name was reduced
     for i, image in enumerate(images):
         if type(image) is not dict:
             out.append(finding("bad-id", source, "image entry is not an object", index=i))
@@ -68,13 +70,21 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
             )
             out.append(finding("bad-image-size", source, message, image=iid, index=i))
         try:
-            relpath, reduced = coco.relpath_of(image, "split")
+            # Under the split's folder in convert: the same one for every image here.
+            relpath, reduced = coco.relpath_of(image, "")
         except InputError as error:
             out.append(finding("bad-image-path", source, str(error), image=iid, index=i))
             continue
+        relpaths.append(relpath.removeprefix("/"))
         if reduced or paths:
             paths[i] = relpath
-    out += _reduced_repeats(images, paths, source)
+    reduced_repeats = _reduced_repeats(images, paths, source)
+    out += reduced_repeats
+    try:
+        if not reduced_repeats:  # which would share a label file too, said better
+            layout.check_label_names(source, coco.StringColumn(relpaths))
+    except InputError as error:  # convert refuses the file
+        out.append(finding("bad-image-path", source, str(error).removeprefix(f"{source}: ")))
     out += duplicates(ids, has_id, source, "image")
     return ImageChecks(out, ids, has_id, sizes[:, 0], sizes[:, 1])
 
@@ -86,7 +96,7 @@ def _reduced_repeats(images: list[Any], paths: dict[int, str], source: str) -> l
         return []
     for i, image in enumerate(images[: min(paths)]):  # the paths before the first reduced one
         try:
-            paths[i] = coco.relpath_of(image, "split")[0]
+            paths[i] = coco.relpath_of(image, "")[0]
         except (InputError, AttributeError):
             continue
     first: dict[str, int] = {}
@@ -120,7 +130,8 @@ def duplicates(ids: np.ndarray, has_id: np.ndarray, source: str, what: str) -> l
         where = {"annotation": value} if what == "annotation" else {"image": value}
         if what == "category":
             where = {}
-        out.append(finding("duplicate-id", source, message, index=int(order[r]), **where))
+        kind = "duplicate-annotation-id" if what == "annotation" else "duplicate-id"
+        out.append(finding(kind, source, message, index=int(order[r]), **where))
     return out
 
 
@@ -142,6 +153,12 @@ def check_categories(categories: Any, source: str) -> tuple[list[Finding], np.nd
         ids[i], has_id[i] = cid, True
     out += duplicates(ids, has_id, source, "category")
     return out, np.unique(ids[has_id])
+
+
+def _keypoint_count(categories: Any) -> int:
+    """The keypoints per annotation convert's pose rows will hold (0 when none are named)."""
+    usable = [c for c in categories if type(c) is dict] if isinstance(categories, list) else []
+    return len(keypoint_names_of(usable) or ())
 
 
 def _check_range(path: str, start: int, end: int, ctx: CheckContext) -> ChunkFindings:
@@ -179,6 +196,7 @@ def validate_coco(
             images.heights,
             category_ids,
             tolerance,
+            _keypoint_count(raw.categories),
         )
         chunks = _check_chunks(raw, ctx, worker_count(workers), parallel_min_bytes, progress)
     offset = 0

@@ -22,7 +22,7 @@ from cocoprep import geometry
 from cocoprep.checks.report import Finding, finding
 from cocoprep.checks.rings import MIN_AREA_PX, check_rings, segment_sums
 from cocoprep.errors import InputError
-from cocoprep.rows import RowContext
+from cocoprep.rows import RowContext, keypoint_triples
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,11 @@ def check_context(
     heights: np.ndarray,
     category_ids: np.ndarray | None,
     tolerance: float = 1.0,
+    keypoint_count: int = 0,
 ) -> CheckContext:
     """The context for checking a file's annotations: images with a usable id (``has_id``; the
-    first of repeated ids wins, as a dict lookup would) and the categories (None: unusable)."""
+    first of repeated ids wins, as a dict lookup would), the categories (None: unusable) and
+    the keypoints an annotation holds (0: any)."""
     usable = np.flatnonzero(has_id)
     order = usable[np.argsort(image_ids[usable], kind="stable")]
     sorted_ids = image_ids[order]
@@ -88,6 +90,7 @@ def check_context(
         heights=heights,
         sorted_category_ids=known.astype(np.int64),
         category_class=np.zeros(len(known), np.int64),
+        keypoint_count=keypoint_count,
     )
     return CheckContext(rows, category_ids is not None, tolerance)
 
@@ -268,8 +271,9 @@ def check_annotations(annotations: list[Any], ctx: CheckContext) -> ChunkFinding
         for i in np.flatnonzero(~known & (category_ids != NO_ID)).tolist():
             message = f"category_id {int(category_ids[i])} is not among the file's categories"
             add("unknown-category", i, message)
-    widths = np.where(image_pos >= 0, ctx.widths[image_pos], np.nan)
-    heights = np.where(image_pos >= 0, ctx.heights[image_pos], np.nan)
+    found = image_pos >= 0  # (an empty images table has no row -1 to read)
+    widths, heights = np.full((2, len(image_pos)), np.nan)
+    widths[found], heights[found] = ctx.widths[image_pos[found]], ctx.heights[image_pos[found]]
 
     _check_boxes(boxes, widths, heights, ctx, add)
     polygon_area, poly_bounds, complete = _check_polygons(
@@ -279,7 +283,18 @@ def check_annotations(annotations: list[Any], ctx: CheckContext) -> ChunkFinding
         boxes, areas, polygon_area, poly_bounds, (part_counts > 0) & complete, ctx, add
     )
     _check_rles(annotations, rles, boxes, areas, widths, heights, ctx, add)
+    _check_keypoints(records, ctx.rows.keypoint_count, add)
     return ChunkFindings(findings=out, ids=ids, count=n, polygons=len(parts))
+
+
+def _check_keypoints(records: list[dict[str, Any]], expected: int, add: Add) -> None:
+    """Convert's rule for pose rows (:func:`cocoprep.rows.keypoint_triples`)."""
+    for i, record in enumerate(records):
+        if "keypoints" in record:
+            try:
+                keypoint_triples(record["keypoints"], expected)
+            except ValueError as error:
+                add("keypoints", i, str(error))
 
 
 def _check_boxes(boxes, widths, heights, ctx: CheckContext, add) -> None:

@@ -19,7 +19,11 @@ KINDS: dict[str, tuple[str, str]] = {
     # COCO files
     "bad-annotation": (ERROR, "annotation is not an object with image_id and category_id"),
     "bad-id": (ERROR, "id missing or not an integer"),
-    "duplicate-id": (ERROR, "the same id used twice"),
+    "duplicate-id": (ERROR, "the same image or category id used twice"),
+    "duplicate-annotation-id": (
+        WARNING,
+        "the same annotation id twice (convert keeps both; pycocotools keeps one)",
+    ),
     "bad-image-size": (ERROR, "image width/height missing or not positive"),
     "bad-image-path": (ERROR, "image without file_name or coco_url, or with an unsafe path"),
     "bad-categories": (ERROR, "categories missing or malformed"),
@@ -31,6 +35,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "outside-image": (ERROR, "vertices or bbox outside the image beyond the tolerance"),
     "rle-size": (ERROR, "RLE size differs from its image"),
     "bad-rle": (ERROR, "RLE counts do not decode to the image size"),
+    "keypoints": (ERROR, "keypoints not x, y, v triples of numbers, or not the category's count"),
     "bbox-mismatch": (WARNING, "bbox differs from the segmentation bounds"),
     "area-mismatch": (WARNING, "area differs from the segmentation area"),
     # both
@@ -218,10 +223,13 @@ class Report:
         messages written by ``spell``."""
         lines = []
         groups = self.by_kind()
+        width = max([20, *map(len, groups)])
         if groups:
-            lines.append(f"{'SEVERITY':<9} {'KIND':<20} {'COUNT':>7}  DESCRIPTION")
+            lines.append(f"{'SEVERITY':<9} {'KIND':<{width}} {'COUNT':>7}  DESCRIPTION")
         for kind, items in groups.items():
-            lines.append(f"{items[0].severity:<9} {kind:<20} {len(items):>7}  {KINDS[kind][1]}")
+            lines.append(
+                f"{items[0].severity:<9} {kind:<{width}} {len(items):>7}  {KINDS[kind][1]}"
+            )
             shown = items if max_examples <= 0 else items[:max_examples]
             lines += [f"    {f.where()}: {spelled(f.message, spell)}" for f in shown]
             if len(items) > len(shown):

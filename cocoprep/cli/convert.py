@@ -6,6 +6,7 @@ import click
 
 from cocoprep.cli.options import (
     Output,
+    check_report,
     comma_list_or_none,
     output_options,
     report_option,
@@ -95,10 +96,13 @@ def convert(annotations: tuple[str, ...], report: str | None, out: Output, **opt
       cocoprep convert export.json --split train --root data --crowd keep --classes cat,dog
     """
     from cocoprep.converter import convert as run_convert
+    from cocoprep.sources import find_sources
 
     if options["backend"] == "dask" and not options["scheduler"]:
         msg = "--backend dask needs --scheduler ADDRESS"
         raise click.BadParameter(msg, param_hint="--backend")
+    found = [source.path for source in find_sources(annotations, options["task"])]
+    check_report(report, [*found, *annotations])
     summary = run_convert(list(annotations), **options, progress=out.bars)
     out.finish(summary, report)
 

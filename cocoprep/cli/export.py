@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from cocoprep.cli.options import Output, output_options, report_option, workers_option
+from cocoprep.cli.options import (
+    Output,
+    check_report,
+    output_options,
+    report_option,
+    workers_option,
+)
 
 
 @click.command()
@@ -54,6 +60,7 @@ def export(dataset: str, out_path: str, report: str | None, out: Output, **optio
     """
     from cocoprep.exporter import export as run_export
 
+    check_report(report, [dataset, *([options["like"]] if options["like"] else [])])
     summary = run_export(dataset, out_path, **options, progress=out.bars)
     out.finish(summary, report)
 

@@ -8,9 +8,11 @@ names an option the user can type.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,7 @@ import click
 from cocoprep.errors import CocoprepError
 from cocoprep.fileio import write_atomic
 from cocoprep.interrupts import Interrupted, signals_as_interrupts
+from cocoprep.outputs import check_outputs
 
 
 class _EchoHandler(logging.Handler):
@@ -79,6 +82,28 @@ def _failed_command(ctx: click.Context) -> click.Command | None:
     )
 
 
+#: What to do about the OS errors users meet, by errno.
+_OS_ADVICE = {
+    errno.ENOSPC: "free some space and run again",
+    errno.EDQUOT: "free some space within your quota and run again",
+    errno.EROFS: "the file system is mounted read-only; choose a writable place",
+    errno.EACCES: "check the permissions of the file and its folder",
+    errno.EPERM: "check the permissions of the file and its folder",
+    errno.ENOENT: "check the path",
+}
+
+
+def os_error_line(error: OSError) -> str:
+    """One line for an OS error the library did not expect: the path, the cause, what to do.
+
+    >>> os_error_line(OSError(errno.ENOSPC, "No space left on device", "R/val.txt"))
+    'R/val.txt: No space left on device; free some space and run again'
+    """
+    where = f"{error.filename}: " if error.filename else ""
+    advice = _OS_ADVICE.get(error.errno or 0)
+    return f"{where}{error.strerror or error}" + (f"; {advice}" if advice else "")
+
+
 class Group(click.Group):
     """A group whose commands end with an exit code Make can trust, never a traceback.
 
@@ -94,9 +119,7 @@ class Group(click.Group):
         except CocoprepError as error:
             raise click.ClickException(error_line(error, _failed_command(ctx))) from error
         except OSError as error:
-            where = f"{error.filename}: " if error.filename else ""
-            message = f"{where}{error.strerror or error}"
-            raise click.ClickException(message) from error
+            raise click.ClickException(os_error_line(error)) from error
         except KeyboardInterrupt as error:
             stop = error if isinstance(error, Interrupted) else Interrupted()
             click.echo(f"interrupted ({stop})", err=True)
@@ -149,6 +172,13 @@ report_option = click.option(
     type=click.Path(dir_okay=False, path_type=str),
     help="Also write the summary as JSON to this file.",
 )
+
+
+def check_report(report: str | None, inputs: list[str | os.PathLike]) -> None:
+    """Before the work starts: an error when ``--report`` names one of the inputs."""
+    if report:
+        check_outputs(inputs, [report], "report")
+
 
 workers_option = click.option(
     "--workers", type=click.IntRange(min=1), help="Worker processes  [default: all cores]."

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from cocoprep import classmap, coco, debris, layout, sources
+from cocoprep import classmap, coco, debris, layout, outputs, sources
 from cocoprep.categories import file_categories
 from cocoprep.converter.summary import SplitSummary, Summary
 from cocoprep.converter.textstore import SplitRows, label_text_file, rows_in_workers, split_rows
@@ -83,7 +83,7 @@ def convert(
     >>> summary.totals()["instances"]  # doctest: +SKIP
     36335
     """
-    found = _annotation_files(annotations, task, backend, crowd, split)
+    found = _annotation_files(annotations, task, backend, crowd, split, yaml_name)
     files = [source.path for source in found]
     root = Path(root)
     workers = worker_count(workers)
@@ -95,6 +95,8 @@ def convert(
         # Workers start before the images are read.
         with local_workers(workers if large and backend == "loky" else 1, "cocoprep.converter"):
             opened = _open_files(found, split, tuning)
+            written = layout.written_files(root, [c.split for c in opened], yaml_name)
+            outputs.check_outputs(files, written, "root")
             keypoints = _keypoint_names(opened, task)
             categories, placeholders, used_ids = file_categories(
                 opened, workers, drop_unused_categories, classes
@@ -120,9 +122,8 @@ def convert(
             )
             summaries, used = [], set()
             for coco_file, source in zip(opened, found, strict=True):
-                where = run.images or source.images
                 dropped = placeholders.get(str(coco_file.path))
-                summary, used_here = _convert_split(coco_file, run, active, where, dropped)
+                summary, used_here = _convert_split(coco_file, run, active, source, dropped)
                 summaries.append(summary)
                 used |= used_here
                 _warn_crowd_heavy(summary, crowd)
@@ -152,6 +153,7 @@ def _annotation_files(
     backend: str,
     crowd: str,
     split: str | None,
+    yaml_name: str,
 ) -> list[sources.Source]:
     """The annotation files to convert, once the options are checked."""
     if task not in TASKS:
@@ -163,6 +165,7 @@ def _annotation_files(
     if crowd not in ("skip", "keep"):
         msg = f"{{crowd}} must be 'skip' or 'keep', found {crowd!r}"
         raise InputError(msg, params=["crowd"])
+    outputs.check_file_name(yaml_name, "yaml_name", (".yaml", ".yml"))
     if isinstance(annotations, str | os.PathLike):
         annotations = [annotations]
     files = sources.find_sources(annotations, task)
@@ -234,7 +237,7 @@ def _convert_split(
     coco_file: coco.CocoFile,
     run: Run,
     active: list[Stages],
-    images: Path | None,
+    source: sources.Source,
     placeholder: tuple[int, str] | None,
 ) -> tuple[SplitSummary, set[int]]:
     """Write one file's labels, list file and image links, and record the split; return its
@@ -261,7 +264,9 @@ def _convert_split(
         plan_trees(sorted(trees), sorted(in_tree), stages)
         plan_folders([f for f in folders if f not in in_tree], stages)
         try:
-            written, unchanged, background, rows = _write_split(coco_file, run, stages, images)
+            written, unchanged, background, rows = _write_split(
+                coco_file, run, stages, run.images or source.images
+            )
             with layout.root_lock(run.root):
                 layout.check_class_map(run.root, run.class_map)
                 replaced = publish(stages)
@@ -307,7 +312,8 @@ def _write_split(
     """Compute the file's rows, then write its labels into ``stages`` and link its images;
     return (written, unchanged, background images, the rows)."""
     paths = coco_file.images.paths
-    ctx = row_context(coco_file, run.class_map, run.task, run.keep_crowd)
+    keypoints = len(run.keypoint_names or ())
+    ctx = row_context(coco_file, run.class_map, run.task, run.keep_crowd, keypoints)
     # The label text is rarely more than the JSON it comes from.
     text_file = label_text_file(2 * os.path.getsize(coco_file.path), run.tuning)
     try:

@@ -4,7 +4,6 @@ over an input."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 import orjson
 
 from cocoprep.edits._source import rewrite
-from cocoprep.errors import CocoprepError, OutputError, UnsafePathError
+from cocoprep.errors import CocoprepError, OutputError
 from cocoprep.fileio import open_atomic
 from cocoprep.progress import Bar
 
@@ -27,31 +26,6 @@ def listed(names: Sequence[str], limit: int = 10) -> str:
     """
     more = len(names) - limit
     return ", ".join(names[:limit]) + (f" (+{more} more)" if more > 0 else "")
-
-
-def check_outputs(inputs: Sequence[Path], outputs: Sequence[Path], param: str) -> None:
-    """An error when an output is one of the inputs, or two outputs are one file.
-
-    >>> check_outputs([Path("a.json")], [Path("./a.json")], "out")
-    Traceback (most recent call last):
-    cocoprep.errors.UnsafePathError: a.json: expected an output apart from the inputs, found ...
-    """
-    for i, output in enumerate(outputs):
-        for other in [*inputs, *outputs[:i]]:
-            if _same_file(output, other):
-                role = "the input" if other in inputs else "another output,"
-                msg = (
-                    f"{output}: expected an output apart from the inputs, found {role} {other}; "
-                    f"pass another {{{param}}}"
-                )
-                raise UnsafePathError(msg, path=output, params=[param])
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
 
 
 @dataclass

@@ -20,13 +20,13 @@ import numpy as np
 from cocoprep.edits._output import (
     Edits,
     Target,
-    check_outputs,
     listed,
     write_annotations,
     write_cocos,
 )
 from cocoprep.edits._source import Columns, Source, open_source
 from cocoprep.errors import InputError
+from cocoprep.outputs import check_outputs
 from cocoprep.progress import Progress, bar
 
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep.edits._output import Edits, Target, check_outputs, write_annotations, write_cocos
+from cocoprep.edits._output import Edits, Target, write_annotations, write_cocos
 from cocoprep.edits._source import Columns, Source, open_source, rewrite
 from cocoprep.errors import InputError
+from cocoprep.outputs import check_outputs
 from cocoprep.progress import Progress, bar
 
 ON_DUPLICATE = ("error", "skip", "keep-both")

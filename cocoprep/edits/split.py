@@ -21,13 +21,13 @@ import numpy as np
 from cocoprep.edits import stratify as strat
 from cocoprep.edits._output import (
     Target,
-    check_outputs,
     listed,
     write_annotations,
     write_cocos,
 )
 from cocoprep.edits._source import Source, open_source
 from cocoprep.errors import InputError
+from cocoprep.outputs import check_outputs
 from cocoprep.progress import Progress, bar
 
 log = logging.getLogger("cocoprep")

@@ -109,7 +109,7 @@ class ConnectionPool:
         self._stop.set()
         self.wake()
         deadline = time.monotonic() + 0.5
-        for thread in self._threads:
+        for thread in list(self._threads):  # (the controller may be adding some)
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _spawn(self, count: int) -> None:
@@ -117,7 +117,7 @@ class ConnectionPool:
             thread = threading.Thread(
                 target=self._connection, daemon=True, name=f"cocoprep-range-{len(self._threads)}"
             )
-            thread.start()  # then listed: stop() joins only started threads
+            thread.start()  # before it is listed: stop() joins only started threads
             self._threads.append(thread)
 
     def _control(self) -> None:
