@@ -429,6 +429,7 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
     """Normalised, clipped ring coordinates, one row per kept annotation."""
     buffers, lengths = [], []
     multipart: dict[int, list[np.ndarray]] = {}  # row: parts, merged together below
+    no_outline = []  # rows without any segmentation: their box is what they are
     for i, ann in enumerate(anns):
         seg = ann.get("segmentation")
         if type(seg) in _SEQUENCES and len(seg) == 1 and type(part := seg[0]) in _SEQUENCES:
@@ -440,6 +441,8 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
             continue
         # No usable outline gives an empty row, which the degenerate rule below turns into the box.
         parts = _outline_parts(ann, seg, ctx, heights[i], widths[i], counts)
+        if not parts and (seg is None or not len(seg)):
+            no_outline.append(i)
         if len(parts) > 1:
             multipart[i] = parts
         ring = parts[0] if len(parts) == 1 else np.empty(0)
@@ -475,6 +478,10 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
         points, npoints, keep = _replace_degenerate(
             points, npoints, degenerate, boxes, widths, heights, counts
         )
+        boxed = int(keep[no_outline].sum())
+        if boxed:  # no polygon of these was degenerate: there was none
+            counts["degenerate_replaced"] -= boxed
+            counts["boxes_as_polygons"] += boxed
     else:
         keep = np.ones(len(npoints), bool)
     return keep, points.ravel(), npoints[keep]
