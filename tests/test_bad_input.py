@@ -257,3 +257,12 @@ def test_export_never_writes_over_the_coco_file_convert_read(tmp_path, monkeypat
     result = CliRunner().invoke(main, [*same, "--report", "instances_val.json"])
     assert result.exit_code == 1 and "--report" in result.output
     assert Path("instances_val.json").read_bytes() == before
+
+
+def test_yaml_name_stays_inside_the_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("instances_val.json").write_text(json.dumps(BASE))
+    assert CliRunner().invoke(main, ["convert", "instances_val.json", "--root", "R"]).exit_code == 0
+    result = CliRunner().invoke(main, ["yaml", "R", "--name", "../escape"])
+    assert result.exit_code == 1 and "--name" in result.output
+    assert not Path("escape.yaml").exists()
