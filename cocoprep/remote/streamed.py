@@ -33,7 +33,7 @@ from cocoprep.remote.connections import ConnectionPool, Tuning
 from cocoprep.remote.hashes import new_hasher
 from cocoprep.remote.http import _NoRanges
 from cocoprep.remote.intervals import Intervals
-from cocoprep.remote.zipindex import Index, already_there, write_member
+from cocoprep.remote.zipindex import Index, already_there, tail_start, write_member
 
 logger = logging.getLogger("cocoprep")
 
@@ -82,13 +82,12 @@ class _Job:
         alg: str,
         state: Path,
         identity: str,
-        recheck: bool,
         tuning: Tuning,
         on_bytes: Callable[[int], None],
         archive: str,
     ) -> None:
         self.url, self.fd, self.index, self.archive = url, fd, index, archive
-        self.state_path, self.identity, self.recheck = state, identity, recheck
+        self.state_path, self.identity = state, identity
         self.tuning, self.on_bytes = tuning, on_bytes
         self.lock = threading.Condition()
         self.received = Intervals()
@@ -213,7 +212,9 @@ class _Job:
             member = self.index.spans[i].member
             info, target = self.index.infos[member], self.index.targets[member]
             try:
-                if self.recheck and already_there(info, target):
+                # A member in place (a killed run wrote it after the last save, an earlier
+                # attempt, a local mirror re-run) is kept: size and CRC-32 tell.
+                if already_there(info, target):
                     ok, wrote = True, False
                 else:
                     ok, wrote = write_member(self.fd, info, target), True
@@ -342,11 +343,11 @@ def _open(url: str, part: Path, size: int | None, policy) -> tuple[int, int, Cal
         return fd, os.fstat(fd).st_size, lambda start, end: os.pread(fd, end - start, start)
     if size is None:
         raise _NoRanges
-    tail_start = max(0, size - (1 << 20))
-    tail = get_range(url, tail_start, size, policy)  # _NoRanges: the caller streams instead
+    offset = tail_start(size)
+    tail = get_range(url, offset, size, policy)  # _NoRanges: the caller streams instead
     part.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
-    fetched = {tail_start: tail}
+    fetched = {offset: tail}
 
     def fetch_range(start: int, end: int) -> bytes:
         if start in fetched and start + len(fetched[start]) == end:
@@ -391,7 +392,6 @@ def stream_archive(
                 alg=alg,
                 state=state,
                 identity=f"{alg}:{digest}:{size}",
-                recheck=attempt == 2,
                 pool=pool,
                 stop=stop,
                 on_bytes=on_bytes,
@@ -429,7 +429,6 @@ def _stream_once(
     alg,
     state,
     identity,
-    recheck,
     pool,
     stop,
     on_bytes,
@@ -437,7 +436,7 @@ def _stream_once(
 ) -> StreamResult:
     from cocoprep.remote.zipindex import read_index
 
-    index, tail_start, tail = read_index(size, fetch_range, dest=dest, archive=archive)
+    index, offset, tail = read_index(size, fetch_range, dest=dest, archive=archive)
     job = _Job(
         url,
         fd,
@@ -445,7 +444,6 @@ def _stream_once(
         alg=alg,
         state=state,
         identity=identity,
-        recheck=recheck or local,
         tuning=pool.tuning,
         on_bytes=on_bytes,
         archive=archive,
@@ -457,10 +455,10 @@ def _stream_once(
             os.ftruncate(fd, 0)
             os.ftruncate(fd, size)
         resumed = job.load(None)
-        os.pwrite(fd, tail, tail_start)
+        os.pwrite(fd, tail, offset)
         with job.lock:
-            job.todo.remove(tail_start, size)
-        job.received.add(tail_start, size)
+            job.todo.remove(offset, size)
+        job.received.add(offset, size)
         on_bytes(resumed)
     try:
         found = job.run(None if local else pool, stop)

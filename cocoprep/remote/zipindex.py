@@ -25,6 +25,7 @@ from cocoprep.remote.extract import TEMP_SUFFIX, member_targets
 
 CHUNK_SIZE = 1 << 20
 TAIL_BYTES = 1 << 20
+TAIL_MIN = 64 << 10
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -131,6 +132,15 @@ class Index:
         return sum(target is not None for target in self.targets)
 
 
+def tail_start(size: int) -> int:
+    """Where the first range of an archive of ``size`` bytes begins: its last bytes.
+
+    At most ``TAIL_BYTES`` (the directory of val2017 fits) and at most an eighth of a small
+    archive, so its members still arrive through the connections, not all in this one range.
+    """
+    return max(0, size - min(TAIL_BYTES, max(TAIL_MIN, size // 8)))
+
+
 def read_index(
     size: int,
     fetch_range: Callable[[int, int], bytes],
@@ -146,7 +156,7 @@ def read_index(
     """
     offset = size - len(tail)
     if not tail:
-        offset = max(0, size - TAIL_BYTES)
+        offset = tail_start(size)
         tail = fetch_range(offset, size)
     while True:
         try:
