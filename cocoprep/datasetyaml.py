@@ -63,8 +63,10 @@ def dataset_yaml(
     *,
     keypoint_names: Sequence[str] | None = None,
     download: str | None = None,
+    task: str | None = None,
 ) -> str:
-    """The text of a dataset yaml for ``root`` (see the module docstring).
+    """The text of a dataset yaml for ``root`` (see the module docstring). ``task: obb`` is
+    written for oriented boxes, whose 8-number rows would otherwise read as polygons.
 
     ``splits`` are split names, each pointing at its list file ``<split>.txt``, or
     ``{split: path relative to root}`` as :func:`find_splits` returns them.
@@ -77,6 +79,8 @@ def dataset_yaml(
     if keypoint_names:
         data["kpt_shape"] = [len(keypoint_names), 3]
         data["flip_idx"] = flip_index(keypoint_names)
+    if task == "obb":
+        data["task"] = task
     data["names"] = dict(names)
     text = "# Written by cocoprep; regenerate with: cocoprep yaml " + str(root) + "\n"
     for key, value in data.items():
@@ -99,10 +103,13 @@ def write_dataset_yaml(
     name: str = "coco.yaml",
     keypoint_names: Sequence[str] | None = None,
     download: str | None = None,
+    task: str | None = None,
 ) -> Path:
     """Write :func:`dataset_yaml` to ``root / name`` atomically and return its path."""
     path = root / name
-    text = dataset_yaml(root, names, splits, keypoint_names=keypoint_names, download=download)
+    text = dataset_yaml(
+        root, names, splits, keypoint_names=keypoint_names, download=download, task=task
+    )
     write_atomic(path, text.encode())
     return path
 
@@ -130,11 +137,12 @@ class DatasetSpec:
     nc: int | None
     splits: dict[str, list[Path]]
     kpt_shape: tuple[int, int] | None = None
+    task: str | None = None
 
 
 def read_dataset_yaml(path: str | os.PathLike) -> DatasetSpec:
     """Read an Ultralytics dataset yaml (``path``, ``train``/``val``/``test``, ``names``, ``nc``,
-    ``kpt_shape``). A relative ``path`` is taken relative to the yaml's folder."""
+    ``kpt_shape``, ``task``). A relative ``path`` is taken relative to the yaml's folder."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -161,7 +169,10 @@ def read_dataset_yaml(path: str | os.PathLike) -> DatasetSpec:
         splits[key] = [p if p.is_absolute() else root / p for p in map(Path, map(str, entries))]
     kpt = data.get("kpt_shape")
     kpt_shape = (int(kpt[0]), int(kpt[1])) if isinstance(kpt, list) and len(kpt) == 2 else None
-    return DatasetSpec(yaml=path, root=root, names=names, nc=nc, splits=splits, kpt_shape=kpt_shape)
+    task = data.get("task") if isinstance(data.get("task"), str) else None
+    return DatasetSpec(
+        yaml=path, root=root, names=names, nc=nc, splits=splits, kpt_shape=kpt_shape, task=task
+    )
 
 
 def _names(value: Any, path: Path) -> dict[int, str]:

@@ -32,7 +32,7 @@ RECORD_VERSION = 1
 LOCKS = ".cocoprep"
 
 _PATTERNS = {"pose": ("person_keypoints_*.json",), "segment": ("instances_*.json",)}
-_PATTERNS["detect"] = _PATTERNS["segment"]
+_PATTERNS["detect"] = _PATTERNS["obb"] = _PATTERNS["segment"]
 _SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
 # A file name's extension, as the label-path rule drops it (a name is never all extension).
 _EXTENSION = re.compile(r"(?<=[^/\n])\.[^./\n]*$", re.MULTILINE)
@@ -306,5 +306,6 @@ def record_splits(
             list(merged),
             name=yaml_name,
             keypoint_names=keypoint_names,
+            task=task,
         )
     return path, yaml_path

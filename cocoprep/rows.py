@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from simdjson import Array, Object
 
-from cocoprep import geometry, numbers
+from cocoprep import geometry, numbers, rectangles
 from cocoprep.errors import InputError
 
 if TYPE_CHECKING:
     from cocoprep import coco
     from cocoprep.classmap import ClassMap
 
-TASKS = ("segment", "detect", "pose")
+TASKS = ("segment", "detect", "pose", "obb")
 
 
 @dataclass(frozen=True)
@@ -318,7 +318,7 @@ def annotation_rows(annotations: Iterable[Any], ctx: RowContext) -> ChunkRows:
 def _rows(annotations: list[Any], kept, image_pos, classes, ctx: RowContext, counts: Counter):
     """Rows of ``annotations[kept]`` in that order: (image, source, text, row ends)."""
     anns = [annotations[i] for i in kept]
-    boxes = _boxes(anns, ctx, required=ctx.task != "segment")
+    boxes = _boxes(anns, ctx, required=ctx.task not in ("segment", "obb"))
     image_pos, classes = image_pos[kept], classes[kept]
     widths, heights = ctx.widths[image_pos], ctx.heights[image_pos]
 
@@ -332,8 +332,9 @@ def _rows(annotations: list[Any], kept, image_pos, classes, ctx: RowContext, cou
         kept = kept[ok]
         widths, heights = widths[ok], heights[ok]
 
-    if ctx.task == "segment":
-        keep_rows, values, npoints = _segment_values(anns, boxes, widths, heights, ctx, counts)
+    if ctx.task in ("segment", "obb"):
+        values_of = _segment_values if ctx.task == "segment" else _obb_values
+        keep_rows, values, npoints = values_of(anns, boxes, widths, heights, ctx, counts)
         classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
         text, ends = numbers.format_rows(classes, values, npoints * 2, "g")
     else:
@@ -425,8 +426,9 @@ def _box_ring(box: np.ndarray) -> list[float]:
     return [x, y, x + w, y, x + w, y + h, x, y + h]
 
 
-def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
-    """Normalised, clipped ring coordinates, one row per kept annotation."""
+def _outline_values(anns, widths, heights, ctx: RowContext, counts: Counter, merge: bool):
+    """Each annotation's outline in pixels: its coordinates, one after another, and their counts;
+    the parts of a multi-part object merged into one ring (``merge``) or just concatenated."""
     buffers, lengths = [], []
     multipart: dict[int, list[np.ndarray]] = {}  # row: parts, merged together below
     for i, ann in enumerate(anns):
@@ -440,9 +442,9 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
             continue
         # No usable outline gives an empty row, which the degenerate rule below turns into the box.
         parts = _outline_parts(ann, seg, ctx, heights[i], widths[i], counts)
-        if len(parts) > 1:
+        if len(parts) > 1 and merge:
             multipart[i] = parts
-        ring = parts[0] if len(parts) == 1 else np.empty(0)
+        ring = np.concatenate(parts) if parts and not multipart.get(i) else np.empty(0)
         buffers.append(ring.tobytes())
         lengths.append(ring.size)
     # Non-finite coordinates survive the merge and are caught with the chunk's values.
@@ -465,6 +467,12 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
         ends = np.cumsum(lengths)
         bad = int(np.searchsorted(ends, np.flatnonzero(~np.isfinite(values))[0], side="right"))
         raise _fail(ctx, anns[bad], "segmentation has a non-finite coordinate")
+    return values, lengths
+
+
+def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
+    """Normalised, clipped ring coordinates, one row per kept annotation."""
+    values, lengths = _outline_values(anns, widths, heights, ctx, counts, merge=True)
     npoints = lengths // 2
     points = np.repeat(np.stack([widths, heights], axis=1).astype(np.float64), npoints, axis=0)
     np.divide(values.reshape(-1, 2), points, out=points)
@@ -478,6 +486,35 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
     else:
         keep = np.ones(len(npoints), bool)
     return keep, points.ravel(), npoints[keep]
+
+
+def _obb_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
+    """Normalised corners of each object's minimum-area rectangle (every point of every part),
+    clipped to the image; the box's where it has no outline, or where the rectangle's corners
+    are not four distinct points."""
+    values, lengths = _outline_values(anns, widths, heights, ctx, counts, merge=False)
+    corners = rectangles.min_area_rectangles(values, lengths // 2)
+    x, y, w, h = boxes.T
+    box_corners = np.stack([x, y, x + w, y, x + w, y + h, x, y + h], axis=1).reshape(-1, 4, 2)
+    no_outline = lengths == 0
+    counts["obb_from_box"] = int((no_outline & ~np.isnan(boxes[:, 0])).sum())
+    corners[no_outline] = box_corners[no_outline]
+    scale = np.stack([widths, heights], axis=1)[:, None, :]
+    corners = np.clip(corners / scale, 0.0, 1.0)
+    keep = _four_distinct(corners)
+    retry = np.flatnonzero(~keep & ~no_outline)
+    if len(retry):
+        corners[retry] = np.clip(box_corners[retry] / scale[retry], 0.0, 1.0)
+        keep[retry] = _four_distinct(corners[retry])
+        counts["degenerate_replaced"] += int(keep[retry].sum())
+    counts["degenerate_dropped"] += int((~keep).sum())
+    return keep, corners[keep].ravel(), np.full(int(keep.sum()), 4)
+
+
+def _four_distinct(corners: np.ndarray) -> np.ndarray:
+    """Per ``(4, 2)`` rectangle: are its corners four points apart at output precision?"""
+    pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    return np.logical_and.reduce([_apart(corners[:, a], corners[:, b]) for a, b in pairs])
 
 
 def _has_three_distinct(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:

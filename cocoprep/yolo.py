@@ -23,7 +23,7 @@ IMAGE_SUFFIXES = frozenset(
     {".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm", ".heic"}
 )
 
-BOX, POLYGON, POSE, BAD = "box", "polygon", "pose", "bad"
+BOX, POLYGON, POSE, OBB, BAD = "box", "polygon", "pose", "obb", "bad"
 
 
 @dataclass
@@ -189,19 +189,26 @@ def read_label_batch(paths: Sequence[str], *, missing_ok: bool = False) -> Label
     return LabelBatch(rows=parsed, file=file, unparsable=bad, missing=missing)
 
 
-def row_kinds(counts: np.ndarray, kpt_shape: tuple[int, int] | None = None) -> np.ndarray:
+def row_kinds(
+    counts: np.ndarray, kpt_shape: tuple[int, int] | None = None, obb: bool = False
+) -> np.ndarray:
     """Classify rows by their number count: box (4), polygon (even, >= 6), pose (4 + k * dims
-    when ``kpt_shape`` is given) or bad.
+    when ``kpt_shape`` is given), oriented box (8 corner coordinates, with ``obb``) or bad.
 
     >>> row_kinds(np.array([4, 6, 5, 2])).tolist()
     ['box', 'polygon', 'bad', 'bad']
     >>> row_kinds(np.array([4 + 17 * 3, 4]), (17, 3)).tolist()
     ['pose', 'bad']
+    >>> row_kinds(np.array([8, 4]), obb=True).tolist()
+    ['obb', 'bad']
     """
     counts = np.asarray(counts)
     kinds = np.full(len(counts), BAD, dtype=object)
     if kpt_shape is not None:
         kinds[counts == 4 + kpt_shape[0] * kpt_shape[1]] = POSE
+        return kinds
+    if obb:
+        kinds[counts == 8] = OBB
         return kinds
     kinds[counts == 4] = BOX
     kinds[(counts >= 6) & (counts % 2 == 0)] = POLYGON

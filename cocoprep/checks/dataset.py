@@ -81,7 +81,11 @@ def validate_dataset(
     if spec.nc is not None and spec.nc != len(spec.names):
         message = f"nc is {spec.nc} but names lists {len(spec.names)} classes; make them agree"
         report.findings.append(finding("names-mismatch", source, message))
-    ctx = LabelContext(nc=nc if nc is not None else len(spec.names), kpt_shape=spec.kpt_shape)
+    ctx = LabelContext(
+        nc=nc if nc is not None else len(spec.names),
+        kpt_shape=spec.kpt_shape,
+        obb=spec.task == "obb",
+    )
     for key, entries in spec.splits.items():
         for entry in entries:
             images, missing = yolo.split_images(entry)

@@ -29,6 +29,7 @@ class LabelContext:
 
     nc: int | None = None
     kpt_shape: tuple[int, int] | None = None
+    obb: bool = False  # rows are oriented boxes: 4 corners
 
 
 def check_label_rows(rows: yolo.LabelRows, file: str, ctx: LabelContext) -> list[Finding]:
@@ -67,13 +68,25 @@ def check_label_batch(
             message = f"class {int(classes[r])} >= nc {ctx.nc}; Ultralytics skips the whole image"
             add(2, r, "class-out-of-range", message)
     finite = _check_values(rows, ctx, add)
-    kinds = yolo.row_kinds(rows.counts, ctx.kpt_shape)
+    kinds = yolo.row_kinds(rows.counts, ctx.kpt_shape, ctx.obb)
     _check_shapes(rows, of, kinds, len(files), ctx, add)
+    obbs = np.flatnonzero((kinds == yolo.OBB) & finite)
+    if len(obbs):
+        _check_corners(rows, obbs, add)
     polygons = np.flatnonzero((kinds == yolo.POLYGON) & finite & integral)
     if len(polygons):
         _check_label_rings(rows, polygons, add)
     found.sort(key=lambda item: item[:2])
     return [finding(kind, files[f], message, line=line) for f, _, kind, line, message in found]
+
+
+def _check_corners(rows: yolo.LabelRows, obbs: np.ndarray, add: Add) -> None:
+    """Oriented boxes whose four corners are not four distinct points."""
+    corners = rows.values[rows.starts[obbs, None] + np.arange(8)].reshape(-1, 4, 2)
+    same = (corners[:, :, None] == corners[:, None, :]).all(axis=3)
+    repeated = same.sum(axis=(1, 2)) > 4  # each corner equals itself
+    for r in obbs[repeated].tolist():
+        add(8, r, "degenerate-obb", "oriented box with two equal corners; delete the row")
 
 
 def _coordinate_mask(counts: np.ndarray, kpt_shape: tuple[int, int] | None) -> np.ndarray:
@@ -154,22 +167,23 @@ def check_label_files(
 
 
 def label_context(labels_dir: Path, nc: int | None) -> tuple[LabelContext, str | None]:
-    """nc and keypoint shape for a labels folder: ``nc`` when given, else the cocoprep record in
-    its root (``ROOT/labels/<split>`` → ``ROOT/cocoprep.json``)."""
+    """nc, keypoint shape and oriented boxes for a labels folder: ``nc`` when given, else the
+    cocoprep record in its root (``ROOT/labels/<split>`` → ``ROOT/cocoprep.json``)."""
     root = labels_dir.resolve().parent.parent
     record = layout.read_record(root) if layout.record_path(root).is_file() else None
-    kpt_shape = None
+    kpt_shape, obb = None, False
     note = None
     if record is not None:
         if nc is None:
             nc = len(record["classes"])
         if record.get("task") == "pose" and record.get("keypoints"):
             kpt_shape = (len(record["keypoints"]), 3)
+        obb = record.get("task") == "obb"
     elif nc is None:
         note = (
             f"{labels_dir}: no {{nc}} and no {layout.RECORD_NAME} in its root: class ids unchecked"
         )
-    return LabelContext(nc=nc, kpt_shape=kpt_shape), note
+    return LabelContext(nc=nc, kpt_shape=kpt_shape, obb=obb), note
 
 
 def _check_values(rows: yolo.LabelRows, ctx: LabelContext, add: Add) -> np.ndarray:
@@ -212,12 +226,14 @@ def _check_shapes(
             expected = 4 + ctx.kpt_shape[0] * ctx.kpt_shape[1]
             message = f"{n} numbers; a pose row of kpt_shape {ctx.kpt_shape} has {expected}"
             add(5, r, "bad-row", message)
+        elif ctx.obb:
+            add(5, r, "bad-row", f"{n} numbers; an oriented box row has 8 (4 corners)")
         elif n % 2:
             add(5, r, "odd-coordinates", f"{n} numbers; expected x, y pairs (or 4 for a box)")
         else:
             message = f"{n // 2} point(s); expected at least 3 (or a 4-number box)"
             add(5, r, "too-few-points", message)
-    if ctx.kpt_shape is None:
+    if ctx.kpt_shape is None and not ctx.obb:
         polygon_file = np.bincount(of, weights=counts >= 6, minlength=nfiles) > 0
         for r in np.flatnonzero((kinds == yolo.BOX) & polygon_file[of]).tolist():
             add(

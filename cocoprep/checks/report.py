@@ -51,6 +51,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "class-out-of-range": (ERROR, "class id >= nc"),
     "out-of-range": (ERROR, "normalised value outside [0, 1]"),
     "bad-row": (ERROR, "row length fits no box, polygon or pose row"),
+    "degenerate-obb": (ERROR, "oriented box whose 4 corners are not 4 distinct points"),
     "mixed-rows": (ERROR, "box rows in a polygon file (Ultralytics then misreads them)"),
     "duplicate-row": (WARNING, "the same row twice in a file (Ultralytics drops it)"),
     "label-without-image": (WARNING, "label file whose image does not exist"),

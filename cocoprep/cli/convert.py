@@ -24,7 +24,7 @@ from cocoprep.cli.options import (
 )
 @click.option(
     "--task",
-    type=click.Choice(["segment", "detect", "pose"]),
+    type=click.Choice(["segment", "detect", "pose", "obb"]),
     default="segment",
     show_default=True,
     help="Label format to write.",
@@ -86,6 +86,7 @@ def convert(annotations: tuple[str, ...], report: str | None, out: Output, **opt
       cocoprep convert annotations/instances_val2017.json --root datasets/coco
       cocoprep convert annotations/ --root datasets/coco --task detect --workers 4
       cocoprep convert annotations/person_keypoints_val2017.json --root datasets/pose --task pose
+      cocoprep convert annotations/instances_val2017.json --root datasets/obb --task obb
       cocoprep convert export.json --split train --root data --crowd keep --classes cat,dog
     """
     from cocoprep.converter import convert as run_convert
