@@ -12,6 +12,7 @@ Examples::
 
     python benchmarks/bench_convert.py                      # 5k 30k 118k 236k, segment
     python benchmarks/bench_convert.py --scales 118k --task detect
+    python benchmarks/bench_convert.py --scales 118k --task segment,obb --tools cocoprep
     python benchmarks/bench_convert.py --shape objects365   # 1.74 M images, detect, cocoprep
     python benchmarks/bench_convert.py --scales 5k --validate
 """
@@ -243,6 +244,18 @@ def cost_curve(rows: list[dict], small: str, large: str) -> list[str]:
     return out
 
 
+def task_ratios(rows: list[dict], labels: list[str], task: str, peer: str) -> list[str]:
+    """cocoprep's time for ``task`` over ``peer``'s at each scale."""
+    wall = {r["what"]: r["wall"] for r in rows if r["tool"] == "cocoprep" and r["returncode"] == 0}
+    lines = []
+    for label in labels:
+        a, b = wall.get(f"{label} {task}"), wall.get(f"{label} {peer}")
+        if a and b:
+            line = f"cocoprep {label}: {task} / {peer} = {a / b:.2f}x ({a:.2f} s / {b:.2f} s)"
+            lines.append(line)
+    return lines
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options; see the module docstring for examples."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -252,7 +265,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma list of 5k,30k,118k,236k or image counts (default: all four; "
         "objects365: 1742289)",
     )
-    parser.add_argument("--task", choices=["segment", "detect"], default=None)
+    parser.add_argument(
+        "--task",
+        default=None,
+        help="comma list of segment, detect, obb (Ultralytics: no obb); each run in turn",
+    )
     parser.add_argument("--shape", choices=["coco", "objects365"], default="coco")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, help="cocoprep --workers (default: its own)")
@@ -282,7 +299,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     objects365 = args.shape == "objects365"
-    args.task = args.task or ("detect" if objects365 else "segment")
+    args.tasks = (args.task or ("detect" if objects365 else "segment")).split(",")
+    unknown = set(args.tasks) - {"segment", "detect", "obb"}
+    if unknown:
+        parser.error(f"--task: unknown {', '.join(sorted(unknown))}")
     scales = args.scales or ("1742289" if objects365 else ",".join(SCALES))
     args.scales = [(s, SCALES.get(s) or int(s)) for s in scales.split(",")]
     tools = (args.tools or ("cocoprep" if objects365 else "cocoprep,ultralytics")).split(",")
@@ -312,24 +332,30 @@ def main(argv: list[str] | None = None) -> int:
     for label, images in args.scales:
         ann = dataset(args.data_dir, args.shape, images, args.seed)
         annotations = generate.default_annotations(args.shape, images)
-        what = f"{label} {'validate' if args.validate else args.task}"
-        for tool in tools:
-            if args.validate:
-                m, files = measure([*args.cocoprep_cmd, "validate", str(ann)]), 0
-            else:
-                out = outputs / f"{tool}-{args.shape}-{images}"
-                m, files = run_tool(tool, ann, out, task=args.task, shape=args.shape, args=args)
-            rows.append(row(tool, what, images, annotations, m, files))
-            print(f"  {tool:<12} {what:<16} {m.wall:8.2f} s", file=sys.stderr)
-            if m.returncode:
-                print(f"{tool} failed on {ann}:\n{m.stderr_tail}", file=sys.stderr)
+        for task in ["validate"] if args.validate else args.tasks:
+            for tool in tools:
+                if tool == "ultralytics" and task == "obb":
+                    continue  # convert_coco writes no oriented boxes
+                what = f"{label} {task}"
+                if args.validate:
+                    m, files = measure([*args.cocoprep_cmd, "validate", str(ann)]), 0
+                else:
+                    out = outputs / f"{tool}-{args.shape}-{images}-{task}"
+                    m, files = run_tool(tool, ann, out, task=task, shape=args.shape, args=args)
+                rows.append(row(tool, what, images, annotations, m, files))
+                print(f"  {tool:<12} {what:<16} {m.wall:8.2f} s", file=sys.stderr)
+                if m.returncode:
+                    print(f"{tool} failed on {ann}:\n{m.stderr_tail}", file=sys.stderr)
     if not args.keep_output:
         shutil.rmtree(outputs, ignore_errors=True)
     print(format_table(rows))
     labels = [label for label, _ in args.scales]
     if "118k" in labels and "236k" in labels:
-        step = "validate" if args.validate else args.task
-        for line in cost_curve(rows, f"118k {step}", f"236k {step}"):
+        for step in ["validate"] if args.validate else args.tasks:
+            for line in cost_curve(rows, f"118k {step}", f"236k {step}"):
+                print(line)
+    if not args.validate and {"obb", "segment"} <= set(args.tasks):
+        for line in task_ratios(rows, labels, "obb", "segment"):
             print(line)
     if args.json:
         args.json.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2))

@@ -36,13 +36,10 @@ def min_area_rectangles(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:
     filled = np.flatnonzero(npoints > 0)
     if not len(filled):
         return out
-    row = np.repeat(np.arange(len(npoints)), npoints)
+    row = np.repeat(np.arange(len(filled)), npoints[filled])  # numbered without empty sets
     # A one-point set as a two-point line: linestrings build far faster than multipoints.
-    single = npoints[row] == 1
-    points = np.concatenate([points, points[single]])
-    row = np.concatenate([row, row[single]])
-    order = np.argsort(row, kind="stable")
-    lines = shapely.linestrings(points[order], indices=row[order])
+    twice = np.where(npoints[filled][row] == 1, 2, 1)
+    lines = shapely.linestrings(np.repeat(points, twice, axis=0), indices=np.repeat(row, twice))
     hull, owner = shapely.get_coordinates(shapely.convex_hull(lines), return_index=True)
     out[filled] = _calipers(hull, np.bincount(owner, minlength=len(filled)))
     return out
@@ -50,44 +47,47 @@ def min_area_rectangles(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:
 
 def _calipers(hull: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """The minimum-area rectangle of each hull (``sizes[j]`` vertices in order around it, a
-    repeated closing vertex allowed), trying each edge as a side; hulls of one size at a time,
-    as dense arrays."""
+    repeated closing vertex allowed), trying each edge as a side. Hulls go through as dense
+    arrays, a few sizes at a time: each padded to its size class by repeating its last vertex
+    (which adds edges of zero length, never tried)."""
     starts = np.cumsum(sizes) - sizes
+    # Sizes up to 8 as they are, then 4 classes per doubling (10, 12, 14, 16, 20, ...).
+    step = 2 ** np.maximum(0, np.floor(np.log2(np.maximum(sizes, 1))).astype(np.int64) - 2)
+    padded = np.where(sizes <= 8, sizes, -(-sizes // step) * step)
     out = np.empty((len(sizes), 4, 2))
-    for size in np.unique(sizes).tolist():
-        which = np.flatnonzero(sizes == size)
-        vertices = hull[starts[which, None] + np.arange(size)]
-        out[which] = _dense_calipers(vertices)
+    for size in np.unique(padded).tolist():
+        which = np.flatnonzero(padded == size)
+        index = starts[which, None] + np.minimum(np.arange(size), sizes[which, None] - 1)
+        out[which] = _dense_calipers(hull[index])
     return out
 
 
 def _dense_calipers(vertices: np.ndarray) -> np.ndarray:
     """:func:`_calipers` for ``(m, h, 2)`` hulls of ``h`` vertices each."""
     # Relative to each hull's first vertex: less cancellation far from the origin.
-    origin = vertices[:, :1]
-    local = vertices - origin
-    edge = np.roll(local, -1, axis=1) - local
-    length = np.hypot(edge[..., 0], edge[..., 1])
+    origin = vertices[:, 0]
+    x = vertices[..., 0] - origin[:, :1]
+    y = vertices[..., 1] - origin[:, 1:]
+    ex, ey = np.roll(x, -1, axis=1) - x, np.roll(y, -1, axis=1) - y
+    length = np.hypot(ex, ey)
     flat = length == 0
-    u = np.where(flat[..., None], [1.0, 0.0], edge / np.where(flat, 1.0, length)[..., None])
-    v = np.stack([-u[..., 1], u[..., 0]], axis=-1)
-    s = np.einsum("mek,mvk->mev", u, local)  # vertex v along edge e's direction
-    t = np.einsum("mek,mvk->mev", v, local)
+    length[flat] = 1.0
+    ux, uy = np.where(flat, 1.0, ex / length), ey / length
+    # Vertex j along edge i's direction u (s) and across it, along v = (-uy, ux) (t).
+    s = ux[:, :, None] * x[:, None, :] + uy[:, :, None] * y[:, None, :]
+    t = ux[:, :, None] * y[:, None, :] - uy[:, :, None] * x[:, None, :]
     s_min, s_max, t_min, t_max = s.min(2), s.max(2), t.min(2), t.max(2)
     area = (s_max - s_min) * (t_max - t_min)
-    if local.shape[1] > 1:
+    if x.shape[1] > 1:
         area[flat] = np.inf  # a repeated vertex gives no direction
-    best = np.argmin(area, axis=1)[:, None]
-
-    def pick(a: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(a, best, axis=1)[:, 0]
-
-    ux, uy = pick(u[..., 0])[:, None], pick(u[..., 1])[:, None]
-    corner_s = np.stack([pick(s_min), pick(s_max), pick(s_max), pick(s_min)], axis=1)
-    corner_t = np.stack([pick(t_min), pick(t_min), pick(t_max), pick(t_max)], axis=1)
-    x = corner_s * ux - corner_t * uy  # s along u, t along v = (-uy, ux)
-    y = corner_s * uy + corner_t * ux
-    return np.stack([x, y], axis=-1) + origin
+    rows = np.arange(len(x))
+    best = np.argmin(area, axis=1)
+    ux, uy = ux[rows, best, None], uy[rows, best, None]
+    s_lo, s_hi, t_lo, t_hi = (a[rows, best] for a in (s_min, s_max, t_min, t_max))
+    corner_s = np.stack([s_lo, s_hi, s_hi, s_lo], axis=1)
+    corner_t = np.stack([t_lo, t_lo, t_hi, t_hi], axis=1)
+    corners = np.stack([corner_s * ux - corner_t * uy, corner_s * uy + corner_t * ux], axis=-1)
+    return corners + origin[:, None, :]
 
 
 def rectangle_areas(corners: np.ndarray) -> np.ndarray:

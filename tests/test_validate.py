@@ -505,3 +505,33 @@ def test_label_batch_gives_each_files_findings_in_file_order(tmp_path):
     }  # fmt: skip
     # The bridged two-square row is checked part by part: no invalid-ring on file 2's line 1.
     assert not [f for f in together if f.file == files[2] and f.line == 1]
+
+
+def test_obb_rows_need_eight_numbers_and_four_distinct_corners():
+    text = (
+        b"0 0.1 0.1 0.5 0.1 0.5 0.4 0.1 0.4\n"  # fine
+        b"0 0.1 0.1 0.5 0.1 0.5 0.4\n"  # a polygon, not an oriented box
+        b"0 0.1 0.1 0.5 0.1 0.5 0.1 0.1 0.4\n"  # two equal corners
+        b"0 0.1 0.1 0.5 0.1 0.5 1.2 0.1 0.4\n"  # beyond the image
+        b"0 0.5 0.5 0.2 0.2\n"  # a box row
+    )
+    ctx = label_checks.LabelContext(nc=1, obb=True)
+    found = label_checks.check_label_rows(yolo.parse_labels(text), "o.txt", ctx)
+    assert [(f.line, f.kind) for f in found] == [
+        (4, "out-of-range"),
+        (2, "bad-row"),
+        (5, "bad-row"),
+        (3, "degenerate-obb"),
+    ]
+    assert "an oriented box row has 8" in found[1].message
+
+
+def test_an_obb_root_is_read_as_oriented_boxes(tmp_path):
+    from cocoprep.converter import convert
+
+    data = coco([image(1)], [polygon_annotation(1, 1, 1, square(10, 10, 30))])
+    convert([write(tmp_path / "instances_v.json", data)], tmp_path / "out", task="obb")
+    label = tmp_path / "out/labels/v/000000000001.txt"
+    assert validate([tmp_path / "out/labels/v"]).findings == []
+    label.write_text(label.read_text() + "0 0.1 0.1 0.2 0.1 0.2 0.2\n")
+    assert [f.kind for f in validate([tmp_path / "out/labels/v"]).findings] == ["bad-row"]
