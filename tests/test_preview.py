@@ -130,6 +130,15 @@ def test_boxes_and_unknown_rows() -> None:
     assert drawn.getpixel((100, 75)) == GRAY  # boxes are not filled
 
 
+def test_oriented_boxes_are_outlined() -> None:
+    image = Image.new("RGB", (W, H), GRAY)
+    diamond = b"0 0.5 0.1 0.7 0.5 0.5 0.9 0.3 0.5\n0 0.1 0.1 0.2 0.2\n"  # the second: 4 numbers
+    drawn = draw_labels(image, diamond, {}, obb=True)
+    assert drawn.getpixel((int(0.3 * W) + 1, int(0.5 * H))) != GRAY  # the left corner
+    assert drawn.getpixel((W // 2, H // 2)) == GRAY  # not filled
+    assert drawn.getpixel((int(0.2 * W), int(0.1 * H))) == GRAY  # a 4-number row: not drawn
+
+
 def test_mosaic_layout() -> None:
     panels = [Image.new("RGB", (40, 20), (255, 0, 0)) for _ in range(5)]
     grid = mosaic(panels, (40, 40))

@@ -274,3 +274,17 @@ def test_coco_mini(coco_mini: Path) -> None:
     (val,) = stats(coco_mini / "annotations" / "instances_val2017.json").splits
     assert (val.images, val.total.instances + val.total.crowd) == (79, 624)
     assert (val.total.crowd, val.total.multipart) == (5, 38)
+
+
+def test_an_obb_root_counts_oriented_boxes_as_instances_not_polygons(tmp_path: Path) -> None:
+    data = random_coco(3)
+    _, split = expected_counts(data)
+    root = tmp_path / "root"
+    convert([write_json(tmp_path / "instances_train2017.json", data)], root, task="obb")
+    (train,) = stats(root).splits
+    assert train.total.instances == split["instances"]
+    assert (train.total.multipart, train.total.vertices_mean, train.total.vertices_max) == (
+        0,
+        None,
+        None,
+    )
