@@ -105,6 +105,27 @@ def test_coco_mini_fidelity(coco_mini, tmp_path):
     assert overall["mean"] > 0.99 and overall["min"] > 0.9
 
 
+def test_an_obb_root_reports_each_rectangles_iou(tmp_path):
+    triangle = [30, 30, 70, 30, 30, 70]  # half its rectangle (either of the two)
+    anns = [polygon_annotation(1, 1, 1, square(10, 10, 40)), polygon_annotation(2, 1, 2, triangle)]
+    source = write(tmp_path / "instances_val.json", coco([image(1, 100, 80)], anns, CATS))
+    convert([source], tmp_path / "root", task="obb")
+    report = f.fidelity(tmp_path / "root/labels/val", source)
+    assert [i.annotation for i in report.instances] == [1, 2]
+    assert report.instances[0].iou == pytest.approx(1.0)
+    assert report.instances[1].iou == pytest.approx(0.5, abs=0.03)
+    assert report.instances[1].iou_trainer is None and f.OBB_NOTE in report.notes
+
+
+def test_coco_mini_obb_fidelity(coco_mini, tmp_path):
+    source = coco_mini / "annotations" / "instances_val2017.json"
+    convert([source], tmp_path, task="obb")
+    report = f.fidelity(tmp_path / "labels" / "val2017", source)
+    assert report.unmatched_rows == 0 and report.missing_instances == 0
+    overall = report.stats()["overall"]
+    assert 0.4 < overall["mean"] < 0.9  # a rectangle holds the object and then some
+
+
 def test_coco_mini_trainer_raster(coco_mini, tmp_path):
     pytest.importorskip("cv2", reason="the trainer raster needs cocoprep[fidelity] (opencv)")
     source = coco_mini / "annotations" / "instances_val2017.json"

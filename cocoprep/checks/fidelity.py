@@ -12,6 +12,10 @@ measured:
   becomes a one-pixel stroke). This needs OpenCV (``pip install 'cocoprep[fidelity]'``); without
   it the column is empty and the report says so. Pillow's ``ImageDraw.polygon`` fills
   differently and is no substitute.
+
+In a root converted with ``--task obb`` the rows are oriented boxes: ``iou`` is then the
+rectangle's IoU with the mask, what choosing obb over segment costs; ``iou_trainer`` is not
+measured (OBB training rasterises no mask).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ OPENCV_MISSING = (
     "OpenCV is not installed: the trainer's raster (cv2.fillPoly) IoU was skipped; "
     "pip install 'cocoprep[fidelity]' to measure it"
 )
+
+OBB_NOTE = "oriented boxes: IoU of each rectangle with its mask; no training raster to measure"
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,7 @@ def _source_rle(ann: dict[str, Any], height: int, width: int) -> Any:
 
 
 def _ring_of(values: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Pixel ring of a polygon row (a box row becomes its four corners)."""
+    """Pixel ring of a polygon or oriented-box row (a box row becomes its four corners)."""
     if len(values) == 4:
         cx, cy, w, h = values
         values = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy - h / 2,
@@ -220,14 +226,17 @@ def fidelity(
     anns = coco.ranges_else_whole(coco_file, _all_annotations)
     # Crowd kept: rows of crowd annotations then match when the labels hold them, and are
     # simply unmatched expectations when they do not.
-    expected = _expected_rows(anns, row_context(coco_file, class_map, "segment", True))
-    cv2 = _opencv()
+    task = "obb" if record is not None and record.get("task") == "obb" else "segment"
+    expected = _expected_rows(anns, row_context(coco_file, class_map, task, True))
+    cv2 = _opencv() if task == "segment" else None
     report = FidelityReport(
         labels=str(labels_dir),
         annotations=str(coco_file.path),
         names=dict(enumerate(class_map.names)),
     )
-    if cv2 is None:
+    if task == "obb":
+        report.notes.append(OBB_NOTE)
+    elif cv2 is None:
         report.notes.append(OPENCV_MISSING)
     images = coco_file.images
     with bar(progress, total=len(images), desc="fidelity", unit="image") as shown:
