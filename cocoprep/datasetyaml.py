@@ -25,15 +25,16 @@ SPLIT_KEYS = ("train", "val", "test")
 
 
 def split_keys(splits: Sequence[str]) -> dict[str, list[str]]:
-    """Group split names under the yaml's ``train``/``val``/``test`` keys by their prefix.
+    """Group split names under the yaml's ``train``/``val``/``test`` keys by their prefix (in any
+    case: CVAT's subsets are often ``Train``, ``Validation``).
 
-    >>> split_keys(["val2017", "train2017", "unlabeled2017"])
-    {'train': ['train2017'], 'val': ['val2017']}
+    >>> split_keys(["val2017", "train2017", "unlabeled2017", "Test"])
+    {'train': ['train2017'], 'val': ['val2017'], 'test': ['Test']}
     """
     keys: dict[str, list[str]] = {}
     for key in SPLIT_KEYS:
         for split in sorted(splits):
-            if split.startswith(key):
+            if split.lower().startswith(key):
                 keys.setdefault(key, []).append(split)
     return keys
 

@@ -427,10 +427,12 @@ def _box_ring(box: np.ndarray) -> list[float]:
 
 
 def _outline_values(anns, widths, heights, ctx: RowContext, counts: Counter, merge: bool):
-    """Each annotation's outline in pixels: its coordinates, one after another, and their counts;
-    the parts of a multi-part object merged into one ring (``merge``) or just concatenated."""
+    """Each annotation's outline in pixels: its coordinates, one after another, their counts and
+    the rows without any segmentation; the parts of a multi-part object merged into one ring
+    (``merge``) or just concatenated."""
     buffers, lengths = [], []
     multipart: dict[int, list[np.ndarray]] = {}  # row: parts, merged together below
+    no_outline = []  # rows without any segmentation: their box is what they are
     for i, ann in enumerate(anns):
         seg = ann.get("segmentation")
         if type(seg) in _SEQUENCES and len(seg) == 1 and type(part := seg[0]) in _SEQUENCES:
@@ -442,6 +444,8 @@ def _outline_values(anns, widths, heights, ctx: RowContext, counts: Counter, mer
             continue
         # No usable outline gives an empty row, which the degenerate rule below turns into the box.
         parts = _outline_parts(ann, seg, ctx, heights[i], widths[i], counts)
+        if not parts and (seg is None or not len(seg)):
+            no_outline.append(i)
         if len(parts) > 1 and merge:
             multipart[i] = parts
         ring = np.concatenate(parts) if parts and not multipart.get(i) else np.empty(0)
@@ -467,12 +471,12 @@ def _outline_values(anns, widths, heights, ctx: RowContext, counts: Counter, mer
         ends = np.cumsum(lengths)
         bad = int(np.searchsorted(ends, np.flatnonzero(~np.isfinite(values))[0], side="right"))
         raise _fail(ctx, anns[bad], "segmentation has a non-finite coordinate")
-    return values, lengths
+    return values, lengths, no_outline
 
 
 def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
     """Normalised, clipped ring coordinates, one row per kept annotation."""
-    values, lengths = _outline_values(anns, widths, heights, ctx, counts, merge=True)
+    values, lengths, no_outline = _outline_values(anns, widths, heights, ctx, counts, merge=True)
     npoints = lengths // 2
     points = np.repeat(np.stack([widths, heights], axis=1).astype(np.float64), npoints, axis=0)
     np.divide(values.reshape(-1, 2), points, out=points)
@@ -483,6 +487,10 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
         points, npoints, keep = _replace_degenerate(
             points, npoints, degenerate, boxes, widths, heights, counts
         )
+        boxed = int(keep[no_outline].sum())
+        if boxed:  # no polygon of these was degenerate: there was none
+            counts["degenerate_replaced"] -= boxed
+            counts["boxes_as_polygons"] += boxed
     else:
         keep = np.ones(len(npoints), bool)
     return keep, points.ravel(), npoints[keep]
@@ -492,7 +500,7 @@ def _obb_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
     """Normalised corners of each object's minimum-area rectangle (every point of every part),
     clipped to the image; the box's where it has no outline, or where the rectangle's corners
     are not four distinct points."""
-    values, lengths = _outline_values(anns, widths, heights, ctx, counts, merge=False)
+    values, lengths, _ = _outline_values(anns, widths, heights, ctx, counts, merge=False)
     corners = rectangles.min_area_rectangles(values, lengths // 2)
     x, y, w, h = boxes.T
     box_corners = np.stack([x, y, x + w, y, x + w, y + h, x, y + h], axis=1).reshape(-1, 4, 2)

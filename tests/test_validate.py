@@ -91,7 +91,7 @@ def defective_coco(tmp_path: Path) -> tuple[Path, list[tuple[object, str]]]:
         image(2, 100, 100),
         image(3, 0, 100),
         {**image(5, 100, 100), "id": "x"},
-        image(4, 100, 100, file_name="../up.jpg"),
+        image(4, 100, 100, file_name="up\\back.jpg"),
     ]
     path = write(tmp_path / "defects.json", coco(images, [a for a, _ in anns], CATS))
     expected = [(i, kind) for i, (_, kind) in enumerate(anns) if kind]

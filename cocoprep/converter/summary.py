@@ -21,8 +21,10 @@ _COUNTS = (
     ("RLE masks converted", "rle_converted", False),
     ("oriented boxes from the box (no segmentation)", "obb_from_box", False),
     ("degenerate polygons replaced by box", "degenerate_replaced", False),
+    ("boxes written as polygons (no segmentation)", "boxes_as_polygons", False),
     ("degenerate instances dropped", "degenerate_dropped", False),
     ("no labelled keypoints, skipped", "no_keypoints_skipped", False),
+    ("image paths reduced to their name", "image_paths_reduced", False),
 )
 
 
@@ -51,6 +53,8 @@ class Summary:
     record: str
     splits: list[SplitSummary] = field(default_factory=list)
     unused_categories: list[str] = field(default_factory=list)
+    #: Placeholder categories left out of the class map (Roboflow's project category).
+    placeholder_categories: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         """Counts added over all splits."""
@@ -75,6 +79,7 @@ class Summary:
             "yaml": self.yaml,
             "record": self.record,
             "unused_categories": self.unused_categories,
+            "placeholder_categories": self.placeholder_categories,
             "totals": self.totals(),
             "splits": [vars(split) for split in self.splits],
         }
@@ -97,5 +102,8 @@ class Summary:
             more = len(self.unused_categories) - 10
             extra = f" (+{more} more)" if more > 0 else ""
             lines.append(f"  categories no annotation uses: {shown}{extra}")
+        if self.placeholder_categories:
+            shown = ", ".join(self.placeholder_categories)
+            lines.append(f"  placeholder category left out (no annotation uses it): {shown}")
         lines.append(f"  dataset yaml: {self.yaml}")
         return "\n".join(lines)
