@@ -38,8 +38,10 @@ def min_area_rectangles(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:
         return out
     row = np.repeat(np.arange(len(filled)), npoints[filled])  # numbered without empty sets
     # A one-point set as a two-point line: linestrings build far faster than multipoints.
-    twice = np.where(npoints[filled][row] == 1, 2, 1)
-    lines = shapely.linestrings(np.repeat(points, twice, axis=0), indices=np.repeat(row, twice))
+    if (npoints == 1).any():
+        twice = np.where(npoints[filled][row] == 1, 2, 1)
+        points, row = np.repeat(points, twice, axis=0), np.repeat(row, twice)
+    lines = shapely.linestrings(points, indices=row)
     hull, owner = shapely.get_coordinates(shapely.convex_hull(lines), return_index=True)
     out[filled] = _calipers(hull, np.bincount(owner, minlength=len(filled)))
     return out
