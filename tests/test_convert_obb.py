@@ -15,6 +15,7 @@ from pycocotools import mask as mask_utils
 from cocoprep.checks.validate import validate
 from cocoprep.cli import main
 from cocoprep.converter import convert
+from cocoprep.errors import ConflictError
 
 from builders import coco, image, polygon_annotation, square, write
 
@@ -144,3 +145,18 @@ def test_real_objects_get_minimal_rectangles_holding_every_point(coco_mini, tmp_
             assert rect.area <= envelope.area * 1.01 + 1.0, ann["id"]
             checked += 1
     assert checked > 400 and clipped < checked
+
+
+def test_obb_and_other_rows_never_share_a_root(tmp_path):
+    source = write(
+        tmp_path / "instances_v.json",
+        coco([image(1)], [polygon_annotation(1, 1, 1, square(1, 1, 9))]),
+    )
+    convert([source], tmp_path / "root")
+    with pytest.raises(ConflictError, match=r"holds segment splits \(v\); oriented boxes"):
+        convert([source], tmp_path / "root", task="obb")
+    convert([source], tmp_path / "obb", task="obb")
+    convert([source], tmp_path / "obb", task="obb")  # a re-run is fine
+    with pytest.raises(ConflictError, match="holds obb splits"):
+        convert([source], tmp_path / "obb", task="detect")
+    convert([source], tmp_path / "root", task="detect")  # detect and segment rows mix as before
