@@ -42,8 +42,16 @@ def min_area_rectangles(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:
         twice = np.where(npoints[filled][row] == 1, 2, 1)
         points, row = np.repeat(points, twice, axis=0), np.repeat(row, twice)
     lines = shapely.linestrings(points, indices=row)
-    hull, owner = shapely.get_coordinates(shapely.convex_hull(lines), return_index=True)
-    out[filled] = _calipers(hull, np.bincount(owner, minlength=len(filled)))
+    hulls = shapely.convex_hull(lines)
+    hull, owner = shapely.get_coordinates(hulls, return_index=True)
+    sizes = np.bincount(owner, minlength=len(filled))
+    # A polygon hull repeats its first vertex at the end: dropped, one edge fewer to try.
+    closed = shapely.get_type_id(hulls) == shapely.GeometryType.POLYGON
+    if closed.any():
+        keep = np.ones(len(hull), bool)
+        keep[(np.cumsum(sizes) - 1)[closed]] = False
+        hull, sizes = hull[keep], sizes - closed
+    out[filled] = _calipers(hull, sizes)
     return out
 
 
