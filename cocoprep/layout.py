@@ -32,7 +32,7 @@ RECORD_VERSION = 1
 LOCKS = ".cocoprep"
 
 _PATTERNS = {"pose": ("person_keypoints_*.json",), "segment": ("instances_*.json",)}
-_PATTERNS["detect"] = _PATTERNS["segment"]
+_PATTERNS["detect"] = _PATTERNS["obb"] = _PATTERNS["segment"]
 #: File names of labelling tools that carry no split: the split is their folder's name.
 _NO_SPLIT = ("_annotations.coco", "_annotations", "annotations", "result")
 _SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
