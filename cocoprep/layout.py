@@ -324,5 +324,6 @@ def record_splits(
             list(merged),
             name=yaml_name,
             keypoint_names=keypoint_names,
+            task=task,
         )
     return path, yaml_path

@@ -13,6 +13,7 @@ from pycocotools import mask as mask_utils
 
 from cocoprep.cli import main
 from cocoprep.converter import convert
+from cocoprep.yamlfile import write_root_yaml
 
 from builders import coco, image, polygon_annotation, square, write
 
@@ -47,6 +48,11 @@ def test_obb_golden_rows_clipping_multipart_and_boxes(tmp_path):
     assert totals["boxes_as_polygons"] == 1
     assert totals["degenerate_replaced"] == 1
     assert json.loads((tmp_path / "out/cocoprep.json").read_text())["task"] == "obb"
+    yaml_text = (tmp_path / "out/coco.yaml").read_text()
+    assert yaml_text.splitlines()[1] == (
+        "# Oriented boxes (task obb): train an OBB model on it, e.g. yolo11n-obb.pt"
+    )
+    assert write_root_yaml(tmp_path / "out").path.read_text() == yaml_text  # cocoprep yaml
 
 
 def test_obb_drops_an_object_with_neither_outline_nor_usable_box(tmp_path):
