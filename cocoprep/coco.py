@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import mmap
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -309,6 +309,20 @@ def _image_columns(
     )
 
 
+def first_repeat(keys: Iterable[Hashable]) -> tuple[int, int] | None:
+    """The positions of the first key seen twice (the earlier one first), or None.
+
+    >>> first_repeat(["a", "b", "a"]), first_repeat(["a"])
+    ((0, 2), None)
+    """
+    first: dict[Hashable, int] = {}
+    for i, key in enumerate(keys):
+        j = first.setdefault(key, i)
+        if j != i:
+            return j, i
+    return None
+
+
 def _relpaths(
     images: list[dict[str, Any]], split: str, path: Path, base: str
 ) -> tuple[StringColumn, int]:
@@ -320,17 +334,15 @@ def _relpaths(
         msg = f"{path}: {error.message}"
         raise InputError(msg, path=path) from None
     reduced = sum(r for _, r in pairs)
-    if reduced:
-        first: dict[str, int] = {}
-        for i, (rel, _) in enumerate(pairs):
-            j = first.setdefault(rel, i)
-            if j != i:
-                msg = (
-                    f"{path}: images {images[j].get('file_name')!r} and "
-                    f"{images[i].get('file_name')!r} both become {rel!r} (paths outside the "
-                    "images folder are reduced to their name); rename one of them"
-                )
-                raise InputError(msg, path=path)
+    repeat = first_repeat([rel for rel, _ in pairs]) if reduced else None
+    if repeat is not None:
+        j, i = repeat
+        msg = (
+            f"{path}: images {images[j].get('file_name')!r} and "
+            f"{images[i].get('file_name')!r} both become {pairs[i][0]!r} (paths outside the "
+            "images folder are reduced to their name); rename one of them"
+        )
+        raise InputError(msg, path=path)
     return StringColumn(rel for rel, _ in pairs), reduced
 
 

@@ -134,16 +134,13 @@ def check_label_names(source: str, paths: coco.StringColumn) -> None:
     stems = _EXTENSION.sub("", paths.text).split("\n")[:-1]
     if len(set(stems)) == len(stems):
         return
-    first: dict[str, int] = {}
-    for i, stem in enumerate(stems):
-        j = first.setdefault(stem, i)
-        if j != i:
-            msg = (
-                f"{source}: images {paths[j]} and {paths[i]} would share one label file "
-                f"({stem}.txt): Ultralytics finds labels by the image path without its "
-                "extension; rename one of them"
-            )
-            raise InputError(msg, path=source)
+    j, i = coco.first_repeat(stems) or (0, 0)
+    msg = (
+        f"{source}: images {paths[j]} and {paths[i]} would share one label file "
+        f"({stems[i]}.txt): Ultralytics finds labels by the image path without its "
+        "extension; rename one of them"
+    )
+    raise InputError(msg, path=source)
 
 
 def image_sources(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cocoprep import classmap, coco, layout, sources
+from cocoprep import classmap, coco, layout, outputs, sources
 from cocoprep.categories import file_categories
 from cocoprep.datasetyaml import keypoint_names_of, split_keys, write_dataset_yaml
 from cocoprep.errors import ConflictError, InputError
@@ -232,6 +232,7 @@ def write_root_yaml(
         msg = f"{root}: no such folder (expected a dataset root made by cocoprep convert)"
         raise InputError(msg)
     name = name if name.endswith((".yaml", ".yml")) else f"{name}.yaml"
+    outputs.check_file_name(name, "name", (".yaml", ".yml"))
     splits = find_splits(root)
     if not splits:
         msg = (

@@ -31,6 +31,7 @@ from cocoprep.checks.rings import MIN_AREA_NORMALISED, MIN_AREA_PX
 from cocoprep.checks.validate import target_kind
 from cocoprep.errors import InputError, UnsafePathError
 from cocoprep.fileio import write_atomic
+from cocoprep.outputs import same_file
 
 log = logging.getLogger("cocoprep")
 
@@ -430,7 +431,7 @@ def _output(target: Path, out: str | os.PathLike | None, in_place: bool) -> Path
         raise InputError(msg, path=target, params=["fix", "in_place"])
     out = Path(out)
     source, dest = target.resolve(), out.resolve()
-    if dest == source:
+    if same_file(out, target):  # (through links too)
         msg = (
             f"{out}: expected an output other than the input it repairs ({{fix}}), found the "
             "input itself; pass {in_place} to repair it in place"
