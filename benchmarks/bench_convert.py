@@ -12,9 +12,9 @@ Examples::
 
     python benchmarks/bench_convert.py                      # 5k 30k 118k 236k, segment
     python benchmarks/bench_convert.py --scales 118k --task detect
-    python benchmarks/bench_convert.py --scales 118k --task segment,obb --tools cocoprep
     python benchmarks/bench_convert.py --shape objects365   # 1.74 M images, detect, cocoprep
     python benchmarks/bench_convert.py --scales 5k --validate
+    python benchmarks/bench_convert.py --scales 118k --task segment,obb --tools cocoprep
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # the sibling script, not an installed package
 
 SCALES = {"5k": 5_000, "30k": 30_000, "118k": 118_287, "236k": 236_574}
+TASKS = ("segment", "detect", "obb")
 # The python of a venv with Ultralytics installed (never a dependency of cocoprep).
 DEFAULT_ULTRALYTICS = Path(os.environ.get("ULTRALYTICS_PYTHON", "ultra-venv/bin/python"))
 ULTRALYTICS_SNIPPET = (
@@ -244,16 +245,18 @@ def cost_curve(rows: list[dict], small: str, large: str) -> list[str]:
     return out
 
 
-def task_ratios(rows: list[dict], labels: list[str], task: str, peer: str) -> list[str]:
-    """cocoprep's time for ``task`` over ``peer``'s at each scale."""
-    wall = {r["what"]: r["wall"] for r in rows if r["tool"] == "cocoprep" and r["returncode"] == 0}
-    lines = []
-    for label in labels:
-        a, b = wall.get(f"{label} {task}"), wall.get(f"{label} {peer}")
-        if a and b:
-            line = f"cocoprep {label}: {task} / {peer} = {a / b:.2f}x ({a:.2f} s / {b:.2f} s)"
-            lines.append(line)
-    return lines
+def task_ratios(rows: list[dict], tasks: list[str]) -> list[str]:
+    """``obb / segment = 1.10x time`` per scale for cocoprep, when both tasks ran."""
+    out = []
+    if not {"segment", "obb"} <= set(tasks):
+        return out
+    wall = {r["what"]: r["wall"] for r in rows if r["tool"] == "cocoprep"}
+    for what, seconds in wall.items():
+        scale, _, task = what.partition(" ")
+        if task == "obb" and f"{scale} segment" in wall:
+            ratio = seconds / wall[f"{scale} segment"]
+            out.append(f"cocoprep {scale}: obb / segment = {ratio:.2f}x time")
+    return out
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -268,7 +271,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--task",
         default=None,
-        help="comma list of segment, detect, obb (Ultralytics: no obb); each run in turn",
+        help="comma list of segment,detect,obb, each run at every scale (default: segment; "
+        "objects365: detect); Ultralytics converts segment and detect only",
     )
     parser.add_argument("--shape", choices=["coco", "objects365"], default="coco")
     parser.add_argument("--seed", type=int, default=0)
@@ -300,9 +304,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     objects365 = args.shape == "objects365"
     args.tasks = (args.task or ("detect" if objects365 else "segment")).split(",")
-    unknown = set(args.tasks) - {"segment", "detect", "obb"}
+    unknown = sorted(set(args.tasks) - set(TASKS))
     if unknown:
-        parser.error(f"--task: unknown {', '.join(sorted(unknown))}")
+        parser.error(f"--task: expected some of {', '.join(TASKS)}, found {', '.join(unknown)}")
     scales = args.scales or ("1742289" if objects365 else ",".join(SCALES))
     args.scales = [(s, SCALES.get(s) or int(s)) for s in scales.split(",")]
     tools = (args.tools or ("cocoprep" if objects365 else "cocoprep,ultralytics")).split(",")
@@ -333,12 +337,12 @@ def main(argv: list[str] | None = None) -> int:
         ann = dataset(args.data_dir, args.shape, images, args.seed)
         annotations = generate.default_annotations(args.shape, images)
         for task in ["validate"] if args.validate else args.tasks:
+            what = f"{label} {task}"
             for tool in tools:
-                if tool == "ultralytics" and task == "obb":
-                    continue  # convert_coco writes no oriented boxes
-                what = f"{label} {task}"
                 if args.validate:
                     m, files = measure([*args.cocoprep_cmd, "validate", str(ann)]), 0
+                elif tool == "ultralytics" and task == "obb":
+                    continue  # convert_coco writes no oriented boxes
                 else:
                     out = outputs / f"{tool}-{args.shape}-{images}-{task}"
                     m, files = run_tool(tool, ann, out, task=task, shape=args.shape, args=args)
@@ -350,13 +354,13 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(outputs, ignore_errors=True)
     print(format_table(rows))
     labels = [label for label, _ in args.scales]
+    steps = ["validate"] if args.validate else args.tasks
     if "118k" in labels and "236k" in labels:
-        for step in ["validate"] if args.validate else args.tasks:
+        for step in steps:
             for line in cost_curve(rows, f"118k {step}", f"236k {step}"):
                 print(line)
-    if not args.validate and {"obb", "segment"} <= set(args.tasks):
-        for line in task_ratios(rows, labels, "obb", "segment"):
-            print(line)
+    for line in task_ratios(rows, steps):
+        print(line)
     if args.json:
         args.json.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
     return 0

@@ -1,81 +1,77 @@
-"""Does Ultralytics read cocoprep's oriented boxes? Convert real COCO with ``--task obb``, then
-load the labels with Ultralytics' own ``YOLODataset(task="obb")`` and count what it rejects.
+"""Check that Ultralytics reads cocoprep's oriented boxes: ``YOLODataset(task="obb")`` over every
+split of a root converted with ``cocoprep convert ... --task obb --images DIR``.
 
-Run with the comparison venv (Ultralytics installed, never a cocoprep dependency); cocoprep runs
-as a subprocess of ``--cocoprep-python``::
+Run it with the python of a venv that has Ultralytics (never a dependency of cocoprep). Prints,
+per split, Ultralytics' own scan counts (found, missing, empty, corrupt), the instances it read
+against the rows on disk, and the ``xywhr`` boxes of one sample; exits 1 on any corrupt label or
+lost instance. ``--convert ANNOTATIONS --images DIR`` converts first, with ``--cocoprep-cmd``.
 
-    /work/uvenv/bin/python benchmarks/ultralytics_obb.py --coco ../shared/data/coco-mini
+Example::
 
-Prints the images, instances and corrupt labels Ultralytics counted, and checks that each
-instance comes out as a finite ``xywhr`` box of positive size.
+    python -m cocoprep convert ../shared/data/coco-mini/annotations/instances_val2017.json \\
+        --root /tmp/obb-mini --task obb --images ../shared/data/coco-mini/images/val2017
+    ultra-venv/bin/python benchmarks/ultralytics_obb.py /tmp/obb-mini
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
+import shlex
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-import numpy as np
 
+def check_split(root: Path, split: str, names: dict[int, str]) -> tuple[bool, str]:
+    """Load one split as Ultralytics trains on it; (all good, a report line)."""
+    from ultralytics.data.dataset import YOLODataset
+    from ultralytics.data.utils import load_dataset_cache_file
 
-def convert(coco: Path, split: str, root: Path, python: str) -> None:
-    """``cocoprep convert --task obb`` with the images linked in."""
-    ann = coco / "annotations" / f"instances_{split}.json"
-    cmd = [python, "-m", "cocoprep", "convert", str(ann), "--root", str(root), "--task", "obb"]
-    cmd += ["--images", str(coco / "images" / split), "--quiet"]
-    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
-
-
-def load(root: Path, split: str):
-    """Ultralytics' dataset over the converted split, as training builds it."""
-    from ultralytics.cfg import get_cfg
-    from ultralytics.data import YOLODataset
-    from ultralytics.data.utils import check_det_dataset
-
-    data = check_det_dataset(str(root / "coco.yaml"))
-    cfg = get_cfg(overrides={"task": "obb", "imgsz": 640})
-    return YOLODataset(
-        img_path=str(root / f"{split}.txt"), data=data, task="obb", hyp=cfg, augment=False
+    images = root / "images" / split
+    dataset = YOLODataset(
+        img_path=str(images), data={"names": names, "channels": 3}, task="obb", augment=False
     )
+    cache = load_dataset_cache_file(Path(dataset.label_files[0]).parent.with_suffix(".cache"))
+    found, missing, empty, corrupt, total = cache["results"]
+    read = sum(len(label["cls"]) for label in dataset.labels)
+    rows = sum(len(Path(f).read_text().splitlines()) for f in dataset.label_files)
+    sample = next(i for i, label in enumerate(dataset.labels) if len(label["cls"]))
+    boxes = dataset[sample]["bboxes"]
+    line = (
+        f"{split}: {total} images, found {found}, missing {missing}, empty {empty}, "
+        f"corrupt {corrupt}; instances read {read} of {rows} rows; sample bboxes "
+        f"{tuple(boxes.shape)} (xywhr), angles {float(boxes[:, 4].min()):.3f}.."
+        f"{float(boxes[:, 4].max()):.3f} rad"
+    )
+    return corrupt == 0 and read == rows and boxes.shape[1] == 5, line
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Convert, load, report; non-zero exit when Ultralytics rejects a label or a box is off."""
+    """Convert when asked, then check every split of the root."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--coco", type=Path, default=Path("../shared/data/coco-mini"))
-    parser.add_argument("--split", default="val2017")
-    parser.add_argument("--cocoprep-python", default="/work/venv/bin/python")
+    parser.add_argument("root", type=Path, help="a root converted with --task obb")
+    parser.add_argument("--convert", type=Path, help="COCO annotations to convert first")
+    parser.add_argument("--images", type=Path, help="their images (convert --images)")
+    parser.add_argument(
+        "--cocoprep-cmd", type=shlex.split, default=["cocoprep"], help="how to run cocoprep"
+    )
     args = parser.parse_args(argv)
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "obb"
-        for split in dict.fromkeys(["train2017", args.split]):  # the yaml needs a train key
-            convert(args.coco.resolve(), split, root, args.cocoprep_python)
-        dataset = load(root, args.split)
-        cache = dataset.cache_labels(Path(tmp) / "again.cache")  # found, missing, empty, corrupt
-        found, missing, empty, corrupt, _ = cache["results"]
-        labels = (root / "labels" / args.split).glob("*.txt")
-        rows = sum(len(p.read_text().splitlines()) for p in labels)
-        boxes = bad = 0
-        for i in range(len(dataset)):
-            xywhr = dataset[i]["bboxes"].numpy()
-            assert xywhr.ndim == 2 and xywhr.shape[1] == 5, xywhr.shape
-            boxes += len(xywhr)
-            bad += int((~np.isfinite(xywhr).all(1) | (xywhr[:, 2:4] <= 0).any(1)).sum())
-        instances = sum(len(label["cls"]) for label in dataset.labels)
-        print(
-            f"ultralytics {__import__('ultralytics').__version__}: {found} label files found, "
-            f"{missing} missing, {empty} empty, {corrupt} corrupt"
-        )
-        print(
-            f"label rows {rows}, instances loaded {instances}, xywhr boxes yielded {boxes} "
-            f"({bad} of zero size or not finite)"
-        )
-        return 0 if corrupt == 0 and instances == rows == boxes and not bad else 1
+    if args.convert:
+        command = [*args.cocoprep_cmd, "convert", str(args.convert), "--root", str(args.root)]
+        command += ["--task", "obb", "-q"] + (["--images", str(args.images)] if args.images else [])
+        subprocess.run(command, check=True)
+    record = json.loads((args.root / "cocoprep.json").read_text())
+    if record.get("task") != "obb":
+        print(f"{args.root}: converted for task {record.get('task')!r}, not obb", file=sys.stderr)
+        return 1
+    names = {i: c["name"] for i, c in enumerate(record["classes"])}
+    good = True
+    for split in record["splits"]:
+        ok, line = check_split(args.root, split, names)
+        print(line)
+        good &= ok
+    return 0 if good else 1
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from cocoprep.errors import InputError
 from cocoprep.fileio import write_atomic
 
 SPLIT_KEYS = ("train", "val", "test")
+#: A comment line for datasets whose rows only one kind of Ultralytics model reads.
+TASK_NOTES = {"obb": "# Oriented boxes (task obb): train an OBB model on it, e.g. yolo11n-obb.pt\n"}
 
 
 def split_keys(splits: Sequence[str]) -> dict[str, list[str]]:
@@ -66,11 +68,11 @@ def dataset_yaml(
     download: str | None = None,
     task: str | None = None,
 ) -> str:
-    """The text of a dataset yaml for ``root`` (see the module docstring). ``task: obb`` is
-    written for oriented boxes, whose 8-number rows would otherwise read as polygons.
+    """The text of a dataset yaml for ``root`` (see the module docstring).
 
     ``splits`` are split names, each pointing at its list file ``<split>.txt``, or
-    ``{split: path relative to root}`` as :func:`find_splits` returns them.
+    ``{split: path relative to root}`` as :func:`find_splits` returns them. An obb ``task``
+    says so in a comment (Ultralytics reads no task key from a dataset yaml).
     """
     paths = dict(splits) if isinstance(splits, Mapping) else {s: f"{s}.txt" for s in splits}
     data: dict = {"path": str(root.resolve())}
@@ -80,10 +82,9 @@ def dataset_yaml(
     if keypoint_names:
         data["kpt_shape"] = [len(keypoint_names), 3]
         data["flip_idx"] = flip_index(keypoint_names)
-    if task == "obb":
-        data["task"] = task
     data["names"] = dict(names)
     text = "# Written by cocoprep; regenerate with: cocoprep yaml " + str(root) + "\n"
+    text += TASK_NOTES.get(task or "", "")
     for key, value in data.items():
         # Lists inline ([17, 3]), the names one per line, as in Ultralytics' own yamls.
         flow = None if isinstance(value, list) else False
@@ -138,12 +139,11 @@ class DatasetSpec:
     nc: int | None
     splits: dict[str, list[Path]]
     kpt_shape: tuple[int, int] | None = None
-    task: str | None = None
 
 
 def read_dataset_yaml(path: str | os.PathLike) -> DatasetSpec:
     """Read an Ultralytics dataset yaml (``path``, ``train``/``val``/``test``, ``names``, ``nc``,
-    ``kpt_shape``, ``task``). A relative ``path`` is taken relative to the yaml's folder."""
+    ``kpt_shape``). A relative ``path`` is taken relative to the yaml's folder."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -170,10 +170,7 @@ def read_dataset_yaml(path: str | os.PathLike) -> DatasetSpec:
         splits[key] = [p if p.is_absolute() else root / p for p in map(Path, map(str, entries))]
     kpt = data.get("kpt_shape")
     kpt_shape = (int(kpt[0]), int(kpt[1])) if isinstance(kpt, list) and len(kpt) == 2 else None
-    task = data.get("task") if isinstance(data.get("task"), str) else None
-    return DatasetSpec(
-        yaml=path, root=root, names=names, nc=nc, splits=splits, kpt_shape=kpt_shape, task=task
-    )
+    return DatasetSpec(yaml=path, root=root, names=names, nc=nc, splits=splits, kpt_shape=kpt_shape)
 
 
 def _names(value: Any, path: Path) -> dict[int, str]:

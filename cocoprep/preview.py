@@ -123,10 +123,8 @@ def draw_labels(
     *,
     kpt_shape: tuple[int, int] | None = None,
     skeleton: Sequence[tuple[int, int]] = (),
-    obb: bool = False,
 ) -> Image.Image:
-    """``image`` (RGB) with the YOLO label rows of ``label_text`` drawn on it; ``obb``: the rows
-    are oriented boxes (4 corners), outlined like boxes."""
+    """``image`` (RGB) with the YOLO label rows of ``label_text`` drawn on it."""
     from PIL import Image, ImageDraw
 
     from cocoprep import geometry, yolo
@@ -136,7 +134,7 @@ def draw_labels(
     draw = ImageDraw.Draw(overlay)
     font = _font(image.size[1])
     scale = np.array(image.size, np.float64)
-    kinds = yolo.row_kinds(rows.counts, kpt_shape, obb)
+    kinds = yolo.row_kinds(rows.counts, kpt_shape)
     captions = []
     for r, kind in enumerate(kinds):
         index = int(rows.classes[r])
@@ -150,10 +148,6 @@ def draw_labels(
             for part in parts:
                 _polygon(draw, part, rgb, fill=len(parts) == 1)
             corner = ring.min(axis=0)
-        elif kind == yolo.OBB:
-            corners = values.reshape(4, 2) * scale
-            _polygon(draw, corners, rgb, fill=False)
-            corner = corners.min(axis=0)
         elif kind in (yolo.BOX, yolo.POSE):
             cx, cy, w, h = values[:4] * np.tile(scale, 2)
             corner = np.array([cx - w / 2, cy - h / 2])
@@ -352,7 +346,6 @@ def preview(
     if record and record.get("task") == "pose" and record.get("keypoints"):
         kpt_shape = (len(record["keypoints"]), 3)
     skeleton: Sequence[tuple[int, int]] = COCO_SKELETON if kpt_shape == (17, 3) else ()
-    obb = bool(record) and record.get("task") == "obb"
 
     relpaths = [_relpath(root, image) for image in chosen]
     sources: dict[str, list[dict[str, Any]]] = {}
@@ -379,7 +372,7 @@ def preview(
             raise InputError(msg) from None
         label = yolo.label_path_of(image_path)
         text = label.read_bytes() if label.is_file() else b""
-        panel = draw_labels(image, text, names, kpt_shape=kpt_shape, skeleton=skeleton, obb=obb)
+        panel = draw_labels(image, text, names, kpt_shape=kpt_shape, skeleton=skeleton)
         if annotations is not None:
             coco_panel = draw_coco(image, sources.get(rel, []), classes, skeleton=skeleton)
             panel = side_by_side(panel, coco_panel)

@@ -332,11 +332,14 @@ def _rows(annotations: list[Any], kept, image_pos, classes, ctx: RowContext, cou
         kept = kept[ok]
         widths, heights = widths[ok], heights[ok]
 
-    if ctx.task in ("segment", "obb"):
-        values_of = _segment_values if ctx.task == "segment" else _obb_values
-        keep_rows, values, npoints = values_of(anns, boxes, widths, heights, ctx, counts)
+    if ctx.task == "segment":
+        keep_rows, values, npoints = _segment_values(anns, boxes, widths, heights, ctx, counts)
         classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
         text, ends = numbers.format_rows(classes, values, npoints * 2, "g")
+    elif ctx.task == "obb":
+        keep_rows, values = _obb_values(anns, boxes, widths, heights, ctx, counts)
+        classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
+        text, ends = numbers.format_rows(classes, values, np.full(len(classes), 8), "g")
     else:
         values, nvalues, keep_rows = _box_values(anns, boxes, widths, heights, ctx, counts)
         classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
@@ -426,13 +429,14 @@ def _box_ring(box: np.ndarray) -> list[float]:
     return [x, y, x + w, y, x + w, y + h, x, y + h]
 
 
-def _outline_values(anns, widths, heights, ctx: RowContext, counts: Counter, merge: bool):
-    """Each annotation's outline in pixels: its coordinates, one after another, their counts and
-    the rows without any segmentation; the parts of a multi-part object merged into one ring
-    (``merge``) or just concatenated."""
+def _outline_points(anns, widths, heights, ctx: RowContext, counts: Counter, bridge: bool):
+    """Each annotation's outline points in pixels, concatenated: ``(values, lengths,
+    no_outline)``, ``lengths`` in numbers (2 per point), ``no_outline`` the annotations without
+    any segmentation (no points). The parts of a multi-part polygon are merged into one ring
+    (``bridge``) or only concatenated."""
     buffers, lengths = [], []
     multipart: dict[int, list[np.ndarray]] = {}  # row: parts, merged together below
-    no_outline = []  # rows without any segmentation: their box is what they are
+    no_outline = []
     for i, ann in enumerate(anns):
         seg = ann.get("segmentation")
         if type(seg) in _SEQUENCES and len(seg) == 1 and type(part := seg[0]) in _SEQUENCES:
@@ -442,17 +446,17 @@ def _outline_values(anns, widths, heights, ctx: RowContext, counts: Counter, mer
                 raise _fail(ctx, ann, "segmentation coordinates must be numbers") from None
             lengths.append(len(part))
             continue
-        # No usable outline gives an empty row, which the degenerate rule below turns into the box.
         parts = _outline_parts(ann, seg, ctx, heights[i], widths[i], counts)
         if not parts and (seg is None or not len(seg)):
             no_outline.append(i)
-        if len(parts) > 1 and merge:
+        if len(parts) > 1:
             multipart[i] = parts
-        ring = np.concatenate(parts) if parts and not multipart.get(i) else np.empty(0)
+        ring = parts[0] if len(parts) == 1 else np.empty(0)
         buffers.append(ring.tobytes())
         lengths.append(ring.size)
     # Non-finite coordinates survive the merge and are caught with the chunk's values.
-    for i, ring in zip(multipart, geometry.merge_many(list(multipart.values())), strict=True):
+    join = geometry.merge_many if bridge else lambda polygons: map(np.concatenate, polygons)
+    for i, ring in zip(multipart, join(list(multipart.values())), strict=True):
         buffers[i] = ring.tobytes()
         lengths[i] = ring.size
     values = np.frombuffer(b"".join(buffers), np.float64)
@@ -474,9 +478,24 @@ def _outline_values(anns, widths, heights, ctx: RowContext, counts: Counter, mer
     return values, lengths, no_outline
 
 
+def _obb_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
+    """Normalised oriented-box corners (:func:`cocoprep.rectangles.oriented_boxes`) of every
+    outline point of each annotation, one row of 8 numbers per kept annotation."""
+    values, lengths, no_outline = _outline_points(anns, widths, heights, ctx, counts, False)
+    points = values.reshape(-1, 2)
+    corners, boxed, keep = rectangles.oriented_boxes(points, lengths // 2, boxes, widths, heights)
+    without = np.zeros(len(anns), bool)
+    without[no_outline] = True
+    counts["boxes_as_polygons"] += int((boxed & without).sum())
+    counts["degenerate_replaced"] += int((boxed & ~without).sum())
+    counts["degenerate_dropped"] += int((~keep).sum())
+    return keep, corners[keep].ravel()
+
+
 def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
     """Normalised, clipped ring coordinates, one row per kept annotation."""
-    values, lengths, no_outline = _outline_values(anns, widths, heights, ctx, counts, merge=True)
+    # No usable outline gives an empty row, which the degenerate rule below turns into the box.
+    values, lengths, no_outline = _outline_points(anns, widths, heights, ctx, counts, True)
     npoints = lengths // 2
     points = np.repeat(np.stack([widths, heights], axis=1).astype(np.float64), npoints, axis=0)
     np.divide(values.reshape(-1, 2), points, out=points)
@@ -494,35 +513,6 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
     else:
         keep = np.ones(len(npoints), bool)
     return keep, points.ravel(), npoints[keep]
-
-
-def _obb_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
-    """Normalised corners of each object's minimum-area rectangle (every point of every part),
-    clipped to the image; the box's where it has no outline, or where the rectangle's corners
-    are not four distinct points."""
-    values, lengths, _ = _outline_values(anns, widths, heights, ctx, counts, merge=False)
-    corners = rectangles.min_area_rectangles(values, lengths // 2)
-    x, y, w, h = boxes.T
-    box_corners = np.stack([x, y, x + w, y, x + w, y + h, x, y + h], axis=1).reshape(-1, 4, 2)
-    no_outline = lengths == 0
-    counts["obb_from_box"] = int((no_outline & ~np.isnan(boxes[:, 0])).sum())
-    corners[no_outline] = box_corners[no_outline]
-    scale = np.stack([widths, heights], axis=1)[:, None, :]
-    corners = np.clip(corners / scale, 0.0, 1.0)
-    keep = _four_distinct(corners)
-    retry = np.flatnonzero(~keep & ~no_outline)
-    if len(retry):
-        corners[retry] = np.clip(box_corners[retry] / scale[retry], 0.0, 1.0)
-        keep[retry] = _four_distinct(corners[retry])
-        counts["degenerate_replaced"] += int(keep[retry].sum())
-    counts["degenerate_dropped"] += int((~keep).sum())
-    return keep, corners[keep].ravel(), np.full(int(keep.sum()), 4)
-
-
-def _four_distinct(corners: np.ndarray) -> np.ndarray:
-    """Per ``(4, 2)`` rectangle: are its corners four points apart at output precision?"""
-    pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
-    return np.logical_and.reduce([_apart(corners[:, a], corners[:, b]) for a, b in pairs])
 
 
 def _has_three_distinct(points: np.ndarray, npoints: np.ndarray) -> np.ndarray:

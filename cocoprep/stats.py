@@ -350,8 +350,7 @@ def coco_stats(
 
 def label_facts(paths: Sequence[str], kpt_count: int | None) -> Facts:
     """Facts of the label files ``paths`` (missing files are background images); the image of a
-    row is the position of its file in ``paths``. ``kpt_count`` is the numbers per pose row, or 8
-    in an oriented-box root: rows of that length are instances but no polygons.
+    row is the position of its file in ``paths``. ``kpt_count`` is the numbers per pose row.
 
     Only polygon rows with a repeated vertex can hold several parts, so only those are split.
     """
@@ -418,8 +417,6 @@ def root_stats(
     kpt_count = None
     if record and record.get("task") == "pose" and record.get("keypoints"):
         kpt_count = 4 + 3 * len(record["keypoints"])
-    if record and record.get("task") == "obb":
-        kpt_count = 8  # the 4 corners of an oriented box
     results = []
     for split, entry in yamlfile.find_splits(root).items():
         paths, missing, source = _split_labels(root, split, entry)

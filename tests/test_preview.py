@@ -130,13 +130,12 @@ def test_boxes_and_unknown_rows() -> None:
     assert drawn.getpixel((100, 75)) == GRAY  # boxes are not filled
 
 
-def test_oriented_boxes_are_outlined() -> None:
+def test_obb_rows_are_drawn_as_their_rectangle() -> None:
     image = Image.new("RGB", (W, H), GRAY)
-    diamond = b"0 0.5 0.1 0.7 0.5 0.5 0.9 0.3 0.5\n0 0.1 0.1 0.2 0.2\n"  # the second: 4 numbers
-    drawn = draw_labels(image, diamond, {}, obb=True)
-    assert drawn.getpixel((int(0.3 * W) + 1, int(0.5 * H))) != GRAY  # the left corner
-    assert drawn.getpixel((W // 2, H // 2)) == GRAY  # not filled
-    assert drawn.getpixel((int(0.2 * W), int(0.1 * H))) == GRAY  # a 4-number row: not drawn
+    drawn = draw_labels(image, b"0 0.5 0.1 0.75 0.5 0.5 0.9 0.25 0.5\n", {0: "a"})
+    assert drawn.getpixel((100, 75)) not in (GRAY, (255, 56, 56))  # filled, see-through
+    assert drawn.getpixel((125, 45)) == (255, 56, 56)  # on the edge from the top corner
+    assert drawn.getpixel((60, 20)) == GRAY  # outside the diamond, inside its box
 
 
 def test_mosaic_layout() -> None:

@@ -276,15 +276,11 @@ def test_coco_mini(coco_mini: Path) -> None:
     assert (val.total.crowd, val.total.multipart) == (5, 38)
 
 
-def test_an_obb_root_counts_oriented_boxes_as_instances_not_polygons(tmp_path: Path) -> None:
-    data = random_coco(3)
-    _, split = expected_counts(data)
-    root = tmp_path / "root"
-    convert([write_json(tmp_path / "instances_train2017.json", data)], root, task="obb")
-    (train,) = stats(root).splits
-    assert train.total.instances == split["instances"]
-    assert (train.total.multipart, train.total.vertices_mean, train.total.vertices_max) == (
-        0,
-        None,
-        None,
-    )
+def test_obb_root_counts_one_four_corner_row_per_object(coco_mini: Path, tmp_path: Path) -> None:
+    source = coco_mini / "annotations" / "instances_val2017.json"
+    convert([source], tmp_path, task="obb")
+    (val,) = stats(tmp_path).splits
+    (coco_val,) = stats(source).splits
+    assert val.total.instances == coco_val.total.instances == 619
+    assert [c.instances for c in val.classes] == [c.instances for c in coco_val.classes]
+    assert (val.total.multipart, val.total.vertices_mean, val.total.vertices_max) == (0, 4.0, 4)

@@ -212,17 +212,3 @@ def test_ultralytics_loads_it(converted: Path) -> None:
     utils = pytest.importorskip("ultralytics.data.utils")
     data = utils.check_det_dataset(str(write_root_yaml(converted).path))
     assert Path(data["val"]).is_file() and data["nc"] == 2
-
-
-def test_the_yaml_of_an_obb_root_says_obb(tmp_path):
-    from cocoprep.converter import convert
-    from cocoprep.datasetyaml import read_dataset_yaml
-    from cocoprep.yamlfile import write_root_yaml
-
-    from builders import coco, image, polygon_annotation, square, write
-
-    data = coco([image(1)], [polygon_annotation(1, 1, 1, square(1, 1, 9))])
-    convert([write(tmp_path / "instances_val.json", data)], tmp_path / "root", task="obb")
-    (tmp_path / "root/coco.yaml").unlink()
-    result = write_root_yaml(tmp_path / "root")
-    assert result.task == "obb" and read_dataset_yaml(result.path).task == "obb"

@@ -13,9 +13,9 @@ measured:
   it the column is empty and the report says so. Pillow's ``ImageDraw.polygon`` fills
   differently and is no substitute.
 
-In a root converted with ``--task obb`` the rows are oriented boxes: ``iou`` is then the
-rectangle's IoU with the mask, what choosing obb over segment costs; ``iou_trainer`` is not
-measured (OBB training rasterises no mask).
+In a root converted with ``--task obb`` (its record says so) the rows are oriented boxes, and
+the IoUs are those of each object's rectangle with its mask: how much an OBB model's target
+differs from the object, to choose between obb and segment.
 """
 
 from __future__ import annotations
@@ -41,8 +41,6 @@ OPENCV_MISSING = (
     "OpenCV is not installed: the trainer's raster (cv2.fillPoly) IoU was skipped; "
     "pip install 'cocoprep[fidelity]' to measure it"
 )
-
-OBB_NOTE = "oriented boxes: IoU of each rectangle with its mask; no training raster to measure"
 
 
 @dataclass(frozen=True)
@@ -175,7 +173,7 @@ def _source_rle(ann: dict[str, Any], height: int, width: int) -> Any:
 
 
 def _ring_of(values: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Pixel ring of a polygon or oriented-box row (a box row becomes its four corners)."""
+    """Pixel ring of a polygon row (a box row becomes its four corners)."""
     if len(values) == 4:
         cx, cy, w, h = values
         values = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy - h / 2,
@@ -228,15 +226,13 @@ def fidelity(
     # simply unmatched expectations when they do not.
     task = "obb" if record is not None and record.get("task") == "obb" else "segment"
     expected = _expected_rows(anns, row_context(coco_file, class_map, task, True))
-    cv2 = _opencv() if task == "segment" else None
+    cv2 = _opencv()
     report = FidelityReport(
         labels=str(labels_dir),
         annotations=str(coco_file.path),
         names=dict(enumerate(class_map.names)),
     )
-    if task == "obb":
-        report.notes.append(OBB_NOTE)
-    elif cv2 is None:
+    if cv2 is None:
         report.notes.append(OPENCV_MISSING)
     images = coco_file.images
     with bar(progress, total=len(images), desc="fidelity", unit="image") as shown:

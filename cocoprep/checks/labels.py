@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cocoprep import geometry, layout, yolo
+from cocoprep import geometry, layout, rectangles, yolo
 from cocoprep.checks.report import Finding, finding
 from cocoprep.checks.rings import MIN_AREA_NORMALISED, check_rings, segment_sums
 from cocoprep.parallel import run_in_order
@@ -29,7 +29,7 @@ class LabelContext:
 
     nc: int | None = None
     kpt_shape: tuple[int, int] | None = None
-    obb: bool = False  # rows are oriented boxes: 4 corners
+    obb: bool = False  # rows are oriented boxes (the root's record says task obb)
 
 
 def check_label_rows(rows: yolo.LabelRows, file: str, ctx: LabelContext) -> list[Finding]:
@@ -70,23 +70,16 @@ def check_label_batch(
     finite = _check_values(rows, ctx, add)
     kinds = yolo.row_kinds(rows.counts, ctx.kpt_shape, ctx.obb)
     _check_shapes(rows, of, kinds, len(files), ctx, add)
-    obbs = np.flatnonzero((kinds == yolo.OBB) & finite)
-    if len(obbs):
-        _check_corners(rows, obbs, add)
     polygons = np.flatnonzero((kinds == yolo.POLYGON) & finite & integral)
     if len(polygons):
         _check_label_rings(rows, polygons, add)
+    boxes = np.flatnonzero((kinds == yolo.OBB) & finite)
+    take = rows.starts[boxes, None] + np.arange(8)
+    corners = rows.values[take].reshape(-1, 4, 2)
+    for r in boxes[~rectangles.distinct_corners(corners)].tolist():
+        add(8, r, "obb-corners", "two corners are the same point (at 6 decimals); drop the row")
     found.sort(key=lambda item: item[:2])
     return [finding(kind, files[f], message, line=line) for f, _, kind, line, message in found]
-
-
-def _check_corners(rows: yolo.LabelRows, obbs: np.ndarray, add: Add) -> None:
-    """Oriented boxes whose four corners are not four distinct points."""
-    corners = rows.values[rows.starts[obbs, None] + np.arange(8)].reshape(-1, 4, 2)
-    same = (corners[:, :, None] == corners[:, None, :]).all(axis=3)
-    repeated = same.sum(axis=(1, 2)) > 4  # each corner equals itself
-    for r in obbs[repeated].tolist():
-        add(8, r, "degenerate-obb", "oriented box with two equal corners; delete the row")
 
 
 def _coordinate_mask(counts: np.ndarray, kpt_shape: tuple[int, int] | None) -> np.ndarray:
@@ -167,22 +160,22 @@ def check_label_files(
 
 
 def label_context(labels_dir: Path, nc: int | None) -> tuple[LabelContext, str | None]:
-    """nc, keypoint shape and oriented boxes for a labels folder: ``nc`` when given, else the
-    cocoprep record in its root (``ROOT/labels/<split>`` → ``ROOT/cocoprep.json``)."""
+    """nc and keypoint shape for a labels folder: ``nc`` when given, else the cocoprep record in
+    its root (``ROOT/labels/<split>`` → ``ROOT/cocoprep.json``)."""
     root = labels_dir.resolve().parent.parent
     record = layout.read_record(root) if layout.record_path(root).is_file() else None
-    kpt_shape, obb = None, False
+    kpt_shape = None
     note = None
     if record is not None:
         if nc is None:
             nc = len(record["classes"])
         if record.get("task") == "pose" and record.get("keypoints"):
             kpt_shape = (len(record["keypoints"]), 3)
-        obb = record.get("task") == "obb"
     elif nc is None:
         note = (
             f"{labels_dir}: no {{nc}} and no {layout.RECORD_NAME} in its root: class ids unchecked"
         )
+    obb = record is not None and record.get("task") == "obb"
     return LabelContext(nc=nc, kpt_shape=kpt_shape, obb=obb), note
 
 
@@ -227,7 +220,7 @@ def _check_shapes(
             message = f"{n} numbers; a pose row of kpt_shape {ctx.kpt_shape} has {expected}"
             add(5, r, "bad-row", message)
         elif ctx.obb:
-            add(5, r, "bad-row", f"{n} numbers; an oriented box row has 8 (4 corners)")
+            add(5, r, "bad-row", f"{n} numbers; an obb row has 8 (x y of four corners)")
         elif n % 2:
             add(5, r, "odd-coordinates", f"{n} numbers; expected x, y pairs (or 4 for a box)")
         else:

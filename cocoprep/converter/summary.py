@@ -19,7 +19,6 @@ _COUNTS = (
     ("empty boxes dropped", "empty_boxes_dropped", False),
     ("multi-part polygons merged", "multipart_merged", False),
     ("RLE masks converted", "rle_converted", False),
-    ("oriented boxes from the box (no segmentation)", "obb_from_box", False),
     ("degenerate polygons replaced by box", "degenerate_replaced", False),
     ("boxes written as polygons (no segmentation)", "boxes_as_polygons", False),
     ("degenerate instances dropped", "degenerate_dropped", False),
