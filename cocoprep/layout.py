@@ -257,12 +257,15 @@ def _write_record(root: Path, record: dict[str, Any]) -> Path:
     return path
 
 
-def claim_class_map(root: Path, class_map: ClassMap, task: str) -> dict[str, Any] | None:
+def claim_class_map(
+    root: Path, class_map: ClassMap, task: str, splits: Iterable[str] = ()
+) -> dict[str, Any] | None:
     """Record ``class_map`` as the root's now, when it is new to the root, so that runs starting
     later reuse (or refuse) it as they would after this run; hold :func:`root_lock` across
     reading the record, settling the map and this. Returns the record as it was before
     (None: unchanged or absent) for :func:`release_class_map`."""
     record = read_record(root)
+    _check_task(root, record, task, set(splits))
     if record is not None and map_from_record(record) == class_map:
         return None
     before = record or {}
@@ -270,6 +273,27 @@ def claim_class_map(root: Path, class_map: ClassMap, task: str) -> dict[str, Any
     splits = before.get("splits", {})
     write_record(root, class_map, task, splits, keypoint_names=before.get("keypoints"))
     return record if record is not None else {}
+
+
+def _check_task(root: Path, record: dict[str, Any] | None, task: str, replacing: set[str]) -> None:
+    """A :class:`ConflictError` when oriented boxes would share a root with other rows (the
+    splits this run replaces aside): their 8 numbers read as a polygon anywhere else, so
+    validate, stats and preview need one task."""
+    other = {
+        name: entry.get("task")
+        for name, entry in ((record or {}).get("splits") or {}).items()
+        if isinstance(entry, dict)
+        and entry.get("task") not in (None, task)
+        and name not in replacing
+    }
+    clash = sorted(name for name, kind in other.items() if "obb" in (kind, task))
+    if clash:
+        kinds = ", ".join(sorted({str(other[name]) for name in clash}))
+        msg = (
+            f"{root}: holds {kinds} splits ({', '.join(clash)}); oriented boxes (task obb) need "
+            "a root of their own: convert into another root"
+        )
+        raise ConflictError(msg, path=record_path(root))
 
 
 def release_class_map(root: Path, class_map: ClassMap, before: dict[str, Any]) -> None:

@@ -146,3 +146,20 @@ def test_obb_on_real_coco_objects(coco_mini, tmp_path, split):
             assert rectangle.area <= 1.01 * reference.area + 0.01, ann["id"]
             checked += 1
     assert checked > 2 * clipped  # COCO objects touch the border often: 1 in 5 here
+
+
+def test_obb_and_other_rows_never_share_a_root(tmp_path):
+    from cocoprep.errors import ConflictError
+
+    ann = polygon_annotation(1, 1, 1, square(1, 1, 9))
+    source = write(tmp_path / "instances_v.json", coco([image(1)], [ann]))
+    other = write(tmp_path / "instances_w.json", coco([image(1)], [ann]))
+    convert([source], tmp_path / "root")
+    with pytest.raises(ConflictError, match=r"holds segment splits \(v\); oriented boxes"):
+        convert([other], tmp_path / "root", task="obb")
+    convert([source], tmp_path / "root", task="obb")  # the split it replaces does not count
+    convert([source], tmp_path / "root", task="obb")  # a re-run is fine
+    with pytest.raises(ConflictError, match="holds obb splits"):
+        convert([other], tmp_path / "root", task="detect")
+    convert([source], tmp_path / "root", task="detect")  # the only split: replaced
+    convert([other], tmp_path / "root", task="segment")  # detect and segment rows mix as before
