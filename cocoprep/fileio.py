@@ -116,13 +116,13 @@ def plan_trees(trees: Iterable[str], folders: Iterable[str], stages: Stages) -> 
     for tree in trees:
         aside = _aside(tree, "new")
         shutil.rmtree(aside, ignore_errors=True)
+        stages.trees[tree] = aside  # first: an interrupt while copying discards the copy
         if os.path.isdir(tree):
             _link_copy(tree, aside)
             copied.add(tree)
         else:
             _make_parents(Path(tree), stages.made)
             os.mkdir(aside)
-        stages.trees[tree] = aside
     for folder in folders:
         tree = next(t for t in stages.trees if folder == t or folder.startswith(t + "/"))
         place = stages.trees[tree] + folder[len(tree) :]
