@@ -47,7 +47,7 @@ class Tuning:
     piece_min: int = 1 << 20
     piece_max: int = 16 << 20
     chunk: int = 256 << 10
-    probe_seconds: float = 0.4
+    probe_seconds: float = 0.25
     save_seconds: float = 1.0
 
 
