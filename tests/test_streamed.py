@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -197,3 +198,36 @@ def test_killed_during_streamed_extraction_resumes_to_the_same_files(server, arc
     assert result.written <= 40 - len(before)  # the members the killed run finished stay
     assert result.resumed > 0 and result.transferred < len(archive)
     assert not list(dest.glob(".*"))  # a member cut by the kill left no torn file behind
+
+
+def _pool_run(server, archive, tmp_path, tuning: Tuning) -> ConnectionPool:
+    pool = ConnectionPool(FAST, tuning)
+    try:
+        stream_archive(
+            server.url + "val2017.zip",
+            tmp_path / "downloads" / "val2017.zip.part",
+            dest=tmp_path / "images" / "val2017",
+            alg="md5",
+            digest=hashlib.md5(archive).hexdigest(),
+            size=len(archive),
+            pool=pool,
+            stop=threading.Event(),
+            on_bytes=lambda n: None,
+        )
+    finally:
+        pool.stop()
+    assert _on_disk(tmp_path) == MEMBERS
+    return pool
+
+
+def test_connections_are_added_while_the_rate_grows_up_to_the_cap(server, archive, tmp_path):
+    server.rate = 128 << 10  # per connection: more connections, more bytes per second
+    tuning = replace(SMALL, connections=None, start_connections=2, max_connections=8)
+    tuning = replace(tuning, probe_seconds=0.1, piece_min=16 << 10)
+    assert 2 < _pool_run(server, archive, tmp_path, tuning).connections <= 8
+
+
+def test_a_fixed_number_of_connections_is_kept(server, archive, tmp_path):
+    server.rate = 512 << 10
+    tuning = Tuning(connections=3, probe_seconds=0.1, piece_min=16 << 10)
+    assert _pool_run(server, archive, tmp_path, tuning).connections == 3
