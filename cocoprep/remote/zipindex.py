@@ -68,7 +68,7 @@ class _TailView(io.RawIOBase):
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Span:
     """Bytes ``[start, end)`` of the archive: a member (``member`` is its index) or a gap."""
 
