@@ -1,31 +1,48 @@
-"""Loopback download throughput: ``curl -o`` against cocoprep's downloader (MD5 verified).
+"""Time to images on disk: ``cocoprep download`` against curl + unzip and aria2c + unzip.
 
-Serves a generated file (512 MiB by default, kept in /tmp between runs, never committed) from a
-separate process on 127.0.0.1 using ``sendfile``, then alternates ``curl`` and
-:func:`cocoprep.remote.fetch.fetch` a few times and prints the best throughput of each and the ratio
-(target: cocoprep >= 70 % of curl while computing the MD5). Run::
+A generated zip of random "images" (stored, as COCO's are; kept in /tmp between runs, never
+committed) is served from a separate process on 127.0.0.1 with Range support and ``sendfile``.
 
-    python benchmarks/bench_download.py [--mib 512] [--rounds 3]
+- **throttled**: every connection capped at ``--rate`` MB/s with ``--latency`` s before its first
+  byte, as S3 seen from far away. Side by side in one run: ``curl -o`` + ``unzip`` (what
+  Ultralytics' coco.yaml does), ``aria2c -x8 -s8 -k1M`` + ``unzip`` (``-k1M`` so a small archive
+  is cut into eight ranges too), and ``cocoprep download`` with its default connections. Each
+  time runs from the first request to the last image on disk; the network floor is the archive
+  size over ``N x rate`` for N connections.
+- **fast**: no cap. ``cocoprep download`` over HTTP and from a local directory mirror (extracted
+  in place) against ``unzip`` of the same archive already on disk.
+
+cocoprep runs as the CLI in a subprocess (start-up included); its peak RSS is printed too.
+A tool that is not installed is skipped with the reason. Run::
+
+    python benchmarks/bench_download.py [--mib 96] [--images 600] [--rate 6] [--latency 0.04]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
+import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+BLOCK = 64 << 10
+ARIA2C = ["aria2c", "-x8", "-s8", "-k1M", "-q", "--file-allocation=none", "--allow-overwrite=true"]
 
-class _SendfileHandler(BaseHTTPRequestHandler):
+
+class _ThrottledHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     path_on_disk: Path
+    rate: float = 0.0  # bytes per second per connection; 0: no cap
+    latency: float = 0.0
 
     def log_message(self, format, *args):
         pass
@@ -42,7 +59,9 @@ class _SendfileHandler(BaseHTTPRequestHandler):
         range_header = self.headers.get("Range")
         if range_header:
             first, _, last = range_header.removeprefix("bytes=").partition("-")
-            start, end = int(first), int(last) if last else size - 1
+            start, end = int(first), min(size - 1, int(last)) if last else size - 1
+        if self.latency and not head:
+            time.sleep(self.latency)
         self.send_response(206 if range_header else 200)
         self.send_header("Accept-Ranges", "bytes")
         if range_header:
@@ -51,26 +70,44 @@ class _SendfileHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if head:
             return
+        self.wfile.flush()
         with open(self.path_on_disk, "rb") as file:
-            self.wfile.flush()
-            self.connection.sendfile(file, start, end - start + 1)
+            if not self.rate:
+                self.connection.sendfile(file, start, end - start + 1)
+                return
+            began, sent, count = time.monotonic(), 0, end - start + 1
+            while sent < count:
+                ahead = sent / self.rate - (time.monotonic() - began)
+                if ahead > 0:
+                    time.sleep(ahead)
+                sent += self.connection.sendfile(file, start + sent, min(BLOCK, count - sent))
 
 
-def serve(path: Path) -> None:
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """Clients closing a range early is normal here."""
+
+
+def serve(path: Path, rate: float, latency: float) -> None:
     """Serve ``path`` at any URL on 127.0.0.1; print the port, run until killed."""
-    _SendfileHandler.path_on_disk = path
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SendfileHandler)
-    server.daemon_threads = True
+    _ThrottledHandler.path_on_disk, _ThrottledHandler.rate = path, rate
+    _ThrottledHandler.latency = latency
+    server = _QuietServer(("127.0.0.1", 0), _ThrottledHandler)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
 
-def make_file(path: Path, mib: int) -> str:
-    """Create (or reuse) ``path`` with ``mib`` MiB of random bytes; return its MD5."""
-    if not path.is_file() or path.stat().st_size != mib << 20:
-        with open(path, "wb") as file:
-            for _ in range(mib):
-                file.write(os.urandom(1 << 20))
+def make_zip(path: Path, mib: int, images: int) -> str:
+    """Create (or reuse) a stored zip of ``images`` random files, ``mib`` MiB; its MD5."""
+    if not path.is_file():
+        rng, each = random.Random(0), (mib << 20) // images
+        temp = path.with_suffix(".tmp")
+        with zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED) as zf:
+            for i in range(images):
+                zf.writestr(f"val2017/{i:012d}.jpg", rng.randbytes(each))
+        os.replace(temp, path)
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as file:
         while chunk := file.read(1 << 22):
@@ -78,70 +115,160 @@ def make_file(path: Path, mib: int) -> str:
     return digest.hexdigest()
 
 
-def time_curl(url: str, dest: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run(["curl", "-s", "-f", "-o", str(dest), url], check=True)
-    return time.perf_counter() - started
+class _Server:
+    """The serving subprocess, with a cap and latency."""
+
+    def __init__(self, path: Path, rate: float, latency: float) -> None:
+        command = [sys.executable, __file__, "--serve", str(path), f"--rate={rate}"]
+        self.process = subprocess.Popen(
+            [*command, f"--latency={latency}"], stdout=subprocess.PIPE, text=True
+        )
+        self.url = f"http://127.0.0.1:{self.process.stdout.readline().strip()}/"
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait()
 
 
-def time_cocoprep(url: str, dest: Path, md5: str, size: int, connections: int) -> float:
-    from cocoprep.remote.fetch import fetch
+def _run(*commands: list[str]) -> tuple[float, int]:
+    """Run the commands one after the other; (seconds, peak RSS in KiB of the largest)."""
+    started, peak = time.perf_counter(), 0
+    for command in commands:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            message = f"{command[0]} failed with exit code {process.returncode}"
+            raise SystemExit(message)
+        peak = max(peak, usage.ru_maxrss)
+    return time.perf_counter() - started, peak
 
-    started = time.perf_counter()
-    fetch(url, dest, known_hash=md5, size=size, connections=connections)
-    return time.perf_counter() - started
+
+def _cocoprep(work: Path, source: str, md5: str, size: int, extra: list[str]) -> list[str]:
+    catalog = work / "catalog.yaml"
+    entry = {"name": "val2017", "path": "val2017.zip", "md5": md5, "bytes": size}
+    entry.update(kind="images", split="val2017")
+    catalog.write_text(json.dumps({"base_url": source, "archives": [entry]}))
+    root = work / "coco"
+    command = [sys.executable, "-m", "cocoprep", "download", "val2017", "--no-annotations"]
+    return [*command, "--catalog", str(catalog), "--root", str(root), "-q", *extra]
+
+
+def _count(folder: Path, images: int) -> None:
+    found = sum(1 for _ in folder.rglob("*.jpg"))
+    if found != images:
+        message = f"{folder}: expected {images} images, found {found}"
+        raise SystemExit(message)
+
+
+def throttled(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[float, int] | str]:
+    """Each tool from a throttled server: name -> (seconds, peak RSS KiB) or why it was skipped."""
+    rate = args.rate * 1e6
+    server = _Server(archive, rate, args.latency)
+    url, size, results = server.url + "val2017.zip", archive.stat().st_size, {}
+    zipped, out = work / "val2017.zip", work / "out"
+    tools = {
+        "curl + unzip": (["curl", "unzip"], [["curl", "-s", "-f", "-o", str(zipped), url]]),
+        "aria2c -x8 -s8 + unzip": (
+            ["aria2c", "unzip"],
+            [[*ARIA2C, "-d", str(work), "-o", zipped.name, url]],
+        ),
+    }
+    try:
+        for name, (needs, commands) in tools.items():
+            missing = [tool for tool in needs if shutil.which(tool) is None]
+            if missing:
+                results[name] = f"skipped: {', '.join(missing)} not installed"
+                continue
+            results[name] = _run(*commands, ["unzip", "-q", "-o", str(zipped), "-d", str(out)])
+            _count(out, args.images)
+            shutil.rmtree(out)
+            zipped.unlink()
+        command = _cocoprep(work, server.url, md5, size, args.cocoprep)
+        results["cocoprep download"] = _run(command)
+        _count(work / "coco" / "images" / "val2017", args.images)
+        shutil.rmtree(work / "coco")
+    finally:
+        server.close()
+    return results
+
+
+def fast(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[float, int] | str]:
+    """No cap: cocoprep over HTTP and from a local mirror against unzip of the local archive."""
+    server, size, results = _Server(archive, 0, 0), archive.stat().st_size, {}
+    try:
+        if shutil.which("unzip") is None:
+            results["unzip (archive on disk)"] = "skipped: unzip not installed"
+        else:
+            results["unzip (archive on disk)"] = _run(
+                ["unzip", "-q", str(archive), "-d", str(work / "out")]
+            )
+            _count(work / "out", args.images)
+            shutil.rmtree(work / "out")
+        results["cocoprep download (HTTP)"] = _run(_cocoprep(work, server.url, md5, size, []))
+        _count(work / "coco" / "images" / "val2017", args.images)
+        shutil.rmtree(work / "coco")
+    finally:
+        server.close()
+    mirror = ["--mirror", str(archive.parent)]
+    results["cocoprep download (local mirror)"] = _run(
+        _cocoprep(work, "http://unused/", md5, size, mirror)
+    )
+    _count(work / "coco" / "images" / "val2017", args.images)
+    shutil.rmtree(work / "coco")
+    return results
+
+
+def _print(title: str, results: dict, floors: dict[str, float]) -> None:
+    print(title)
+    best = None
+    for name, outcome in results.items():
+        if isinstance(outcome, str):
+            print(f"  {name:<34} {outcome}")
+            continue
+        seconds, rss = outcome
+        best = seconds if name.startswith("cocoprep") and best is None else best
+        memory = f"   peak RSS {rss / 1024:.0f} MiB" if name.startswith("cocoprep") else ""
+        print(f"  {name:<34} {seconds:7.2f} s{memory}")
+    for name, floor in floors.items():
+        ratio = f"   cocoprep {best / floor:.2f}x" if best else ""
+        print(f"  {name:<34} {floor:7.2f} s{ratio}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mib", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=4, help="also time N ranges")
+    parser.add_argument("--mib", type=int, default=96, help="archive size")
+    parser.add_argument("--images", type=int, default=600, help="members in the archive")
+    parser.add_argument("--rate", type=float, default=6.0, help="MB/s per connection (throttled)")
+    parser.add_argument("--latency", type=float, default=0.04, help="s before the first byte")
+    parser.add_argument(
+        "--cocoprep", nargs=argparse.REMAINDER, default=[], help="extra download options (last)"
+    )
+    parser.add_argument("--skip", choices=["throttled", "fast"], help="leave one scenario out")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.rate, args.latency)
         return
-    if shutil.which("curl") is None:
-        sys.exit("curl not found: install it to run this benchmark")
-    source = Path(tempfile.gettempdir()) / f"cocoprep-bench-{args.mib}M.bin"
-    md5 = make_file(source, args.mib)
-    size = source.stat().st_size
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(source)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        url = f"http://127.0.0.1:{server.stdout.readline().strip()}/file.bin"
-        results: dict[str, list[float]] = {"curl": [], "cocoprep": [], "cocoprep-ranges": []}
-        with tempfile.TemporaryDirectory(dir=source.parent) as folder:
-            dest = Path(folder) / "out.bin"
-            for _ in range(args.rounds):
-                results["curl"].append(time_curl(url, dest))
-                dest.unlink()
-                results["cocoprep"].append(time_cocoprep(url, dest, md5, size, 1))
-                dest.unlink()
-                if args.connections > 1:
-                    seconds = time_cocoprep(url, dest, md5, size, args.connections)
-                    results["cocoprep-ranges"].append(seconds)
-                    dest.unlink()
-    finally:
-        server.terminate()
-        server.wait()
-    mib = size / (1 << 20)
-    best = {name: mib / min(times) for name, times in results.items() if times}
-    median = {name: mib / statistics.median(times) for name, times in results.items() if times}
-    labels = {
-        "curl": "curl -o",
-        "cocoprep": "cocoprep fetch, 1 stream + MD5",
-        "cocoprep-ranges": f"cocoprep fetch, {args.connections} ranges + MD5",
-    }
-    print(f"{args.mib} MiB over loopback, {args.rounds} rounds (MiB/s):     best   median")
-    for name in best:
-        print(f"  {labels[name]:<40}{best[name]:8.1f} {median[name]:8.1f}")
-    print(
-        f"ratio cocoprep/curl (1 stream): best {best['cocoprep'] / best['curl']:.0%}, "
-        f"median {median['cocoprep'] / median['curl']:.0%} (target >= 70 %)"
-    )
+    archive = Path(tempfile.gettempdir()) / "cocoprep-bench-zip" / f"{args.mib}M-{args.images}.zip"
+    archive.parent.mkdir(exist_ok=True)
+    md5 = make_zip(archive, args.mib, args.images)
+    archive.with_name("val2017.zip").unlink(missing_ok=True)
+    os.link(archive, archive.with_name("val2017.zip"))  # the name the catalog gives it
+    size = archive.stat().st_size
+    mb = size / 1e6
+    print(f"archive: {size / (1 << 20):.0f} MiB, {args.images} stored members")
+    with tempfile.TemporaryDirectory(dir=archive.parent) as folder:
+        if args.skip != "throttled":
+            results = throttled(archive, md5, args, Path(folder))
+            floors = {f"network floor, {n} connections": mb / (n * args.rate) for n in (8, 16)}
+            title = (
+                f"throttled: {args.rate:g} MB/s per connection, "
+                f"{args.latency * 1000:g} ms to the first byte"
+            )
+            _print(title, results, floors)
+        if args.skip != "fast":
+            _print("fast: no cap", fast(archive, md5, args, Path(folder)), {})
 
 
 if __name__ == "__main__":

@@ -331,6 +331,16 @@ def test_download_extracts_into_the_ultralytics_layout_and_skips_on_rerun(site):
     assert {o.action for o in again.archives} == {"skipped (already extracted)"}
 
 
+def test_server_without_range_support_gets_one_stream_then_extraction(site):
+    site["server"].ranges = False
+    summary = _get(site, splits=["val2017"], default_annotations=False)
+    folder = site["root"] / "images" / "val2017"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == site["images"]
+    assert [entry[2] for entry in site["server"].gets("zips/val2017.zip")][-1] is None
+    assert summary.archives[0].written == 8
+    assert (site["root"] / ".cocoprep" / "val2017.done").is_file()
+
+
 def test_keep_archives_and_listing(site):
     _get(site, splits=["val2017"], keep_archives=True, default_annotations=False)
     root = site["root"]

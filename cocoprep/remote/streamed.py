@@ -29,6 +29,7 @@ from pathlib import Path
 
 from cocoprep.errors import ChecksumError, DownloadError
 from cocoprep.fileio import write_atomic
+from cocoprep.remote import zipindex
 from cocoprep.remote.connections import ConnectionPool, Tuning
 from cocoprep.remote.hashes import new_hasher
 from cocoprep.remote.http import _NoRanges
@@ -82,13 +83,12 @@ class _Job:
         alg: str,
         state: Path,
         identity: str,
-        recheck: bool,
         tuning: Tuning,
         on_bytes: Callable[[int], None],
         archive: str,
     ) -> None:
         self.url, self.fd, self.index, self.archive = url, fd, index, archive
-        self.state_path, self.identity, self.recheck = state, identity, recheck
+        self.state_path, self.identity = state, identity
         self.tuning, self.on_bytes = tuning, on_bytes
         self.lock = threading.Condition()
         self.received = Intervals()
@@ -213,7 +213,9 @@ class _Job:
             member = self.index.spans[i].member
             info, target = self.index.infos[member], self.index.targets[member]
             try:
-                if self.recheck and already_there(info, target):
+                # A member already in place (a killed run wrote it after its last save, a
+                # local mirror extracted before) is only read, never written again.
+                if already_there(info, target):
                     ok, wrote = True, False
                 else:
                     ok, wrote = write_member(self.fd, info, target), True
@@ -249,6 +251,12 @@ class _Job:
         self.on_bytes(-(span.end - span.start))
 
     def _hash(self, report: bool) -> None:
+        try:
+            self._hash_prefix(report)
+        except BaseException as error:  # reported, so the waiting run never hangs on it
+            self.fail(error)
+
+    def _hash_prefix(self, report: bool) -> None:
         spans = self.index.spans
         while True:
             with self.lock:
@@ -342,7 +350,7 @@ def _open(url: str, part: Path, size: int | None, policy) -> tuple[int, int, Cal
         return fd, os.fstat(fd).st_size, lambda start, end: os.pread(fd, end - start, start)
     if size is None:
         raise _NoRanges
-    tail_start = max(0, size - (1 << 20))
+    tail_start = max(0, size - zipindex.TAIL_BYTES)
     tail = get_range(url, tail_start, size, policy)  # _NoRanges: the caller streams instead
     part.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
@@ -391,7 +399,6 @@ def stream_archive(
                 alg=alg,
                 state=state,
                 identity=f"{alg}:{digest}:{size}",
-                recheck=attempt == 2,
                 pool=pool,
                 stop=stop,
                 on_bytes=on_bytes,
@@ -429,7 +436,6 @@ def _stream_once(
     alg,
     state,
     identity,
-    recheck,
     pool,
     stop,
     on_bytes,
@@ -445,7 +451,6 @@ def _stream_once(
         alg=alg,
         state=state,
         identity=identity,
-        recheck=recheck or local,
         tuning=pool.tuning,
         on_bytes=on_bytes,
         archive=archive,

@@ -24,7 +24,7 @@ from cocoprep.errors import InputError, UnsafeArchiveError
 from cocoprep.remote.extract import TEMP_SUFFIX, member_targets
 
 CHUNK_SIZE = 1 << 20
-TAIL_BYTES = 1 << 20
+TAIL_BYTES = 64 << 10
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -68,7 +68,7 @@ class _TailView(io.RawIOBase):
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Span:
     """Bytes ``[start, end)`` of the archive: a member (``member`` is its index) or a gap."""
 
