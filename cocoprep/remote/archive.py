@@ -145,6 +145,7 @@ def _download(item: PlanItem, run: Run, marker: Path, known: str, on_bytes) -> t
             size=item.size,
             policy=run.pool.policy,
             on_bytes=on_bytes,
+            stop=run.stop,
         )
         members, written = _extract_kept(item, marker, known)
         if not run.keep_archives:

@@ -1,0 +1,107 @@
+"""Ctrl-C, SIGTERM and overlapping runs of ``cocoprep download``: real processes against a slow
+server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from httpfixtures import FaultServer, fake_jpeg, make_zip
+
+IMAGES = {f"val2017/{i:012d}.jpg": fake_jpeg(i, 100_000) for i in range(30)}
+ARCHIVE = make_zip(IMAGES)
+ANNOTATIONS = make_zip({"annotations/instances_val2017.json": b'{"images": []}'})
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def slow_site(tmp_path):
+    """A catalog of one image archive (3 MB) and one annotations archive on a server that
+    sends 300 KB/s per connection."""
+    with FaultServer() as server:
+        server.serve("zips/val2017.zip", ARCHIVE)
+        server.serve("annotations/ann.zip", ANNOTATIONS)
+        server.rate = 300_000
+        archives = [
+            {"name": "val2017", "path": "zips/val2017.zip", "kind": "images", "split": "val2017"},
+            {"name": "ann", "path": "annotations/ann.zip", "kind": "annotations", "default": True},
+        ]
+        for entry, data in zip(archives, (ARCHIVE, ANNOTATIONS), strict=True):
+            entry |= {"md5": hashlib.md5(data).hexdigest(), "bytes": len(data)}
+        catalog = tmp_path / "catalog.yaml"
+        catalog.write_text(json.dumps({"base_url": server.url, "archives": archives}))
+        yield server, catalog
+
+
+def _start(catalog: Path, root: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "cocoprep", "download", "val2017"]
+    command += ["--root", str(root), "--catalog", str(catalog), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path: Path, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 20
+    while not path.exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("ranges", "sig", "code"),
+    [(True, signal.SIGINT, 130), (False, signal.SIGINT, 130), (False, signal.SIGTERM, 143)],
+)
+def test_a_signal_stops_the_download_within_a_second_and_the_rerun_resumes(
+    slow_site, tmp_path, ranges, sig, code
+):
+    server, catalog = slow_site
+    server.ranges = ranges
+    root = tmp_path / "coco"
+    part = root / "downloads" / "val2017.zip.part"
+    process = _start(catalog, root)
+    _wait_for(part, process)
+    time.sleep(0.3)
+    sent, signalled = server.sent, time.monotonic()
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=10)
+    assert time.monotonic() - signalled < 1.0
+    assert process.returncode == code
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"interrupted: kept {part} (")
+    assert lines[0].endswith("re-run to resume")
+    assert part.stat().st_size > 0
+    assert not (root / ".cocoprep" / "val2017.done").exists()
+    time.sleep(0.3)
+    assert server.sent - sent < 256 << 10  # the connections stopped
+    server.rate, server.log = 0, []
+    again = _start(catalog, root)
+    assert again.wait(timeout=60) == 0, again.stderr.read()
+    assert "resumed" in again.stderr.read()
+    for name, data in IMAGES.items():
+        assert (root / "images" / name).read_bytes() == data
+    assert not part.exists()
+    if not ranges:  # one stream: it asked for the rest only
+        assert [e[2] for e in server.gets("zips/val2017.zip")][-1].startswith("bytes=")
+
+
+def test_a_second_download_into_the_root_says_another_run_holds_it(slow_site, tmp_path):
+    server, catalog = slow_site
+    root = tmp_path / "coco"
+    first = _start(catalog, root)
+    _wait_for(root / "downloads" / "val2017.zip.part", first)
+    second = _start(catalog, root)
+    _, err = second.communicate(timeout=30)
+    assert second.returncode == 1
+    assert err.startswith(f"Error: {root}: another cocoprep run holds {root}")
+    assert "wait for it to finish, or use another --root" in err
+    server.rate = 0
+    assert first.wait(timeout=60) == 0, first.stderr.read()
+    assert (root / ".cocoprep" / "val2017.done").is_file()
