@@ -92,16 +92,36 @@ def test_a_signal_stops_the_download_within_a_second_and_the_rerun_resumes(
         assert [e[2] for e in server.gets("zips/val2017.zip")][-1].startswith("bytes=")
 
 
-def test_a_second_download_into_the_root_says_another_run_holds_it(slow_site, tmp_path):
+def test_a_second_download_into_the_root_waits_for_the_first_then_skips(slow_site, tmp_path):
     server, catalog = slow_site
     root = tmp_path / "coco"
     first = _start(catalog, root)
     _wait_for(root / "downloads" / "val2017.zip.part", first)
     second = _start(catalog, root)
-    _, err = second.communicate(timeout=30)
-    assert second.returncode == 1
-    assert err.startswith(f"Error: {root}: another cocoprep run holds {root}")
-    assert "wait for it to finish, or use another --root" in err
+    time.sleep(1.5)
+    assert second.poll() is None  # waiting
     server.rate = 0
     assert first.wait(timeout=60) == 0, first.stderr.read()
-    assert (root / ".cocoprep" / "val2017.done").is_file()
+    assert second.wait(timeout=60) == 0
+    lines = second.stderr.read().splitlines()
+    waiting = f"warning: {root}: pid {first.pid} is downloading val2017 into it; waiting for it"
+    assert lines[0] == waiting + " to finish"
+    assert "  val2017                            skipped (already extracted)" in lines
+    for name, data in IMAGES.items():
+        assert (root / "images" / name).read_bytes() == data
+
+
+def test_a_signal_ends_a_download_waiting_for_another(slow_site, tmp_path):
+    _, catalog = slow_site
+    root = tmp_path / "coco"
+    first = _start(catalog, root)
+    _wait_for(root / "downloads" / "val2017.zip.part", first)
+    second = _start(catalog, root)
+    time.sleep(1.5)
+    signalled = time.monotonic()
+    second.send_signal(signal.SIGINT)
+    assert second.wait(timeout=10) == 130
+    assert time.monotonic() - signalled < 1.0
+    assert first.poll() is None  # the first goes on
+    first.send_signal(signal.SIGINT)
+    assert first.wait(timeout=10) == 130
