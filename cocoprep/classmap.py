@@ -9,7 +9,7 @@ later runs into the same root reuse, so converting train today and val tomorrow 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,27 +33,64 @@ class ClassMap:
         return dict(enumerate(self.names))
 
 
-def union_categories(files: Iterable[tuple[str, Sequence[dict[str, Any]]]]) -> dict[int, str]:
+def union_categories(
+    files: Iterable[tuple[str, Sequence[dict[str, Any]]]],
+    absent: Callable[[str, int], bool] | None = None,
+    selected: Collection[str] | None = None,
+) -> dict[int, str]:
     """Merge ``(file, categories)`` pairs into ``{id: name}``, refusing a renamed id.
+
+    ``absent(file, id)`` leaves out a category no annotation of that file uses (a placeholder,
+    an unused one), so its name cannot conflict. With ``selected`` class names, an id renamed
+    between files conflicts only when one of its names is selected: an annotation of the other
+    file would otherwise take the selected class.
 
     >>> union_categories([("a", [{"id": 3, "name": "cat"}]), ("b", [{"id": 1, "name": "dog"}])])
     {1: 'dog', 3: 'cat'}
+    >>> union_categories([("a", [{"id": 1, "name": "x"}]), ("b", [{"id": 1, "name": "y"}])],
+    ...                  selected=["z"])
+    {1: 'x'}
     """
     merged: dict[int, str] = {}
     origin: dict[int, str] = {}
     for source, categories in files:
         for category in categories:
             cid, name = category["id"], category["name"]
+            if absent is not None and absent(source, cid):
+                continue
             if cid in merged and merged[cid] != name:
+                if selected is not None and not {name, merged[cid]} & set(selected):
+                    continue
                 msg = (
                     f"category id {cid} is {merged[cid]!r} in {origin[cid]} but {name!r} in "
-                    f"{source}; one id must name one class (fix the files or convert them into "
-                    "separate roots)"
+                    f"{source}; one id must name one class: fix the files, convert them into "
+                    "separate roots, or leave the id out with {classes} naming only other "
+                    "classes (or {drop_unused_categories} if no annotation uses it)"
                 )
-                raise InputError(msg)
+                raise InputError(msg, params=["classes", "drop_unused_categories"])
             merged.setdefault(cid, name)
             origin.setdefault(cid, source)
     return dict(sorted(merged.items()))
+
+
+def placeholder_category(categories: Sequence[dict[str, Any]]) -> tuple[int, str] | None:
+    """``(id, name)`` of a placeholder category: supercategory ``none`` and named as the
+    supercategory of every other category (Roboflow names one after the project), else None.
+    Whether an annotation uses it is for the caller to check.
+
+    >>> placeholder_category([{"id": 0, "name": "pets", "supercategory": "none"},
+    ...                       {"id": 1, "name": "cat", "supercategory": "pets"}])
+    (0, 'pets')
+    >>> placeholder_category([{"id": 1, "name": "cat", "supercategory": "none"}]) is None
+    True
+    """
+    for category in categories:
+        if category.get("supercategory") != "none":
+            continue
+        others = [c for c in categories if c is not category]
+        if others and all(c.get("supercategory") == category["name"] for c in others):
+            return category["id"], category["name"]
+    return None
 
 
 def dense_map(categories: dict[int, str]) -> ClassMap:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import mmap
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -106,6 +106,8 @@ class ImageTable:
     paths: StringColumn = field(repr=False)
     #: Images carrying LVIS' neg_category_ids / not_exhaustive_category_ids (ignored by convert).
     lvis_fields: int = 0
+    #: Images whose file_name climbed out of the images folder, reduced to their name.
+    reduced_paths: int = 0
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -162,25 +164,57 @@ def path_problem(relpath: str) -> str | None:
 
 
 def image_relpath(image: dict[str, Any], split: str) -> str:
-    """Where an image lives below ``ROOT/images``.
-
-    ``file_name`` when present (kept with its subfolders, under the split's folder); otherwise the
-    last two parts of ``coco_url`` (LVIS images have no ``file_name``, and LVIS val names
-    train2017 images). InputError when the path breaks :func:`path_problem`'s rule.
+    """Where an image lives below ``ROOT/images`` (:func:`relpath_of`, without whether the path
+    was reduced).
 
     >>> image_relpath({"file_name": "000000397133.jpg"}, "val2017")
     'val2017/000000397133.jpg'
-    >>> image_relpath({"coco_url": "http://images.cocodataset.org/train2017/000000000009.jpg"}, "v")
-    'train2017/000000000009.jpg'
-    >>> image_relpath({"id": 7, "file_name": "/etc/hostname"}, "val")  # doctest: +ELLIPSIS
+    """
+    return relpath_of(image, split)[0]
+
+
+def relpath_of(image: dict[str, Any], split: str, base: str = "") -> tuple[str, bool]:
+    """Where an image lives below ``ROOT/images``, and whether its ``file_name`` was reduced.
+
+    ``file_name`` when present (kept with its subfolders, under the split's folder, less a leading
+    ``./`` and ``base``, the folder the file names start with when they are relative to an
+    export rather than to its images folder); one that climbs out (``../``) or is absolute, as
+    labelling tools write them relative to their working folder, is reduced to its last part.
+    Without a ``file_name``, the last two parts of ``coco_url`` (LVIS images have no
+    ``file_name``, and LVIS val names train2017 images). InputError when the path breaks
+    :func:`path_problem`'s rule.
+
+    >>> relpath_of({"coco_url": "http://images.cocodataset.org/train2017/000000000009.jpg"}, "v")
+    ('train2017/000000000009.jpg', False)
+    >>> relpath_of({"file_name": "../train2017/005.JPG"}, "train")
+    ('train/005.JPG', True)
+    >>> relpath_of({"file_name": "C:\\\\data\\\\x.jpg"}, "t")
+    ('t/x.jpg', True)
+    >>> relpath_of({"file_name": "..\\\\a\\\\y.jpg"}, "t")
+    ('t/y.jpg', True)
+    >>> relpath_of({"file_name": "./a/b.jpg"}, "v")
+    ('v/a/b.jpg', False)
+    >>> relpath_of({"file_name": "images/5-b.jpg"}, "train", base="images/")
+    ('train/5-b.jpg', False)
+    >>> relpath_of({"id": 7, "file_name": "a\\x00.jpg"}, "val")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     cocoprep.errors.InputError: image 7: expected a file_name inside the images folder, found ...
     """
     name = image.get("file_name")
+    reduced = False
     if type(name) is str and name:
-        if not _SUSPECT_PATH.search(name):  # the common case: plainly fine
-            return f"{split}/{name}"
         rel, what = name, "file_name"
+        if base and rel.startswith(base):
+            rel = rel[len(base) :]
+        if not _SUSPECT_PATH.search(rel):  # the common case: plainly fine
+            return f"{split}/{rel}", False
+        while rel.startswith("./"):
+            rel = rel[2:]
+        if base and rel.startswith(base):
+            rel = rel[len(base) :]
+        parts = re.split(r"[/\\]", rel)  # tools on Windows write ..\train\x.jpg
+        if ".." in parts or path_problem(rel) == "is absolute":
+            rel, reduced = parts[-1], True
     else:
         url = image.get("coco_url")
         parts = url.rstrip("/").split("/") if isinstance(url, str) else []
@@ -190,15 +224,15 @@ def image_relpath(image: dict[str, Any], split: str) -> str:
                 "add the image's file_name"
             )
             raise InputError(msg)
-        rel, what = f"{parts[-2]}/{parts[-1]}", "coco_url"
+        name, rel, what = url, f"{parts[-2]}/{parts[-1]}", "coco_url"
     problem = path_problem(rel)
     if problem is not None:
         msg = (
             f"image {image.get('id')!r}: expected a {what} inside the images folder, found "
-            f"{rel!r}, which {problem}; rename the image and its record"
+            f"{name!r}, which {problem}; rename the image and its record"
         )
         raise InputError(msg)
-    return rel if what == "coco_url" else f"{split}/{rel}"
+    return (rel if what == "coco_url" else f"{split}/{rel}"), reduced
 
 
 def _check_int_id(value: Any, what: str, path: Path) -> None:
@@ -210,9 +244,10 @@ def _check_int_id(value: Any, what: str, path: Path) -> None:
         raise InputError(msg)
 
 
-def image_table(images: list[dict[str, Any]], split: str, path: Path) -> ImageTable:
-    """Check the images of a file and turn them into an :class:`ImageTable`."""
-    return _joined_tables([_image_columns(images, split, path)], path)
+def image_table(images: list[dict[str, Any]], split: str, path: Path, base: str = "") -> ImageTable:
+    """Check the images of a file and turn them into an :class:`ImageTable` (``base``: see
+    :func:`relpath_of`)."""
+    return _joined_tables([_image_columns(images, split, path, base)], path)
 
 
 def _joined_tables(tables: list[ImageTable], path: Path) -> ImageTable:
@@ -228,10 +263,13 @@ def _joined_tables(tables: list[ImageTable], path: Path) -> ImageTable:
         heights=np.concatenate([np.empty(0), *(t.heights for t in tables)]),
         paths=StringColumn.join([t.paths for t in tables]),
         lvis_fields=sum(t.lvis_fields for t in tables),
+        reduced_paths=sum(t.reduced_paths for t in tables),
     )
 
 
-def _image_columns(images: list[dict[str, Any]], split: str, path: Path) -> ImageTable:
+def _image_columns(
+    images: list[dict[str, Any]], split: str, path: Path, base: str = ""
+) -> ImageTable:
     """The columns of some images, checked one by one (ids not yet checked for repeats)."""
     if not all(type(image) is dict for image in images):
         bad = next(i for i, image in enumerate(images) if type(image) is not dict)
@@ -256,7 +294,9 @@ def _image_columns(images: list[dict[str, Any]], split: str, path: Path) -> Imag
             )
             raise InputError(msg)
         sizes[name] = np.array(values, np.float64)
+    paths, reduced = _relpaths(images, split, path, base)
     return ImageTable(
+        reduced_paths=reduced,
         lvis_fields=sum(
             1
             for image in images
@@ -265,16 +305,45 @@ def _image_columns(images: list[dict[str, Any]], split: str, path: Path) -> Imag
         ids=id_array,
         widths=sizes["width"],
         heights=sizes["height"],
-        paths=_relpaths(images, split, path),
+        paths=paths,
     )
 
 
-def _relpaths(images: list[dict[str, Any]], split: str, path: Path) -> StringColumn:
+def first_repeat(keys: Iterable[Hashable]) -> tuple[int, int] | None:
+    """The positions of the first key seen twice (the earlier one first), or None.
+
+    >>> first_repeat(["a", "b", "a"]), first_repeat(["a"])
+    ((0, 2), None)
+    """
+    first: dict[Hashable, int] = {}
+    for i, key in enumerate(keys):
+        j = first.setdefault(key, i)
+        if j != i:
+            return j, i
+    return None
+
+
+def _relpaths(
+    images: list[dict[str, Any]], split: str, path: Path, base: str
+) -> tuple[StringColumn, int]:
+    """The images' paths below ``ROOT/images`` and how many were reduced to their name; an
+    error naming both file names when two reduce to one path."""
     try:
-        return StringColumn(image_relpath(image, split) for image in images)
+        pairs = [relpath_of(image, split, base) for image in images]
     except InputError as error:
         msg = f"{path}: {error.message}"
         raise InputError(msg, path=path) from None
+    reduced = sum(r for _, r in pairs)
+    repeat = first_repeat([rel for rel, _ in pairs]) if reduced else None
+    if repeat is not None:
+        j, i = repeat
+        msg = (
+            f"{path}: images {images[j].get('file_name')!r} and "
+            f"{images[i].get('file_name')!r} both become {pairs[i][0]!r} (paths outside the "
+            "images folder are reduced to their name); rename one of them"
+        )
+        raise InputError(msg, path=path)
+    return StringColumn(rel for rel, _ in pairs), reduced
 
 
 def check_categories(categories: Any, path: Path) -> list[dict[str, Any]]:
@@ -320,8 +389,10 @@ def load_whole(path: str | Path) -> dict[str, Any]:
     raise InputError(msg) from None
 
 
-def open_coco(path: str | Path, split: str, *, chunk_bytes: int = 8 << 20) -> CocoFile:
-    """Open a COCO-format file for streaming conversion.
+def open_coco(
+    path: str | Path, split: str, *, chunk_bytes: int = 8 << 20, base: str = ""
+) -> CocoFile:
+    """Open a COCO-format file for streaming conversion (``base``: see :func:`relpath_of`).
 
     The images and categories are parsed and checked now; the annotations are left in the file as
     byte ranges of about ``chunk_bytes`` (``CocoFile.annotation_ranges``) for workers to parse.
@@ -331,8 +402,8 @@ def open_coco(path: str | Path, split: str, *, chunk_bytes: int = 8 << 20) -> Co
     path = Path(path)
     return _read_mapped(
         path,
-        lambda buf: _open_streaming(path, buf, split, chunk_bytes),
-        lambda: open_whole(path, split),
+        lambda buf: _open_streaming(path, buf, split, chunk_bytes, base),
+        lambda: open_whole(path, split, base),
     )
 
 
@@ -402,9 +473,11 @@ def _stream_arrays(
     return pieces, categories, split_array(buf, *sections["annotations"], chunk_bytes)
 
 
-def _open_streaming(path: Path, buf: mmap.mmap, split: str, chunk_bytes: int) -> CocoFile:
+def _open_streaming(
+    path: Path, buf: mmap.mmap, split: str, chunk_bytes: int, base: str
+) -> CocoFile:
     tables, categories, ranges = _stream_arrays(
-        buf, chunk_bytes, lambda images: _image_columns(images, split, path)
+        buf, chunk_bytes, lambda images: _image_columns(images, split, path, base)
     )
     return CocoFile(
         path=path,
@@ -427,14 +500,14 @@ def load_coco_dict(path: Path) -> dict[str, Any]:
     return data
 
 
-def open_whole(path: Path, split: str) -> CocoFile:
+def open_whole(path: Path, split: str, base: str = "") -> CocoFile:
     """Open a COCO-format file by parsing it whole (the fallback of :func:`open_coco`)."""
     data = load_coco_dict(path)
     annotations = data["annotations"]
     return CocoFile(
         path=path,
         split=split,
-        images=image_table(data["images"], split, path),
+        images=image_table(data["images"], split, path, base),
         categories=check_categories(data.get("categories"), path),
         annotation_ranges=None,
         annotations=annotations,

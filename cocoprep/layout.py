@@ -32,34 +32,30 @@ RECORD_VERSION = 1
 LOCKS = ".cocoprep"
 
 _PATTERNS = {"pose": ("person_keypoints_*.json",), "segment": ("instances_*.json",)}
-_PATTERNS["detect"] = _PATTERNS["segment"]
+_PATTERNS["detect"] = _PATTERNS["obb"] = _PATTERNS["segment"]
+#: File names of labelling tools that carry no split: the split is their folder's name.
+_NO_SPLIT = ("_annotations.coco", "_annotations", "annotations", "result")
 _SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
 # A file name's extension, as the label-path rule drops it (a name is never all extension).
 _EXTENSION = re.compile(r"(?<=[^/\n])\.[^./\n]*$", re.MULTILINE)
 
 
-def find_annotation_files(inputs: Sequence[str | os.PathLike], task: str) -> list[Path]:
-    """Expand the inputs: files as given, directories to their annotation files for ``task``.
+def annotation_patterns(task: str) -> tuple[str, ...]:
+    """The file-name patterns of the annotation files of ``task`` in a folder.
 
-    >>> find_annotation_files([], "segment")
-    []
+    >>> annotation_patterns("pose")
+    ('person_keypoints_*.json',)
     """
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted({p for pattern in _PATTERNS[task] for p in path.glob(pattern)})
-            if not found:
-                patterns = " or ".join(_PATTERNS[task])
-                msg = f"{path}: no {patterns} files in this directory; name the files instead"
-                raise InputError(msg, path=path)
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            msg = f"{path}: no such file or directory (expected COCO JSON annotations)"
-            raise InputError(msg, path=path)
-    return files
+    return _PATTERNS[task]
+
+
+def names_a_split(split: str) -> bool:
+    """Whether the dataset yaml can place ``split`` under train, val or test.
+
+    >>> names_a_split("valid"), names_a_split("default")
+    (True, False)
+    """
+    return bool(datasetyaml.split_keys([split]))
 
 
 def split_from_filename(path: str | Path) -> str:
@@ -71,10 +67,28 @@ def split_from_filename(path: str | Path) -> str:
     'train2017'
     >>> split_from_filename("lvis_v1_val.json")
     'lvis_v1_val'
+
+    A name that carries no split (Roboflow's, Label Studio's) gives its folder's:
+
+    >>> split_from_filename("export/valid/_annotations.coco.json")
+    'valid'
+    """
+    named = split_in_name(path)
+    return named if named is not None else Path(path).resolve().parent.name
+
+
+def split_in_name(path: str | Path) -> str | None:
+    """The split a COCO file's name carries; None for the names labelling tools give every
+    split (``_annotations.coco.json``, ``result.json``).
+
+    >>> split_in_name("instances_default.json"), split_in_name("valid/_annotations.coco.json")
+    ('default', None)
     """
     stem = PurePosixPath(str(path).replace("\\", "/")).stem
     match = _SPLIT_RE.match(stem)
-    return match.group("split") if match else stem
+    if match:
+        return match.group("split")
+    return None if stem in _NO_SPLIT and not names_a_split(stem) else stem
 
 
 def label_file(root: str, image_relpath: str) -> str:
@@ -120,26 +134,27 @@ def check_label_names(source: str, paths: coco.StringColumn) -> None:
     stems = _EXTENSION.sub("", paths.text).split("\n")[:-1]
     if len(set(stems)) == len(stems):
         return
-    first: dict[str, int] = {}
-    for i, stem in enumerate(stems):
-        j = first.setdefault(stem, i)
-        if j != i:
-            msg = (
-                f"{source}: images {paths[j]} and {paths[i]} would share one label file "
-                f"({stem}.txt): Ultralytics finds labels by the image path without its "
-                "extension; rename one of them"
-            )
-            raise InputError(msg, path=source)
+    j, i = coco.first_repeat(stems) or (0, 0)
+    msg = (
+        f"{source}: images {paths[j]} and {paths[i]} would share one label file "
+        f"({stems[i]}.txt): Ultralytics finds labels by the image path without its "
+        "extension; rename one of them"
+    )
+    raise InputError(msg, path=source)
 
 
-def image_sources(images_dir: Path, relpaths: Iterable[str]) -> list[Path]:
+def image_sources(
+    images_dir: Path, relpaths: Iterable[str], missing_ok: bool = False
+) -> list[Path]:
     """The file in ``images_dir`` for each image (``<file_name>`` or ``<split>/<file_name>``);
-    an error naming the first one missing."""
+    an error naming the first one missing (``missing_ok``: left out)."""
     sources = []
     for relpath in relpaths:
         name = relpath.split("/", 1)[1] if "/" in relpath else relpath
         candidates = (images_dir / name, images_dir / relpath)
         source = next((c for c in candidates if c.is_file()), None)
+        if source is None and missing_ok:
+            continue
         if source is None:
             msg = f"{images_dir}: image {name} not found (looked for {candidates[0]})"
             raise InputError(msg, path=images_dir)
@@ -307,5 +322,6 @@ def record_splits(
             list(merged),
             name=yaml_name,
             keypoint_names=keypoint_names,
+            task=task,
         )
     return path, yaml_path

@@ -311,12 +311,16 @@ def _file_facts(
 
 
 def coco_stats(
-    path: str | os.PathLike, *, workers: int | None = None, progress: bool = False
+    path: str | os.PathLike,
+    *,
+    split: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
 ) -> SplitStats:
-    """Stats of one COCO-format annotation file (split named after the file)."""
+    """Stats of one COCO-format annotation file, as ``split`` (default: named after the file)."""
     from cocoprep import coco, layout
 
-    coco_file = coco.open_coco(path, layout.split_from_filename(path))
+    coco_file = coco.open_coco(path, split or layout.split_from_filename(path))
     table = coco_file.images
     order = np.argsort(table.ids, kind="stable")
     sorted_ids = table.ids[order]
@@ -445,10 +449,11 @@ def root_stats(
 
 
 def is_dataset_root(path: Path) -> bool:
-    """A folder with labels, images or a conversion record (not a folder of JSON files)."""
+    """A folder with labels or a conversion record (not a folder of JSON files, nor the export
+    of a labelling tool, which has images but no labels)."""
     from cocoprep import layout
 
-    names = (layout.RECORD_NAME, "labels", "images")
+    names = (layout.RECORD_NAME, "labels")
     return path.is_dir() and any((path / name).exists() for name in names)
 
 
@@ -464,7 +469,7 @@ def stats(
     --------
     >>> print(stats("datasets/coco").format("csv"))  # doctest: +SKIP
     """
-    from cocoprep.layout import find_annotation_files
+    from cocoprep.sources import find_sources
 
     if isinstance(sources, str | os.PathLike):
         sources = [sources]
@@ -486,7 +491,7 @@ def stats(
             raise InputError(msg)
         return Stats(source=str(paths[0]), kind="labels", splits=splits)
     splits = [
-        coco_stats(f, workers=workers, progress=progress)
-        for f in find_annotation_files(paths, "segment")
+        coco_stats(source.path, split=source.split, workers=workers, progress=progress)
+        for source in find_sources(paths, "segment")
     ]
     return Stats(source=", ".join(map(str, paths)), kind="annotations", splits=splits)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cocoprep import classmap, coco, layout
+from cocoprep import classmap, coco, layout, outputs, sources
+from cocoprep.categories import file_categories
 from cocoprep.datasetyaml import keypoint_names_of, split_keys, write_dataset_yaml
 from cocoprep.errors import ConflictError, InputError
 from cocoprep.yolo import IMAGE_SUFFIXES
@@ -142,6 +143,24 @@ def download_script(
     return "\n".join(lines) + "\n"
 
 
+def _check_coco_classes(root: Path, names: list[str], selected: bool, task: str | None) -> None:
+    """An error unless the root's class map is COCO 2017's (all 80 classes, ``person`` for pose,
+    or a selection of them): the download block would fill the root with COCO otherwise."""
+    from cocoprep.remote.catalog import COCO_2017_NAMES
+
+    if selected and set(names) <= set(COCO_2017_NAMES):
+        return
+    if names == list(COCO_2017_NAMES) or (task == "pose" and names == ["person"]):
+        return
+    others = [n for n in names if n not in COCO_2017_NAMES][:5]
+    found = f"classes not in COCO ({', '.join(others)})" if others else f"{len(names)} classes"
+    msg = (
+        f"{root}: {{download}} fetches COCO 2017, whose 80 classes this root's class map is not "
+        f"(found {found}); drop {{download}} for this dataset"
+    )
+    raise InputError(msg, path=root, params=["download"])
+
+
 @dataclass(frozen=True)
 class RootYaml:
     """What :func:`write_root_yaml` wrote: the yaml's path, splits, classes and task."""
@@ -170,9 +189,9 @@ def _names_and_keypoints(
             raise InputError(msg, path=root, params=["annotations"])
         keypoints = record.get("keypoints") if task == "pose" else None
         return classmap.map_from_record(record).names_by_index(), keypoints, task, record
-    files = layout.find_annotation_files(annotations, task or "segment")
-    opened = [coco.open_coco(f, layout.split_from_filename(f)) for f in files]
-    categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
+    found = sources.find_sources(annotations, task or "segment")
+    opened = [coco.open_coco(source.path, source.split) for source in found]
+    categories = file_categories(opened, workers=1, drop_unused=False, classes=None)[0]
     keypoints = keypoint_names_of([cat for c in opened for cat in c.categories])
     if record is None:
         return classmap.dense_map(categories).names_by_index(), keypoints, task, None
@@ -181,7 +200,7 @@ def _names_and_keypoints(
     missing = [cid for cid in ids if cid not in categories]
     if missing:
         msg = (
-            f"{', '.join(map(str, files))}: no category id {missing[0]}, which class "
+            f"{', '.join(str(s.path) for s in found)}: no category id {missing[0]}, which class "
             f"{ids.index(missing[0])} of {layout.record_path(root)} is; pass the files the "
             "labels were converted from"
         )
@@ -213,6 +232,7 @@ def write_root_yaml(
         msg = f"{root}: no such folder (expected a dataset root made by cocoprep convert)"
         raise InputError(msg)
     name = name if name.endswith((".yaml", ".yml")) else f"{name}.yaml"
+    outputs.check_file_name(name, "name", (".yaml", ".yml"))
     splits = find_splits(root)
     if not splits:
         msg = (
@@ -230,6 +250,7 @@ def write_root_yaml(
     script = None
     if download:
         selected = record is not None and record.get("selected")
+        _check_coco_classes(root, list(names.values()), bool(selected), task)
         script = download_script(
             root,
             [s for members in keys.values() for s in members],
@@ -239,7 +260,7 @@ def write_root_yaml(
         )
     with layout.root_lock(root):  # not while a convert updates it
         path = write_dataset_yaml(
-            root, names, splits, name=name, keypoint_names=keypoints, download=script
+            root, names, splits, name=name, keypoint_names=keypoints, download=script, task=task
         )
     return RootYaml(
         path=path, splits=splits, keys=keys, names=names, task=task, keypoint_names=keypoints

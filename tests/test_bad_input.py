@@ -241,3 +241,28 @@ def test_a_full_or_read_only_disk_is_one_line_naming_the_path(tmp_path, mount_op
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: {disk}/R"), lines
     assert words in lines[0]
+
+
+def test_export_never_writes_over_the_coco_file_convert_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("instances_val.json").write_text(json.dumps(BASE))
+    before = Path("instances_val.json").read_bytes()
+    assert CliRunner().invoke(main, ["convert", "instances_val.json", "--root", "R"]).exit_code == 0
+    result = CliRunner().invoke(main, ["export", "R", "--out", "."])
+    assert result.exit_code == 1
+    assert "expected an output apart from the inputs" in result.output and "--out" in result.output
+    like = ["export", "R", "--out", "x", "--like", "instances_val.json", "--report", "x.json"]
+    assert CliRunner().invoke(main, like).exit_code == 0
+    same = ["export", "R", "--out", "x", "--like", "instances_val.json"]
+    result = CliRunner().invoke(main, [*same, "--report", "instances_val.json"])
+    assert result.exit_code == 1 and "--report" in result.output
+    assert Path("instances_val.json").read_bytes() == before
+
+
+def test_yaml_name_stays_inside_the_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("instances_val.json").write_text(json.dumps(BASE))
+    assert CliRunner().invoke(main, ["convert", "instances_val.json", "--root", "R"]).exit_code == 0
+    result = CliRunner().invoke(main, ["yaml", "R", "--name", "../escape"])
+    assert result.exit_code == 1 and "--name" in result.output
+    assert not Path("escape.yaml").exists()

@@ -150,7 +150,7 @@ def test_cvat_export_warns_then_converts_with_crowd_keep(tmp_path):
     assert all(len(r.split()) >= 9 for r in rows)
 
 
-def test_roboflow_placeholder_category_is_listed_and_can_be_dropped(tmp_path):
+def test_roboflow_placeholder_category_is_left_out_and_unused_ones_dropped(tmp_path):
     categories = [
         {"id": 0, "name": "my-project", "supercategory": "none"},
         {"id": 1, "name": "cat", "supercategory": "my-project"},
@@ -161,8 +161,9 @@ def test_roboflow_placeholder_category_is_listed_and_can_be_dropped(tmp_path):
     )
     source = write(tmp_path / "_annotations.coco.json", data)
     kept = convert([source], tmp_path / "keep", split="train")
-    assert kept.unused_categories == ["my-project", "cat"]
-    assert (tmp_path / "keep/labels/train/000000000000.txt").read_text()[0] == "2"
+    assert kept.unused_categories == ["cat"]  # the placeholder is no class at all
+    assert kept.placeholder_categories == ["'my-project' (id 0)"]
+    assert (tmp_path / "keep/labels/train/000000000000.txt").read_text()[0] == "1"
 
     dropped = convert([source], tmp_path / "drop", split="train", drop_unused_categories=True)
     assert dropped.classes == 1

@@ -58,7 +58,11 @@ def test_bad_fields_name_the_annotation(tmp_path, field, value, message):
     from builders import coco, image, polygon_annotation, square, write
 
     ann = dict(polygon_annotation(7, 1, 1, square(1, 1, 9)), **{field: value})
-    source = write(tmp_path / "instances_v.json", coco([image(1)], [ann]))
+    # Pose needs a file with keypoints somewhere: a second annotation has one.
+    person = [{"id": 1, "name": "person", "keypoints": ["nose"]}]
+    good = dict(polygon_annotation(8, 1, 1, square(1, 1, 9)), keypoints=[5, 5, 2])
+    data = coco([image(1)], [ann, good], categories=person)
+    source = write(tmp_path / "instances_v.json", data)
     task = "pose" if field == "keypoints" else "detect" if field == "bbox" else "segment"
     if message is None:
         convert([source], tmp_path / "out", task=task)  # tolerated: a truthy crowd flag
@@ -138,9 +142,10 @@ def test_simdjson_objects_and_dicts_give_the_same_rows(tmp_path):
         ("polygon", "must be polygons or RLE, found str"),
     ],
 )
-def test_bad_outlines_are_named_on_both_paths(tmp_path, segmentation, message):
+@pytest.mark.parametrize("task", ["segment", "obb"])
+def test_bad_outlines_are_named_on_both_paths(tmp_path, segmentation, message, task):
     annotations = [_annotation(7, 1, segmentation)]
-    ctx = _context([100.0], [100.0])
+    ctx = _context([100.0], [100.0], task)
     for chunk in (annotations, _objects(annotations, tmp_path)):
         with pytest.raises(InputError, match=message) as error:
             annotation_rows(chunk, ctx)

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from cocoprep.cli import main
 from cocoprep.converter import convert
 from cocoprep.errors import ConflictError, InputError
+from cocoprep.remote.catalog import COCO_2017_NAMES
 from cocoprep.yamlfile import download_script, find_splits, write_root_yaml
 
 KEYPOINTS = ["nose", "left_eye", "right_eye", "left_ear", "right_ear"]
@@ -150,8 +151,22 @@ def test_pose_keys(tmp_path: Path) -> None:
     assert data["names"] == {0: "person"}
 
 
-def test_download_block_runs(converted: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_needs_the_coco_class_map(converted: Path) -> None:
+    with pytest.raises(
+        InputError, match=r"whose 80 classes .* \(found 2 classes\); drop download="
+    ):
+        write_root_yaml(converted, name="dl.yaml", download=True)
+    assert not (converted / "dl.yaml").exists()
+
+
+def test_download_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The block is Python that Ultralytics can exec with ``yaml``; run it against fakes."""
+    names = COCO_2017_NAMES
+    files = [
+        write_coco(tmp_path / f"instances_{s}.json", names=names) for s in ("train2017", "val2017")
+    ]
+    converted = tmp_path / "root"
+    convert(files, converted)
     calls = []
     fakes = {
         "cocoprep.remote.download": ("download", lambda *a, **k: calls.append(("download", a, k))),

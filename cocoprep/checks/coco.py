@@ -46,6 +46,7 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
     out: list[Finding] = []
     ids = np.zeros(n, np.int64)
     relpaths: list[str] = []
+    paths: dict[int, str] = {}  # position: path, once some file_name was reduced
     for i, image in enumerate(images):
         if type(image) is not dict:
             out.append(finding("bad-id", source, "image entry is not an object", index=i))
@@ -70,15 +71,48 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
             out.append(finding("bad-image-size", source, message, image=iid, index=i))
         try:
             # Under the split's folder in convert: the same one for every image here.
-            relpaths.append(coco.image_relpath(image, "").removeprefix("/"))
+            relpath, reduced = coco.relpath_of(image, "")
         except InputError as error:
             out.append(finding("bad-image-path", source, str(error), image=iid, index=i))
+            continue
+        relpaths.append(relpath.removeprefix("/"))
+        if reduced or paths:
+            paths[i] = relpath
+    reduced_repeats = _reduced_repeats(images, paths, source)
+    out += reduced_repeats
     try:
-        layout.check_label_names(source, coco.StringColumn(relpaths))
+        if not reduced_repeats:  # which would share a label file too, said better
+            layout.check_label_names(source, coco.StringColumn(relpaths))
     except InputError as error:  # convert refuses the file
         out.append(finding("bad-image-path", source, str(error).removeprefix(f"{source}: ")))
     out += duplicates(ids, has_id, source, "image")
     return ImageChecks(out, ids, has_id, sizes[:, 0], sizes[:, 1])
+
+
+def _reduced_repeats(images: list[Any], paths: dict[int, str], source: str) -> list[Finding]:
+    """A finding for each image whose path, once file names outside the images folder are
+    reduced to their name (as convert does), repeats an earlier image's."""
+    if not paths:
+        return []
+    for i, image in enumerate(images[: min(paths)]):  # the paths before the first reduced one
+        try:
+            paths[i] = coco.relpath_of(image, "")[0]
+        except (InputError, AttributeError):
+            continue
+    first: dict[str, int] = {}
+    out = []
+    for i in sorted(paths):
+        j = first.setdefault(paths[i], i)
+        if j != i:
+            message = (
+                f"file_name {images[i].get('file_name')!r} becomes {paths[i].split('/', 1)[1]!r} "
+                f"like {images[j].get('file_name')!r} (paths outside the images folder are "
+                "reduced to their name); rename one of them"
+            )
+            out.append(
+                finding("bad-image-path", source, message, image=images[i].get("id"), index=i)
+            )
+    return out
 
 
 def duplicates(ids: np.ndarray, has_id: np.ndarray, source: str, what: str) -> list[Finding]:

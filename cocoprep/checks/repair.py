@@ -31,13 +31,14 @@ from cocoprep.checks.rings import MIN_AREA_NORMALISED, MIN_AREA_PX
 from cocoprep.checks.validate import target_kind
 from cocoprep.errors import InputError, UnsafePathError
 from cocoprep.fileio import write_atomic
+from cocoprep.outputs import same_file
 
 log = logging.getLogger("cocoprep")
 
 # Kinds after which an annotation or a label row cannot be kept.
 _DROP_ANNOTATION = {"bad-annotation", "unknown-image", "unknown-category", "rle-size", "bad-rle"}
 _DROP_ROW = {"unparsable", "bad-class", "class-out-of-range", "non-finite", "bad-row"}
-_DROP_ROW |= {"odd-coordinates", "too-few-points", "zero-area"}
+_DROP_ROW |= {"odd-coordinates", "too-few-points", "zero-area", "obb-corners"}
 
 
 @dataclass
@@ -337,6 +338,10 @@ def _repair_row(
         counts["pose rows clipped"] += 1
         text, _ = numbers.format_rows(np.array([class_id]), clipped, np.array([len(clipped)]), "f6")
         return text.rstrip(b"\n")
+    if ctx.obb:  # out of range: its corners clipped
+        counts["obb rows clipped"] += 1
+        text, _ = numbers.format_rows(np.array([class_id]), np.clip(values, 0, 1), [8], "g")
+        return text.rstrip(b"\n")
     if len(values) == 4:
         corners = np.clip(_box_corners(values), 0, 1)
         if polygon_file:
@@ -426,7 +431,7 @@ def _output(target: Path, out: str | os.PathLike | None, in_place: bool) -> Path
         raise InputError(msg, path=target, params=["fix", "in_place"])
     out = Path(out)
     source, dest = target.resolve(), out.resolve()
-    if dest == source:
+    if same_file(out, target):  # (through links too)
         msg = (
             f"{out}: expected an output other than the input it repairs ({{fix}}), found the "
             "input itself; pass {in_place} to repair it in place"

@@ -1,6 +1,7 @@
 """``cocoprep validate``: find what breaks conversion or training before a long run.
 
-A target is a COCO JSON file (:mod:`cocoprep.checks.coco`), a YOLO labels folder or a dataset
+A target is a COCO JSON file (:mod:`cocoprep.checks.coco`) or a folder of them (an export of a
+labelling tool, as convert reads it: :mod:`cocoprep.sources`), a YOLO labels folder or a dataset
 yaml (:mod:`cocoprep.checks.dataset`). Every problem becomes a
 :class:`~cocoprep.checks.report.Finding`; :func:`validate` returns them in one
 :class:`~cocoprep.checks.report.Report`.
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from cocoprep import sources
 from cocoprep.checks.coco import validate_coco
 from cocoprep.checks.dataset import validate_dataset, validate_labels
 from cocoprep.checks.report import ERROR, Report
@@ -21,9 +23,9 @@ from cocoprep.progress import Progress
 
 
 def target_kind(path: Path) -> str:
-    """``coco``, ``labels`` or ``dataset`` for a target path."""
+    """``coco``, ``export``, ``labels`` or ``dataset`` for a target path."""
     if path.is_dir():
-        return "labels"
+        return "export" if sources.is_export(path) else "labels"
     if path.suffix.lower() in (".yaml", ".yml"):
         return "dataset"
     if path.suffix.lower() == ".json":
@@ -44,7 +46,8 @@ def validate(
     workers: int | None = None,
     progress: Progress = None,
 ) -> Report:
-    """Validate COCO JSON files, YOLO labels folders and dataset yamls.
+    """Validate COCO JSON files (or export folders of them), YOLO labels folders and dataset
+    yamls.
 
     ``nc`` sets the class count for labels folders (default: the yaml's names or the root's
     ``cocoprep.json``); ``tolerance`` is how far (px) COCO vertices and boxes may leave their
@@ -61,13 +64,18 @@ def validate(
     report = Report()
     for target in map(Path, targets):
         kind = target_kind(target)
-        if kind == "coco":
-            part = validate_coco(target, workers=workers, tolerance=tolerance, progress=progress)
+        if kind in ("coco", "export"):
+            files = [s.path for s in sources.find_sources([target], "segment")]
+            parts = [
+                validate_coco(f, workers=workers, tolerance=tolerance, progress=progress)
+                for f in files
+            ]
         elif kind == "labels":
-            part = validate_labels(target, nc=nc, workers=workers, progress=progress)
+            parts = [validate_labels(target, nc=nc, workers=workers, progress=progress)]
         else:
-            part = validate_dataset(target, nc=nc, workers=workers, progress=progress)
-        report.extend(part)
+            parts = [validate_dataset(target, nc=nc, workers=workers, progress=progress)]
+        for part in parts:
+            report.extend(part)
     if strict:
         report.findings = [replace(f, severity=ERROR) for f in report.findings]
     return report

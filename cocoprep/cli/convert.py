@@ -24,10 +24,10 @@ from cocoprep.cli.options import (
 )
 @click.option(
     "--task",
-    type=click.Choice(["segment", "detect", "pose"]),
+    type=click.Choice(["segment", "detect", "pose", "obb"]),
     default="segment",
     show_default=True,
-    help="Label format to write.",
+    help="Label format to write (obb: each object's minimum-area rotated rectangle).",
 )
 @click.option(
     "--split",
@@ -72,10 +72,16 @@ from cocoprep.cli.options import (
     is_flag=True,
     help="Remove categories no annotation uses from the class map (off: ids stay stable).",
 )
+@click.option(
+    "--boxes-as-segments",
+    is_flag=True,
+    help="With --task segment, write each box as a polygon for files that hold no outlines.",
+)
 @report_option
 @output_options
 def convert(annotations: tuple[str, ...], report: str | None, out: Output, **options) -> None:
-    """Convert COCO-format JSON ANNOTATIONS (files or directories) into YOLO labels.
+    """Convert COCO-format JSON ANNOTATIONS (files, folders or exports of labelling tools:
+    COCO, CVAT, Roboflow, Label Studio) into YOLO labels.
 
     Writes ROOT/labels/<split>/<image>.txt for every image (empty for background images),
     ROOT/<split>.txt listing the images, ROOT/coco.yaml and ROOT/cocoprep.json (the class
@@ -85,16 +91,19 @@ def convert(annotations: tuple[str, ...], report: str | None, out: Output, **opt
     Examples:
       cocoprep convert annotations/instances_val2017.json --root datasets/coco
       cocoprep convert annotations/ --root datasets/coco --task detect --workers 4
+      cocoprep convert roboflow-export/ --root datasets/pets --task detect
       cocoprep convert annotations/person_keypoints_val2017.json --root datasets/pose --task pose
+      cocoprep convert annotations/instances_val2017.json --root datasets/coco-obb --task obb
       cocoprep convert export.json --split train --root data --crowd keep --classes cat,dog
     """
     from cocoprep.converter import convert as run_convert
-    from cocoprep.layout import find_annotation_files
+    from cocoprep.sources import find_sources
 
     if options["backend"] == "dask" and not options["scheduler"]:
         msg = "--backend dask needs --scheduler ADDRESS"
         raise click.BadParameter(msg, param_hint="--backend")
-    check_report(report, [*find_annotation_files(annotations, options["task"]), *annotations])
+    found = [source.path for source in find_sources(annotations, options["task"])]
+    check_report(report, [*found, *annotations])
     summary = run_convert(list(annotations), **options, progress=out.bars)
     out.finish(summary, report)
 

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from cocoprep import classmap, coco, debris, layout, outputs
+from cocoprep import classmap, coco, debris, layout, outputs, sources
+from cocoprep.categories import file_categories
 from cocoprep.converter.summary import SplitSummary, Summary
 from cocoprep.converter.textstore import SplitRows, label_text_file, rows_in_workers, split_rows
 from cocoprep.converter.tuning import Run, Tuning
 from cocoprep.converter.writer import label_folders, write_labels
-from cocoprep.datasetyaml import keypoint_names_of
+from cocoprep.datasetyaml import keypoint_names_of, split_keys
 from cocoprep.errors import InputError
 from cocoprep.exporter import record as image_record
 from cocoprep.fileio import (
@@ -36,7 +37,6 @@ from cocoprep.parallel import (
     backend_context,
     keep_freed_memory,
     local_workers,
-    run_in_order,
     worker_count,
 )
 from cocoprep.rows import TASKS, row_context
@@ -58,6 +58,7 @@ def convert(
     images: str | os.PathLike | None = None,
     yaml_name: str = "coco.yaml",
     drop_unused_categories: bool = False,
+    boxes_as_segments: bool = False,
     progress: bool = False,
     tuning: Tuning = Tuning(),  # noqa: B008 (frozen)
 ) -> Summary:
@@ -67,10 +68,14 @@ def convert(
     ``ROOT/<split>.txt`` listing the images, the dataset yaml and ``ROOT/cocoprep.json`` (the
     class map later runs reuse). Returns a :class:`Summary`.
 
-    ``drop_unused_categories`` removes categories no annotation uses from the class map (off by
-    default, so ids stay stable across exports). ``backend="dask"`` runs the per-chunk work on
-    the dask.distributed cluster at ``scheduler`` (or the current client); its workers must see
-    the same paths. ``tuning`` changes how the work is cut and spread, never the labels.
+    ``annotations`` may be export folders of labelling tools (:mod:`cocoprep.sources`): their
+    images are linked as ``images`` would. A placeholder category (Roboflow's) is left out of the
+    class map. ``drop_unused_categories`` removes categories no annotation uses from the class
+    map (off by default, so ids stay stable across exports). ``boxes_as_segments`` lets
+    ``task="segment"`` write box polygons for a file without any segmentation.
+    ``backend="dask"`` runs the per-chunk work on the dask.distributed cluster at ``scheduler``
+    (or the current client); its workers must see the same paths. ``tuning`` changes how the
+    work is cut and spread, never the labels.
 
     Examples
     --------
@@ -78,7 +83,8 @@ def convert(
     >>> summary.totals()["instances"]  # doctest: +SKIP
     36335
     """
-    files = _annotation_files(annotations, task, backend, crowd, split, yaml_name)
+    found = _annotation_files(annotations, task, backend, crowd, split, yaml_name)
+    files = [source.path for source in found]
     root = Path(root)
     workers = worker_count(workers)
     keep_freed_memory()
@@ -88,16 +94,17 @@ def convert(
     try:
         # Workers start before the images are read.
         with local_workers(workers if large and backend == "loky" else 1, "cocoprep.converter"):
-            opened = _open_files(files, split, tuning)
+            opened = _open_files(found, split, tuning)
             written = layout.written_files(root, [c.split for c in opened], yaml_name)
             outputs.check_outputs(files, written, "root")
-            categories = classmap.union_categories((str(c.path), c.categories) for c in opened)
-            used_ids = _used_category_ids(opened, workers) if drop_unused_categories else None
+            keypoints = _keypoint_names(opened, task)
+            categories, placeholders, used_ids = file_categories(
+                opened, workers, drop_unused_categories, classes
+            )
             root.mkdir(parents=True, exist_ok=True)
             with layout.root_lock(root):  # the map is settled and recorded at once
                 class_map = _class_map(root, categories, classes, used_ids)
                 claimed = layout.claim_class_map(root, class_map, task)
-            keypoints = keypoint_names_of([c for f in opened for c in f.categories])
             run = Run(
                 root=root,
                 task=task,
@@ -107,18 +114,21 @@ def convert(
                 backend=backend,
                 scheduler=scheduler,
                 images=Path(images) if images else None,
+                boxes_as_segments=boxes_as_segments,
                 progress=progress,
                 tuning=tuning,
-                keypoint_names=tuple(keypoints) if keypoints and task == "pose" else None,
+                keypoint_names=keypoints,
                 yaml_name=yaml_name,
             )
             summaries, used = [], set()
-            for coco_file in opened:
-                summary, used_here = _convert_split(coco_file, run, active)
+            for coco_file, source in zip(opened, found, strict=True):
+                dropped = placeholders.get(str(coco_file.path))
+                summary, used_here = _convert_split(coco_file, run, active, source, dropped)
                 summaries.append(summary)
                 used |= used_here
                 _warn_crowd_heavy(summary, crowd)
                 claimed = None  # a split recorded with the map: it stays
+            _warn_without_val(root, yaml_name)
     except BaseException:
         for stages in active:  # again, now that no worker writes into them
             discard(stages)
@@ -133,6 +143,7 @@ def convert(
         record=str(layout.record_path(root)),
         splits=summaries,
         unused_categories=[name for cid, name in categories.items() if cid not in used],
+        placeholder_categories=sorted({f"{n!r} (id {i})" for i, n in placeholders.values()}),
     )
 
 
@@ -143,7 +154,7 @@ def _annotation_files(
     crowd: str,
     split: str | None,
     yaml_name: str,
-) -> list[Path]:
+) -> list[sources.Source]:
     """The annotation files to convert, once the options are checked."""
     if task not in TASKS:
         msg = f"{{task}} must be one of {', '.join(TASKS)}, found {task!r}"
@@ -157,7 +168,7 @@ def _annotation_files(
     outputs.check_file_name(yaml_name, "yaml_name", (".yaml", ".yml"))
     if isinstance(annotations, str | os.PathLike):
         annotations = [annotations]
-    files = layout.find_annotation_files(annotations, task)
+    files = sources.find_sources(annotations, task)
     if not files:
         msg = "no annotation files given"
         raise InputError(msg)
@@ -167,16 +178,35 @@ def _annotation_files(
     return files
 
 
-def _open_files(files: list[Path], split: str | None, tuning: Tuning) -> list[coco.CocoFile]:
-    """The files opened for streaming, each as its split (``split``, else named for the file)."""
-    splits = [split or layout.split_from_filename(f) for f in files]
+def _open_files(
+    found: list[sources.Source], split: str | None, tuning: Tuning
+) -> list[coco.CocoFile]:
+    """The files opened for streaming, each as its split (``split``, else the source's)."""
+    splits = [split or source.split for source in found]
     if len(set(splits)) != len(splits):
-        msg = f"two inputs map to the same split ({', '.join(splits)}); pass them separately"
-        raise InputError(msg)
+        named = ", ".join(f"{s.path} → {name}" for s, name in zip(found, splits, strict=True))
+        msg = f"two inputs map to the same split ({named}); pass them separately with {{split}}"
+        raise InputError(msg, params=["split"])
     return [
-        coco.open_coco(f, s, chunk_bytes=tuning.chunk_bytes)
-        for f, s in zip(files, splits, strict=True)
+        coco.open_coco(source.path, s, chunk_bytes=tuning.chunk_bytes, base=source.base)
+        for source, s in zip(found, splits, strict=True)
     ]
+
+
+def _keypoint_names(opened: list[coco.CocoFile], task: str) -> tuple[str, ...] | None:
+    """The keypoint names of a pose conversion (None for other tasks); an error when no
+    category of the files names any."""
+    if task != "pose":
+        return None
+    keypoints = keypoint_names_of([c for f in opened for c in f.categories])
+    if not keypoints:
+        files = ", ".join(str(f.path) for f in opened)
+        msg = (
+            f"{files}: {{task}} pose needs keypoints, found no category naming any; convert "
+            "with {task} detect (or segment for outlines)"
+        )
+        raise InputError(msg, params=["task"])
+    return tuple(keypoints)
 
 
 def _class_map(
@@ -204,7 +234,11 @@ def _class_map(
 
 
 def _convert_split(
-    coco_file: coco.CocoFile, run: Run, active: list[Stages]
+    coco_file: coco.CocoFile,
+    run: Run,
+    active: list[Stages],
+    source: sources.Source,
+    placeholder: tuple[int, str] | None,
 ) -> tuple[SplitSummary, set[int]]:
     """Write one file's labels, list file and image links, and record the split; return its
     summary and the category ids its annotations use.
@@ -230,13 +264,17 @@ def _convert_split(
         plan_trees(sorted(trees), sorted(in_tree), stages)
         plan_folders([f for f in folders if f not in in_tree], stages)
         try:
-            written, unchanged, background, rows = _write_split(coco_file, run, stages)
+            written, unchanged, background, rows = _write_split(
+                coco_file, run, stages, run.images or source.images
+            )
             with layout.root_lock(run.root):
                 layout.check_class_map(run.root, run.class_map)
                 replaced = publish(stages)
                 write_atomic(run.root / f"{coco_file.split}.txt", paths.lines("./images/").encode())
                 image_record.record_converted(run.root, coco_file.split, coco_file)
                 entry = {"source": str(coco_file.path), "images": len(paths), "task": run.task}
+                if placeholder is not None:
+                    entry["placeholder_category"] = {"id": placeholder[0], "name": placeholder[1]}
                 layout.record_splits(
                     run.root,
                     run.class_map,
@@ -253,6 +291,8 @@ def _convert_split(
     counts = rows.counts
     if coco_file.images.lvis_fields:
         counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
+    if coco_file.images.reduced_paths:
+        counts["image_paths_reduced"] = coco_file.images.reduced_paths
     summary = SplitSummary(
         source=str(coco_file.path),
         split=coco_file.split,
@@ -267,7 +307,7 @@ def _convert_split(
 
 
 def _write_split(
-    coco_file: coco.CocoFile, run: Run, stages: Stages
+    coco_file: coco.CocoFile, run: Run, stages: Stages, images: Path | None
 ) -> tuple[int, int, int, SplitRows]:
     """Compute the file's rows, then write its labels into ``stages`` and link its images;
     return (written, unchanged, background images, the rows)."""
@@ -285,14 +325,57 @@ def _write_split(
             labels_ahead = contextlib.nullcontext(Ahead())
         with backend_context(run.backend, run.scheduler), labels_ahead as ahead:
             rows = split_rows(coco_file, ctx, text_file, run)
+        _check_task_fits(str(coco_file.path), run, rows.counts)
         # Images are looked up before any label is written: a missing one leaves no output.
-        image_files = layout.image_sources(run.images, paths) if run.images else None
+        image_files = _image_files(coco_file.path, images, paths, found=run.images is None)
         counts = write_labels(coco_file.split, paths, rows, stages, ahead.created, run)
     finally:
         os.unlink(text_file)
     if image_files is not None:
         layout.link_images(run.root, image_files, paths)
     return (*counts, rows)
+
+
+def _image_files(
+    source: Path, images: Path | None, paths: coco.StringColumn, found: bool
+) -> list[Path] | None:
+    """The image files of ``source``'s images to link, from ``images``; None when there is
+    none, or when the folder was ``found`` beside an export that came without its images (none
+    of them there)."""
+    if images is None:
+        return None
+    if found:
+        there = layout.image_sources(images, paths, missing_ok=True)
+        if len(there) == len(paths):
+            return there
+        if not there:
+            log.warning("%s: the export's images are not there; writing labels only", images)
+            return None
+    try:
+        return layout.image_sources(images, paths)
+    except InputError as error:  # naming the first one missing
+        msg = f"{source}: {error.message}"
+        raise InputError(msg, path=images) from None
+
+
+def _check_task_fits(source: str, run: Run, counts: dict[str, int]) -> None:
+    """An error before anything is written when the file cannot fill the task: pose without any
+    labelled keypoints, segment without any segmentation (unless boxes are wanted as polygons)."""
+    instances = counts.get("instances", 0)
+    if run.task == "pose" and not instances and counts.get("no_keypoints_skipped", 0):
+        msg = (
+            f"{source}: {{task}} pose needs keypoints, found none labelled in "
+            f"{counts['no_keypoints_skipped']} annotations; convert with {{task}} detect"
+        )
+        raise InputError(msg, path=source, params=["task"])
+    boxes_only = instances and counts.get("no_segmentation", 0) >= instances
+    if run.task == "segment" and boxes_only and not run.boxes_as_segments:
+        msg = (
+            f"{source}: {{task}} segment needs outlines, found only boxes (no segmentation in "
+            f"any of {instances} annotations); convert with {{task}} detect, or pass "
+            "{boxes_as_segments} to write each box as a polygon"
+        )
+        raise InputError(msg, path=source, params=["task", "boxes_as_segments"])
 
 
 def _sweep(run: Run, trees: set[str]) -> None:
@@ -303,19 +386,18 @@ def _sweep(run: Run, trees: set[str]) -> None:
         debris.sweep(folder)
 
 
-def _used_category_ids(opened: list[coco.CocoFile], workers: int) -> set[int]:
-    """Category ids some annotation of the files uses (a parse-only pass)."""
-    used: set[int] = set()
-    for coco_file in opened:
-        if coco_file.annotations is not None:
-            used.update(a.get("category_id") for a in coco_file.annotations if isinstance(a, dict))
-            continue
-        ranges = coco_file.annotation_ranges or []
-        jobs = [(str(coco_file.path), s, e) for s, e in ranges]
-        sizes = [e - s for s, e in ranges]
-        for ids in run_in_order(coco.category_ids_in_range, jobs, sizes, workers=workers):
-            used.update(ids.tolist())
-    return used
+def _warn_without_val(root: Path, yaml_name: str) -> None:
+    """Say so when the root has no split the yaml lists under val: (an export that is one set):
+    Ultralytics refuses such a yaml."""
+    splits = list((layout.read_record(root) or {}).get("splits", {}))
+    if "val" not in split_keys(splits):
+        log.warning(
+            "%s has no val: split (found %s), which Ultralytics needs; split the annotations "
+            "(cocoprep split FILE --out DIR --ratios 0.8,0.2) and convert both, or convert a "
+            "val file into this root",
+            root / yaml_name,
+            ", ".join(splits),
+        )
 
 
 def _warn_crowd_heavy(split: SplitSummary, crowd: str) -> None:

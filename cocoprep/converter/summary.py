@@ -20,8 +20,10 @@ _COUNTS = (
     ("multi-part polygons merged", "multipart_merged", False),
     ("RLE masks converted", "rle_converted", False),
     ("degenerate polygons replaced by box", "degenerate_replaced", False),
+    ("boxes written as polygons (no segmentation)", "boxes_as_polygons", False),
     ("degenerate instances dropped", "degenerate_dropped", False),
     ("no labelled keypoints, skipped", "no_keypoints_skipped", False),
+    ("image paths reduced to their name", "image_paths_reduced", False),
 )
 
 
@@ -50,6 +52,8 @@ class Summary:
     record: str
     splits: list[SplitSummary] = field(default_factory=list)
     unused_categories: list[str] = field(default_factory=list)
+    #: Placeholder categories left out of the class map (Roboflow's project category).
+    placeholder_categories: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         """Counts added over all splits."""
@@ -74,6 +78,7 @@ class Summary:
             "yaml": self.yaml,
             "record": self.record,
             "unused_categories": self.unused_categories,
+            "placeholder_categories": self.placeholder_categories,
             "totals": self.totals(),
             "splits": [vars(split) for split in self.splits],
         }
@@ -96,5 +101,8 @@ class Summary:
             more = len(self.unused_categories) - 10
             extra = f" (+{more} more)" if more > 0 else ""
             lines.append(f"  categories no annotation uses: {shown}{extra}")
+        if self.placeholder_categories:
+            shown = ", ".join(self.placeholder_categories)
+            lines.append(f"  placeholder category left out (no annotation uses it): {shown}")
         lines.append(f"  dataset yaml: {self.yaml}")
         return "\n".join(lines)

@@ -51,6 +51,7 @@ class Run:
     backend: str
     scheduler: str | None
     images: Path | None
+    boxes_as_segments: bool
     progress: bool
     tuning: Tuning
     keypoint_names: tuple[str, ...] | None

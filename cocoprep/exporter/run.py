@@ -24,6 +24,7 @@ from cocoprep.exporter.annotations import (
 from cocoprep.exporter.images import SplitImages
 from cocoprep.exporter.summary import ExportSummary, SplitExport
 from cocoprep.exporter.writer import write_coco, write_results
+from cocoprep.outputs import check_outputs
 from cocoprep.parallel import local_workers, run_in_order, worker_count
 
 #: Images whose label files one job reads.
@@ -137,6 +138,19 @@ def _export_split(
     )
 
 
+def _check_outputs(dataset: source.Dataset, names: list[str], out: Path, like: Path | None) -> None:
+    """An error when a file this export writes is its ground truth or a split's source COCO
+    (the file convert read, named in the record)."""
+    recorded = (dataset.record or {}).get("splits", {})
+    inputs = [like] if like is not None else []
+    inputs += [Path(recorded[n]["source"]) for n in names if recorded.get(n, {}).get("source")]
+    if dataset.predictions:
+        targets = [out]
+    else:
+        targets = [out / f"{p}_{n}.json" for n in names for p in ("instances", "person_keypoints")]
+    check_outputs(inputs, targets, "out")
+
+
 def _splits(dataset: source.Dataset, split: str | None, like: Path | None) -> list[str]:
     """The splits to export: ``split`` when given; with ``like``, the one split it can be."""
     names = list(dataset.entries)
@@ -200,6 +214,7 @@ def export(
     out_path = Path(out)
     like_path = Path(like) if like is not None else None
     names = _splits(opened, split, like_path)
+    _check_outputs(opened, names, out_path, like_path)
     workers = worker_count(workers)
     summary = ExportSummary(dataset=str(dataset), out=str(out_path))
     with local_workers(workers, __name__):

@@ -20,7 +20,6 @@ from cocoprep.remote.http import (
     RetryPolicy,
     _check_status,
     _content_range_start,
-    _give_up,
     _NoRanges,
     _Retryable,
     _session,
@@ -192,13 +191,8 @@ class ConnectionPool:
                             raise _Retryable(message)
                 except _transient_errors() as error:
                     failures = 1 if position > before else failures + 1
-                    if failures > policy.retries:
-                        raise _give_up(url, attempts, error) from error
-                    delay = policy.delay(failures)
-                    logger.warning(
-                        "%s (bytes %d-%d): %s; retrying in %.1f s", url, position, end, error, delay
-                    )
-                    self._stop.wait(delay)
+                    where = f" (bytes {position}-{end})"
+                    policy.wait_or_give_up(error, failures, attempts, url, where, self._stop.wait)
         finally:
             if position < end:
                 source.release(position, end)

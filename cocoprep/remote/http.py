@@ -60,6 +60,23 @@ class RetryPolicy:
         base = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
         return base * (1 + 0.1 * random.random())
 
+    def wait_or_give_up(
+        self,
+        error: BaseException,
+        failures: int,
+        attempts: int,
+        url: str,
+        where: str = "",
+        wait: Callable[[float], object] = time.sleep,
+    ) -> None:
+        """After the ``failures``-th transient ``error`` in a row: the give-up error once they
+        exceed the retries, else a warning and ``wait`` for the backoff."""
+        if failures > self.retries:
+            raise _give_up(url, attempts, error) from error
+        delay = self.delay(failures)
+        logger.warning("%s%s: %s; retrying in %.1f s", url, where, error, delay)
+        wait(delay)
+
 
 def _local_path(url: str) -> Path | None:
     """The filesystem path of a ``file://`` URL, ``None`` for other schemes."""
@@ -183,11 +200,7 @@ def _stream(
         except _transient_errors() as error:
             progressed = part.exists() and part.stat().st_size > have
             failures = 1 if progressed else failures + 1
-            if failures > policy.retries:
-                raise _give_up(url, attempts, error) from error
-            delay = policy.delay(failures)
-            logger.warning("%s: %s; retrying in %.1f s", url, error, delay)
-            time.sleep(delay)
+            policy.wait_or_give_up(error, failures, attempts, url)
 
 
 def _restart(
@@ -250,10 +263,4 @@ def get_range(
                 return data
         except _transient_errors() as error:
             failures += 1
-            if failures > policy.retries:
-                raise _give_up(url, attempts, error) from error
-            delay = policy.delay(failures)
-            logger.warning(
-                "%s (bytes %d-%d): %s; retrying in %.1f s", url, start, end, error, delay
-            )
-            time.sleep(delay)
+            policy.wait_or_give_up(error, failures, attempts, url, f" (bytes {start}-{end})")

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from cocoprep.remote.http import (
     RetryPolicy,
     _check_status,
     _content_range_start,
-    _give_up,
     _NoRanges,
     _Retryable,
     _session,
@@ -152,13 +150,7 @@ def _fetch_piece(url, sink, start: int, end: int, policy, on_bytes, stop) -> boo
                     raise _Retryable(message)
         except _transient_errors() as error:
             failures = 1 if position > before else failures + 1
-            if failures > policy.retries:
-                raise _give_up(url, attempts, error) from error
-            delay = policy.delay(failures)
-            logger.warning(
-                "%s (bytes %d-%d): %s; retrying in %.1f s", url, start, end, error, delay
-            )
-            time.sleep(delay)
+            policy.wait_or_give_up(error, failures, attempts, url, f" (bytes {start}-{end})")
     return True
 
 
