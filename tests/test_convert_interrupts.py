@@ -140,25 +140,6 @@ def test_a_signal_removes_the_temporary_files_and_exits_128_plus_it(
     assert _tree(root / "labels" / "val2017") == expected["segment"]
 
 
-def test_two_converts_of_different_splits_at_once_record_both(coco_mini, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for trial in range(2):  # many more trials in test_layout, on the record alone
-        root = tmp_path / str(trial)
-        runs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "cocoprep", "convert", str(source), "--root", str(root)],
-                env=env,
-                stderr=subprocess.PIPE,
-            )
-            for source in sorted((coco_mini / "annotations").glob("instances_*.json"))
-        ]
-        assert [run.wait(60) for run in runs] == [0, 0]
-        record = json.loads((root / "cocoprep.json").read_text())
-        assert sorted(record["splits"]) == ["train2017", "val2017"]
-        text = (root / "coco.yaml").read_text()
-        assert "train: train2017.txt" in text and "val: val2017.txt" in text
-
-
 # Kills itself while its workers are busy, first writing their pids: from a thread (so the
 # workers are loky's, started by a thread) or from a timer signal (forked workers).
 ORPHANING = """
