@@ -188,9 +188,10 @@ def root_lock(root: str | os.PathLike) -> contextlib.AbstractContextManager[None
 def split_lock(root: str | os.PathLike, names: Iterable[str]) -> Iterator[None]:
     """Hold the locks of the named parts of a root (a split, a label tree) for the block,
     waiting for a run that holds one (with a warning naming its pid): never two writers on one
-    split. Taken in sorted order, so two runs never wait for each other."""
+    split. Taken in one order (splits first, so the warning names the split), so two runs
+    never wait for each other."""
     with contextlib.ExitStack() as stack:
-        for name in sorted(set(names)):
+        for name in sorted(set(names), key=lambda name: (not name.startswith("split "), name)):
             waiting = f"{root}: {name} is being written by pid {{pid}}; waiting for it to finish"
             lock = Path(root) / LOCKS / f"{quote(name, safe='')}.lock"
             stack.enter_context(locks.hold(lock, waiting))

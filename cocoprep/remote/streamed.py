@@ -333,7 +333,7 @@ class _Job:
                 thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def _open(url: str, part: Path, size: int | None, policy) -> tuple[int, int, Callable]:
+def _open(url: str, part: Path, size: int | None, policy, stop) -> tuple[int, int, Callable]:
     """The file the bytes live in (the local source, or the part) and how to read a range."""
     from cocoprep.remote.http import _local_path, get_range
 
@@ -351,7 +351,7 @@ def _open(url: str, part: Path, size: int | None, policy) -> tuple[int, int, Cal
     if size is None:
         raise _NoRanges
     tail_start = max(0, size - zipindex.TAIL_BYTES)
-    tail = get_range(url, tail_start, size, policy)  # _NoRanges: the caller streams instead
+    tail = get_range(url, tail_start, size, policy, stop)  # _NoRanges: the caller streams instead
     part.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
     fetched = {tail_start: tail}
@@ -359,7 +359,7 @@ def _open(url: str, part: Path, size: int | None, policy) -> tuple[int, int, Cal
     def fetch_range(start: int, end: int) -> bytes:
         if start in fetched and start + len(fetched[start]) == end:
             return fetched[start]
-        return get_range(url, start, end, policy)
+        return get_range(url, start, end, policy, stop)
 
     return fd, size, fetch_range
 
@@ -386,7 +386,7 @@ def stream_archive(
     state = part.with_name(part.name + ".state")
     archive = part.name.removesuffix(".part")
     for attempt in (1, 2):
-        fd, size, fetch_range = _open(url, part, size, pool.policy)
+        fd, size, fetch_range = _open(url, part, size, pool.policy, stop)
         local = not str(url).startswith(("http://", "https://"))
         try:
             result = _stream_once(
