@@ -14,6 +14,7 @@ Examples::
     python benchmarks/bench_convert.py --scales 118k --task detect
     python benchmarks/bench_convert.py --shape objects365   # 1.74 M images, detect, cocoprep
     python benchmarks/bench_convert.py --scales 5k --validate
+    python benchmarks/bench_convert.py --scales 118k --task segment,obb --tools cocoprep
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # the sibling script, not an installed package
 
 SCALES = {"5k": 5_000, "30k": 30_000, "118k": 118_287, "236k": 236_574}
+TASKS = ("segment", "detect", "obb")
 # The python of a venv with Ultralytics installed (never a dependency of cocoprep).
 DEFAULT_ULTRALYTICS = Path(os.environ.get("ULTRALYTICS_PYTHON", "ultra-venv/bin/python"))
 ULTRALYTICS_SNIPPET = (
@@ -243,6 +245,20 @@ def cost_curve(rows: list[dict], small: str, large: str) -> list[str]:
     return out
 
 
+def task_ratios(rows: list[dict], tasks: list[str]) -> list[str]:
+    """``obb / segment = 1.10x time`` per scale for cocoprep, when both tasks ran."""
+    out = []
+    if not {"segment", "obb"} <= set(tasks):
+        return out
+    wall = {r["what"]: r["wall"] for r in rows if r["tool"] == "cocoprep"}
+    for what, seconds in wall.items():
+        scale, _, task = what.partition(" ")
+        if task == "obb" and f"{scale} segment" in wall:
+            ratio = seconds / wall[f"{scale} segment"]
+            out.append(f"cocoprep {scale}: obb / segment = {ratio:.2f}x time")
+    return out
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options; see the module docstring for examples."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -252,7 +268,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma list of 5k,30k,118k,236k or image counts (default: all four; "
         "objects365: 1742289)",
     )
-    parser.add_argument("--task", choices=["segment", "detect"], default=None)
+    parser.add_argument(
+        "--task",
+        default=None,
+        help="comma list of segment,detect,obb, each run at every scale (default: segment; "
+        "objects365: detect); Ultralytics converts segment and detect only",
+    )
     parser.add_argument("--shape", choices=["coco", "objects365"], default="coco")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, help="cocoprep --workers (default: its own)")
@@ -282,7 +303,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     objects365 = args.shape == "objects365"
-    args.task = args.task or ("detect" if objects365 else "segment")
+    args.tasks = (args.task or ("detect" if objects365 else "segment")).split(",")
+    unknown = sorted(set(args.tasks) - set(TASKS))
+    if unknown:
+        parser.error(f"--task: expected some of {', '.join(TASKS)}, found {', '.join(unknown)}")
     scales = args.scales or ("1742289" if objects365 else ",".join(SCALES))
     args.scales = [(s, SCALES.get(s) or int(s)) for s in scales.split(",")]
     tools = (args.tools or ("cocoprep" if objects365 else "cocoprep,ultralytics")).split(",")
@@ -312,25 +336,31 @@ def main(argv: list[str] | None = None) -> int:
     for label, images in args.scales:
         ann = dataset(args.data_dir, args.shape, images, args.seed)
         annotations = generate.default_annotations(args.shape, images)
-        what = f"{label} {'validate' if args.validate else args.task}"
-        for tool in tools:
-            if args.validate:
-                m, files = measure([*args.cocoprep_cmd, "validate", str(ann)]), 0
-            else:
-                out = outputs / f"{tool}-{args.shape}-{images}"
-                m, files = run_tool(tool, ann, out, task=args.task, shape=args.shape, args=args)
-            rows.append(row(tool, what, images, annotations, m, files))
-            print(f"  {tool:<12} {what:<16} {m.wall:8.2f} s", file=sys.stderr)
-            if m.returncode:
-                print(f"{tool} failed on {ann}:\n{m.stderr_tail}", file=sys.stderr)
+        for task in ["validate"] if args.validate else args.tasks:
+            what = f"{label} {task}"
+            for tool in tools:
+                if args.validate:
+                    m, files = measure([*args.cocoprep_cmd, "validate", str(ann)]), 0
+                elif tool == "ultralytics" and task == "obb":
+                    continue  # convert_coco writes no oriented boxes
+                else:
+                    out = outputs / f"{tool}-{args.shape}-{images}-{task}"
+                    m, files = run_tool(tool, ann, out, task=task, shape=args.shape, args=args)
+                rows.append(row(tool, what, images, annotations, m, files))
+                print(f"  {tool:<12} {what:<16} {m.wall:8.2f} s", file=sys.stderr)
+                if m.returncode:
+                    print(f"{tool} failed on {ann}:\n{m.stderr_tail}", file=sys.stderr)
     if not args.keep_output:
         shutil.rmtree(outputs, ignore_errors=True)
     print(format_table(rows))
     labels = [label for label, _ in args.scales]
+    steps = ["validate"] if args.validate else args.tasks
     if "118k" in labels and "236k" in labels:
-        step = "validate" if args.validate else args.task
-        for line in cost_curve(rows, f"118k {step}", f"236k {step}"):
-            print(line)
+        for step in steps:
+            for line in cost_curve(rows, f"118k {step}", f"236k {step}"):
+                print(line)
+    for line in task_ratios(rows, steps):
+        print(line)
     if args.json:
         args.json.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
     return 0

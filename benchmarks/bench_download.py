@@ -1,21 +1,21 @@
 """Time to images on disk: ``cocoprep download`` against curl + unzip and aria2c + unzip.
 
-A val2017-shaped stored zip (``--images`` random "JPEGs" of ~157 KiB, 1,250 by default: a
-quarter of val2017; 5,000 is the real size) is generated once in /tmp (never committed) and
-served from a separate process on 127.0.0.1 that behaves like a far-away bucket: every
-connection capped at ``--rate`` MB/s, ``--latency`` ms before the first byte of each answer.
+A generated zip of random "images" (stored, as COCO's are; kept in /tmp between runs, never
+committed) is served from a separate process on 127.0.0.1 with Range support and ``sendfile``.
 
-- ``throttled``: curl + unzip (what Ultralytics' coco.yaml does), aria2c -x8 -s8 + unzip, and
-  ``cocoprep download`` with the default connections and with ``--connections 8``; each time
-  from the start to every image extracted, and cocoprep's ratio to the network floor (the
-  archive over 8 capped connections plus one first-byte latency).
-- ``fast``: no cap, no latency: ``unzip`` of the archive on disk against ``cocoprep download``
-  over loopback and from a local mirror (extracted in place).
-- ``raw``: the older loopback throughput check, ``curl -o`` against ``fetch`` (MiB/s).
+- **throttled**: every connection capped at ``--rate`` MB/s with ``--latency`` s before its first
+  byte, as S3 seen from far away. Side by side in one run: ``curl -o`` + ``unzip`` (what
+  Ultralytics' coco.yaml does), ``aria2c -x8 -s8 -k1M`` + ``unzip`` (``-k1M`` so a small archive
+  is cut into eight ranges too), and ``cocoprep download`` with its default connections. Each
+  time runs from the first request to the last image on disk; the network floor is the archive
+  size over ``N x rate`` for N connections.
+- **fast**: no cap. ``cocoprep download`` over HTTP and from a local directory mirror (extracted
+  in place) against ``unzip`` of the same archive already on disk.
 
-Tools that are not installed are skipped with a reason. Run::
+cocoprep runs as the CLI in a subprocess (start-up included); its peak RSS is printed too.
+A tool that is not installed is skipped with the reason. Run::
 
-    python benchmarks/bench_download.py [--scenario throttled fast] [--images 1250]
+    python benchmarks/bench_download.py [--mib 96] [--images 600] [--rate 6] [--latency 0.04]
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import argparse
 import hashlib
 import json
 import os
+import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,16 +34,14 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-BLOCK = 256 << 10
-IMAGE_BYTES = 157 << 10  # val2017: 788 MB over 5,000 images
+BLOCK = 64 << 10
+ARIA2C = ["aria2c", "-x8", "-s8", "-k1M", "-q", "--file-allocation=none", "--allow-overwrite=true"]
 
 
-class _PacedHandler(BaseHTTPRequestHandler):
-    """Files under ``root``, with Range, each answer paced at ``rate`` after ``latency``."""
-
+class _ThrottledHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    root: Path
-    rate: float = 0.0
+    path_on_disk: Path
+    rate: float = 0.0  # bytes per second per connection; 0: no cap
     latency: float = 0.0
 
     def log_message(self, format, *args):
@@ -56,19 +54,13 @@ class _PacedHandler(BaseHTTPRequestHandler):
         self._answer(head=False)
 
     def _answer(self, *, head: bool) -> None:
-        path = self.root / self.path.split("?")[0].lstrip("/")
-        if not path.is_file():
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        size = path.stat().st_size
+        size = self.path_on_disk.stat().st_size
         start, end = 0, size - 1
         range_header = self.headers.get("Range")
         if range_header:
             first, _, last = range_header.removeprefix("bytes=").partition("-")
-            start, end = int(first), min(size - 1, int(last) if last else size - 1)
-        if self.latency:
+            start, end = int(first), min(size - 1, int(last)) if last else size - 1
+        if self.latency and not head:
             time.sleep(self.latency)
         self.send_response(206 if range_header else 200)
         self.send_header("Accept-Ranges", "bytes")
@@ -76,256 +68,207 @@ class _PacedHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.send_header("Content-Length", str(end - start + 1))
         self.end_headers()
-        if not head:
-            self._send(path, start, end + 1)
-
-    def _send(self, path: Path, start: int, end: int) -> None:
+        if head:
+            return
         self.wfile.flush()
-        began = time.monotonic()
-        with open(path, "rb") as file:
-            for offset in range(start, end, BLOCK):
-                if self.rate:
-                    ahead = (offset - start) / self.rate - (time.monotonic() - began)
-                    if ahead > 0:
-                        time.sleep(ahead)
-                try:
-                    self.connection.sendfile(file, offset, min(BLOCK, end - offset))
-                except OSError:  # the client hung up
-                    return
+        with open(self.path_on_disk, "rb") as file:
+            if not self.rate:
+                self.connection.sendfile(file, start, end - start + 1)
+                return
+            began, sent, count = time.monotonic(), 0, end - start + 1
+            while sent < count:
+                ahead = sent / self.rate - (time.monotonic() - began)
+                if ahead > 0:
+                    time.sleep(ahead)
+                sent += self.connection.sendfile(file, start + sent, min(BLOCK, count - sent))
 
 
-def serve(root: Path, rate: float, latency: float) -> None:
-    """Serve ``root`` on 127.0.0.1; print the port, run until killed."""
-    _PacedHandler.root, _PacedHandler.rate, _PacedHandler.latency = root, rate, latency
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _PacedHandler)
-    server.daemon_threads = True
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """Clients closing a range early is normal here."""
+
+
+def serve(path: Path, rate: float, latency: float) -> None:
+    """Serve ``path`` at any URL on 127.0.0.1; print the port, run until killed."""
+    _ThrottledHandler.path_on_disk, _ThrottledHandler.rate = path, rate
+    _ThrottledHandler.latency = latency
+    server = _QuietServer(("127.0.0.1", 0), _ThrottledHandler)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
 
-class Server:
-    """The paced server in its own process (its CPU is not the client's GIL)."""
-
-    def __init__(self, root: Path, rate_mb: float, latency_ms: float) -> None:
-        command = [sys.executable, __file__, "--serve", str(root)]
-        command += ["--rate", str(rate_mb), "--latency", str(latency_ms)]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        self.url = f"http://127.0.0.1:{self.process.stdout.readline().strip()}/"
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        self.process.wait()
-
-
-def make_archive(folder: Path, images: int) -> tuple[Path, str]:
-    """``folder/zips/val2017.zip`` (reused when present) of ``images`` members; its MD5."""
-    path = folder / "zips" / "val2017.zip"
-    if not path.is_file() or len(zipfile.ZipFile(path).infolist()) != images:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(path.with_suffix(".tmp"), "w", zipfile.ZIP_STORED) as zf:
+def make_zip(path: Path, mib: int, images: int) -> str:
+    """Create (or reuse) a stored zip of ``images`` random files, ``mib`` MiB; its MD5."""
+    if not path.is_file():
+        rng, each = random.Random(0), (mib << 20) // images
+        temp = path.with_suffix(".tmp")
+        with zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED) as zf:
             for i in range(images):
-                size = IMAGE_BYTES + (i * 7919) % (IMAGE_BYTES // 2) - IMAGE_BYTES // 4
-                zf.writestr(f"val2017/{i:012d}.jpg", b"\xff\xd8" + os.urandom(size))
-        os.replace(path.with_suffix(".tmp"), path)
+                zf.writestr(f"val2017/{i:012d}.jpg", rng.randbytes(each))
+        os.replace(temp, path)
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as file:
         while chunk := file.read(1 << 22):
             digest.update(chunk)
-    return path, digest.hexdigest()
+    return digest.hexdigest()
 
 
-def _count(folder: Path) -> int:
-    return sum(1 for p in folder.rglob("*.jpg") if not p.name.startswith("."))
+class _Server:
+    """The serving subprocess, with a cap and latency."""
+
+    def __init__(self, path: Path, rate: float, latency: float) -> None:
+        command = [sys.executable, __file__, "--serve", str(path), f"--rate={rate}"]
+        self.process = subprocess.Popen(
+            [*command, f"--latency={latency}"], stdout=subprocess.PIPE, text=True
+        )
+        self.url = f"http://127.0.0.1:{self.process.stdout.readline().strip()}/"
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait()
 
 
-def _timed(commands: list[list[str]], out: Path, images: int) -> float:
-    """Run ``commands`` one after the other; seconds until ``out`` holds every image."""
-    started = time.perf_counter()
+def _run(*commands: list[str]) -> tuple[float, int]:
+    """Run the commands one after the other; (seconds, peak RSS in KiB of the largest)."""
+    started, peak = time.perf_counter(), 0
     for command in commands:
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - started
-    found = _count(out)
-    if found != images:
-        sys.exit(f"{commands[0][0]}: expected {images} images on disk, found {found}")
-    return seconds
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            message = f"{command[0]} failed with exit code {process.returncode}"
+            raise SystemExit(message)
+        peak = max(peak, usage.ru_maxrss)
+    return time.perf_counter() - started, peak
 
 
-def _cocoprep(base: str, archive: Path, md5: str, work: Path, extra: list[str]) -> list[str]:
-    entry = {"name": "val2017", "path": "zips/val2017.zip", "md5": md5}
-    entry |= {"bytes": archive.stat().st_size, "kind": "images", "split": "val2017"}
+def _cocoprep(work: Path, source: str, md5: str, size: int, extra: list[str]) -> list[str]:
     catalog = work / "catalog.yaml"
-    catalog.write_text(json.dumps({"base_url": base, "archives": [entry]}))
+    entry = {"name": "val2017", "path": "val2017.zip", "md5": md5, "bytes": size}
+    entry.update(kind="images", split="val2017")
+    catalog.write_text(json.dumps({"base_url": source, "archives": [entry]}))
+    root = work / "coco"
     command = [sys.executable, "-m", "cocoprep", "download", "val2017", "--no-annotations"]
-    return [*command, "--root", str(work / "coco"), "--catalog", str(catalog), "-q", *extra]
+    return [*command, "--catalog", str(catalog), "--root", str(root), "-q", *extra]
 
 
-def _fresh(work: Path) -> Path:
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    return work
+def _count(folder: Path, images: int) -> None:
+    found = sum(1 for _ in folder.rglob("*.jpg"))
+    if found != images:
+        message = f"{folder}: expected {images} images, found {found}"
+        raise SystemExit(message)
 
 
-def _runs(base: str, archive: Path, md5: str, work: Path, images: int, rounds: int) -> dict:
-    """Name → best seconds of each tool over ``rounds``, downloading from ``base``."""
-    url, zipped = base + "zips/val2017.zip", work / "val2017.zip"
+def throttled(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[float, int] | str]:
+    """Each tool from a throttled server: name -> (seconds, peak RSS KiB) or why it was skipped."""
+    rate = args.rate * 1e6
+    server = _Server(archive, rate, args.latency)
+    url, size, results = server.url + "val2017.zip", archive.stat().st_size, {}
+    zipped, out = work / "val2017.zip", work / "out"
     tools = {
-        "curl + unzip": (
-            "curl",
-            lambda: [
-                ["curl", "-s", "-f", "-o", str(zipped), url],
-                ["unzip", "-q", "-o", str(zipped), "-d", str(work / "out")],
-            ],
-        ),
+        "curl + unzip": (["curl", "unzip"], [["curl", "-s", "-f", "-o", str(zipped), url]]),
         "aria2c -x8 -s8 + unzip": (
-            "aria2c",
-            lambda: [
-                ["aria2c", "-q", "-x8", "-s8", "-d", str(work), "-o", zipped.name, url],
-                ["unzip", "-q", "-o", str(zipped), "-d", str(work / "out")],
-            ],
-        ),
-        "cocoprep download": (None, lambda: [_cocoprep(base, archive, md5, work, [])]),
-        "cocoprep download --connections 8": (
-            None,
-            lambda: [_cocoprep(base, archive, md5, work, ["--connections", "8"])],
+            ["aria2c", "unzip"],
+            [[*ARIA2C, "-d", str(work), "-o", zipped.name, url]],
         ),
     }
-    return _time_tools(tools, work, images, rounds)
-
-
-def _time_tools(tools: dict, work: Path, images: int, rounds: int) -> dict[str, float | str]:
-    results: dict[str, float | str] = {}
-    for name, (needs, commands) in tools.items():
-        missing = [tool for tool in (needs, "unzip" if "unzip" in name else None) if tool]
-        missing = [tool for tool in missing if shutil.which(tool) is None]
-        if missing:
-            results[name] = f"skipped: {', '.join(missing)} not installed"
-            continue
-        times = []
-        for _ in range(rounds):
-            _fresh(work)
-            times.append(_timed(commands(), work, images))
-        results[name] = min(times)
-        _fresh(work)
+    try:
+        for name, (needs, commands) in tools.items():
+            missing = [tool for tool in needs if shutil.which(tool) is None]
+            if missing:
+                results[name] = f"skipped: {', '.join(missing)} not installed"
+                continue
+            results[name] = _run(*commands, ["unzip", "-q", "-o", str(zipped), "-d", str(out)])
+            _count(out, args.images)
+            shutil.rmtree(out)
+            zipped.unlink()
+        command = _cocoprep(work, server.url, md5, size, args.cocoprep)
+        results["cocoprep download"] = _run(command)
+        _count(work / "coco" / "images" / "val2017", args.images)
+        shutil.rmtree(work / "coco")
+    finally:
+        server.close()
     return results
 
 
-def _print(title: str, results: dict[str, float | str], reference: tuple[str, float]) -> None:
-    label, floor = reference
-    print(title)
-    print(f"  {'':<38}{'seconds':>9}  {'x ' + label:>14}")
-    for name, value in results.items():
-        if isinstance(value, str):
-            print(f"  {name:<38}{value}")
+def fast(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[float, int] | str]:
+    """No cap: cocoprep over HTTP and from a local mirror against unzip of the local archive."""
+    server, size, results = _Server(archive, 0, 0), archive.stat().st_size, {}
+    try:
+        if shutil.which("unzip") is None:
+            results["unzip (archive on disk)"] = "skipped: unzip not installed"
         else:
-            print(f"  {name:<38}{value:9.2f}  {value / floor:14.2f}")
-
-
-def throttled(folder: Path, args) -> None:
-    """The far-away bucket: every tool, time to images on disk, ratio to the network floor."""
-    archive, md5 = make_archive(folder, args.images)
-    size = archive.stat().st_size
-    floor = size / (8 * args.rate * 1e6) + args.latency / 1e3
-    with Server(folder, args.rate, args.latency) as server:
-        results = _runs(server.url, archive, md5, folder / "work", args.images, args.rounds)
-    title = (
-        f"throttled: {size / 2**20:.0f} MiB stored zip, {args.images} images; every connection "
-        f"{args.rate:g} MB/s, {args.latency:g} ms to the first byte; network floor "
-        f"(8 connections) {floor:.2f} s; best of {args.rounds}"
+            results["unzip (archive on disk)"] = _run(
+                ["unzip", "-q", str(archive), "-d", str(work / "out")]
+            )
+            _count(work / "out", args.images)
+            shutil.rmtree(work / "out")
+        results["cocoprep download (HTTP)"] = _run(_cocoprep(work, server.url, md5, size, []))
+        _count(work / "coco" / "images" / "val2017", args.images)
+        shutil.rmtree(work / "coco")
+    finally:
+        server.close()
+    mirror = ["--mirror", str(archive.parent)]
+    results["cocoprep download (local mirror)"] = _run(
+        _cocoprep(work, "http://unused/", md5, size, mirror)
     )
-    _print(title, results, ("floor", floor))
-    ours = results["cocoprep download"]
-    for peer in ("curl + unzip", "aria2c -x8 -s8 + unzip"):
-        if isinstance(results.get(peer), float):
-            print(f"  {peer} / cocoprep download: {results[peer] / ours:.2f}x")
+    _count(work / "coco" / "images" / "val2017", args.images)
+    shutil.rmtree(work / "coco")
+    return results
 
 
-def fast(folder: Path, args) -> None:
-    """No cap: unzip of the archive on disk against cocoprep over loopback and in place."""
-    archive, md5 = make_archive(folder, args.images)
-    work = folder / "work"
-    tools = {
-        "unzip (archive on disk)": (
-            None,
-            lambda: [["unzip", "-q", "-o", str(archive), "-d", str(work / "out")]],
-        ),
-        "cocoprep download --mirror DIR": (
-            None,
-            lambda: [
-                _cocoprep("http://unused.invalid/", archive, md5, work, ["--mirror", str(folder)])
-            ],
-        ),
-    }
-    with Server(folder, 0, 0) as server:
-        tools["cocoprep download (loopback http)"] = (
-            None,
-            lambda: [_cocoprep(server.url, archive, md5, work, [])],
-        )
-        results = _time_tools(tools, work, args.images, args.rounds)
-    unzip = results["unzip (archive on disk)"]
-    title = (
-        f"fast: {archive.stat().st_size / 2**20:.0f} MiB, no cap, no latency; best of {args.rounds}"
-    )
-    if isinstance(unzip, str):
-        print(f"{title}\n  unzip {unzip}")
-        return
-    _print(title, results, ("unzip", unzip))
-
-
-def raw(args) -> None:
-    """``curl -o`` against cocoprep's ``fetch`` on a random file, MiB/s (the older check)."""
-    from cocoprep.remote.fetch import fetch
-
-    folder = Path(tempfile.gettempdir()) / "cocoprep-bench-raw"
-    folder.mkdir(exist_ok=True)
-    source = folder / "file.bin"
-    if not source.is_file() or source.stat().st_size != args.mib << 20:
-        with open(source, "wb") as file:
-            for _ in range(args.mib):
-                file.write(os.urandom(1 << 20))
-    md5 = hashlib.md5(source.read_bytes(), usedforsecurity=False).hexdigest()
-    size, dest = source.stat().st_size, folder / "out.bin"
-    results: dict[str, list[float]] = {"curl -o": [], "cocoprep fetch, 1 stream + MD5": []}
-    with Server(folder, 0, 0) as server:
-        for _ in range(args.rounds):
-            started = time.perf_counter()
-            command = ["curl", "-s", "-f", "-o", str(dest), server.url + "file.bin"]
-            subprocess.run(command, check=True)
-            results["curl -o"].append(time.perf_counter() - started)
-            dest.unlink()
-            started = time.perf_counter()
-            fetch(server.url + "file.bin", dest, known_hash=md5, size=size, connections=1)
-            results["cocoprep fetch, 1 stream + MD5"].append(time.perf_counter() - started)
-            dest.unlink()
-    print(f"raw: {args.mib} MiB over loopback, {args.rounds} rounds (MiB/s): best, median")
-    for name, times in results.items():
-        best, median = args.mib / min(times), args.mib / statistics.median(times)
-        print(f"  {name:<38}{best:8.1f} {median:8.1f}")
+def _print(title: str, results: dict, floors: dict[str, float]) -> None:
+    print(title)
+    best = None
+    for name, outcome in results.items():
+        if isinstance(outcome, str):
+            print(f"  {name:<34} {outcome}")
+            continue
+        seconds, rss = outcome
+        best = seconds if name.startswith("cocoprep") and best is None else best
+        memory = f"   peak RSS {rss / 1024:.0f} MiB" if name.startswith("cocoprep") else ""
+        print(f"  {name:<34} {seconds:7.2f} s{memory}")
+    for name, floor in floors.items():
+        ratio = f"   cocoprep {best / floor:.2f}x" if best else ""
+        print(f"  {name:<34} {floor:7.2f} s{ratio}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mib", type=int, default=96, help="archive size")
+    parser.add_argument("--images", type=int, default=600, help="members in the archive")
+    parser.add_argument("--rate", type=float, default=6.0, help="MB/s per connection (throttled)")
+    parser.add_argument("--latency", type=float, default=0.04, help="s before the first byte")
     parser.add_argument(
-        "--scenario", nargs="+", choices=["throttled", "fast", "raw"], default=["throttled", "fast"]
+        "--cocoprep", nargs=argparse.REMAINDER, default=[], help="extra download options (last)"
     )
-    parser.add_argument("--images", type=int, default=1250, help="members (val2017: 5000)")
-    parser.add_argument("--rate", type=float, default=20.0, help="MB/s per connection")
-    parser.add_argument("--latency", type=float, default=40.0, help="ms to the first byte")
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--mib", type=int, default=512, help="raw: file size")
+    parser.add_argument("--skip", choices=["throttled", "fast"], help="leave one scenario out")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.rate * 1e6, args.latency / 1e3)
+        serve(args.serve, args.rate, args.latency)
         return
-    folder = Path(tempfile.gettempdir()) / f"cocoprep-bench-download-{args.images}"
-    for scenario in args.scenario:
-        if scenario == "raw":
-            raw(args)
-        else:
-            {"throttled": throttled, "fast": fast}[scenario](folder, args)
+    archive = Path(tempfile.gettempdir()) / "cocoprep-bench-zip" / f"{args.mib}M-{args.images}.zip"
+    archive.parent.mkdir(exist_ok=True)
+    md5 = make_zip(archive, args.mib, args.images)
+    archive.with_name("val2017.zip").unlink(missing_ok=True)
+    os.link(archive, archive.with_name("val2017.zip"))  # the name the catalog gives it
+    size = archive.stat().st_size
+    mb = size / 1e6
+    print(f"archive: {size / (1 << 20):.0f} MiB, {args.images} stored members")
+    with tempfile.TemporaryDirectory(dir=archive.parent) as folder:
+        if args.skip != "throttled":
+            results = throttled(archive, md5, args, Path(folder))
+            floors = {f"network floor, {n} connections": mb / (n * args.rate) for n in (8, 16)}
+            title = (
+                f"throttled: {args.rate:g} MB/s per connection, "
+                f"{args.latency * 1000:g} ms to the first byte"
+            )
+            _print(title, results, floors)
+        if args.skip != "fast":
+            _print("fast: no cap", fast(archive, md5, args, Path(folder)), {})
 
 
 if __name__ == "__main__":

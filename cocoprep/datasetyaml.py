@@ -22,6 +22,8 @@ from cocoprep.errors import InputError
 from cocoprep.fileio import write_atomic
 
 SPLIT_KEYS = ("train", "val", "test")
+#: A comment line for datasets whose rows only one kind of Ultralytics model reads.
+TASK_NOTES = {"obb": "# Oriented boxes (task obb): train an OBB model on it, e.g. yolo11n-obb.pt\n"}
 
 
 def split_keys(splits: Sequence[str]) -> dict[str, list[str]]:
@@ -64,11 +66,13 @@ def dataset_yaml(
     *,
     keypoint_names: Sequence[str] | None = None,
     download: str | None = None,
+    task: str | None = None,
 ) -> str:
     """The text of a dataset yaml for ``root`` (see the module docstring).
 
     ``splits`` are split names, each pointing at its list file ``<split>.txt``, or
-    ``{split: path relative to root}`` as :func:`find_splits` returns them.
+    ``{split: path relative to root}`` as :func:`find_splits` returns them. An obb ``task``
+    says so in a comment (Ultralytics reads no task key from a dataset yaml).
     """
     paths = dict(splits) if isinstance(splits, Mapping) else {s: f"{s}.txt" for s in splits}
     data: dict = {"path": str(root.resolve())}
@@ -80,6 +84,7 @@ def dataset_yaml(
         data["flip_idx"] = flip_index(keypoint_names)
     data["names"] = dict(names)
     text = "# Written by cocoprep; regenerate with: cocoprep yaml " + str(root) + "\n"
+    text += TASK_NOTES.get(task or "", "")
     for key, value in data.items():
         # Lists inline ([17, 3]), the names one per line, as in Ultralytics' own yamls.
         flow = None if isinstance(value, list) else False
@@ -100,10 +105,13 @@ def write_dataset_yaml(
     name: str = "coco.yaml",
     keypoint_names: Sequence[str] | None = None,
     download: str | None = None,
+    task: str | None = None,
 ) -> Path:
     """Write :func:`dataset_yaml` to ``root / name`` atomically and return its path."""
     path = root / name
-    text = dataset_yaml(root, names, splits, keypoint_names=keypoint_names, download=download)
+    text = dataset_yaml(
+        root, names, splits, keypoint_names=keypoint_names, download=download, task=task
+    )
     write_atomic(path, text.encode())
     return path
 

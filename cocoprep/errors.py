@@ -93,10 +93,6 @@ class ConflictError(CocoprepError):
     """The inputs disagree with what a root already holds (a class map, a task)."""
 
 
-class BusyError(CocoprepError):
-    """Another cocoprep run holds the root (or the split) this run needs."""
-
-
 class DownloadError(CocoprepError):
     """A download failed after its retries."""
 

@@ -32,7 +32,7 @@ RECORD_VERSION = 1
 LOCKS = ".cocoprep"
 
 _PATTERNS = {"pose": ("person_keypoints_*.json",), "segment": ("instances_*.json",)}
-_PATTERNS["detect"] = _PATTERNS["segment"]
+_PATTERNS["detect"] = _PATTERNS["obb"] = _PATTERNS["segment"]
 #: File names of labelling tools that carry no split: the split is their folder's name.
 _NO_SPLIT = ("_annotations.coco", "_annotations", "annotations", "result")
 _SPLIT_RE = re.compile(r"^(?:instances|person_keypoints|image_info)_(?P<split>.+)$")
@@ -188,9 +188,10 @@ def root_lock(root: str | os.PathLike) -> contextlib.AbstractContextManager[None
 def split_lock(root: str | os.PathLike, names: Iterable[str]) -> Iterator[None]:
     """Hold the locks of the named parts of a root (a split, a label tree) for the block,
     waiting for a run that holds one (with a warning naming its pid): never two writers on one
-    split. Taken in sorted order, so two runs never wait for each other."""
+    split. Taken in one order (splits first, so the warning names the split), so two runs
+    never wait for each other."""
     with contextlib.ExitStack() as stack:
-        for name in sorted(set(names)):
+        for name in sorted(set(names), key=lambda name: (not name.startswith("split "), name)):
             waiting = f"{root}: {name} is being written by pid {{pid}}; waiting for it to finish"
             lock = Path(root) / LOCKS / f"{quote(name, safe='')}.lock"
             stack.enter_context(locks.hold(lock, waiting))
@@ -257,12 +258,15 @@ def _write_record(root: Path, record: dict[str, Any]) -> Path:
     return path
 
 
-def claim_class_map(root: Path, class_map: ClassMap, task: str) -> dict[str, Any] | None:
+def claim_class_map(
+    root: Path, class_map: ClassMap, task: str, splits: Iterable[str] = ()
+) -> dict[str, Any] | None:
     """Record ``class_map`` as the root's now, when it is new to the root, so that runs starting
     later reuse (or refuse) it as they would after this run; hold :func:`root_lock` across
     reading the record, settling the map and this. Returns the record as it was before
     (None: unchanged or absent) for :func:`release_class_map`."""
     record = read_record(root)
+    _check_task(root, record, task, set(splits))
     if record is not None and map_from_record(record) == class_map:
         return None
     before = record or {}
@@ -270,6 +274,27 @@ def claim_class_map(root: Path, class_map: ClassMap, task: str) -> dict[str, Any
     splits = before.get("splits", {})
     write_record(root, class_map, task, splits, keypoint_names=before.get("keypoints"))
     return record if record is not None else {}
+
+
+def _check_task(root: Path, record: dict[str, Any] | None, task: str, replacing: set[str]) -> None:
+    """A :class:`ConflictError` when oriented boxes would share a root with other rows (the
+    splits this run replaces aside): their 8 numbers read as a polygon anywhere else, so
+    validate, stats and preview need one task."""
+    other = {
+        name: entry.get("task")
+        for name, entry in ((record or {}).get("splits") or {}).items()
+        if isinstance(entry, dict)
+        and entry.get("task") not in (None, task)
+        and name not in replacing
+    }
+    clash = sorted(name for name, kind in other.items() if "obb" in (kind, task))
+    if clash:
+        kinds = ", ".join(sorted({str(other[name]) for name in clash}))
+        msg = (
+            f"{root}: holds {kinds} splits ({', '.join(clash)}); oriented boxes (task obb) need "
+            "a root of their own: convert into another root"
+        )
+        raise ConflictError(msg, path=record_path(root))
 
 
 def release_class_map(root: Path, class_map: ClassMap, before: dict[str, Any]) -> None:
@@ -321,5 +346,6 @@ def record_splits(
             list(merged),
             name=yaml_name,
             keypoint_names=keypoint_names,
+            task=task,
         )
     return path, yaml_path

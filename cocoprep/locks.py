@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from cocoprep.interrupts import Interrupted
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -40,10 +42,16 @@ def holder(path: str | os.PathLike) -> int | None:
 
 
 @contextlib.contextmanager
-def hold(path: str | os.PathLike, waiting: str | None = None) -> Iterator[None]:
+def hold(
+    path: str | os.PathLike,
+    waiting: str | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[None]:
     """Hold the lock at ``path`` (created, with its folder, when missing) for the block,
     waiting for any other holder first. ``waiting`` is logged as a warning before waiting, its
-    ``{pid}`` replaced by the holder's pid (None: wait without a word)."""
+    ``{pid}`` replaced by the holder's pid (None: wait without a word). A thread that is not
+    the main one (where no signal interrupts a wait) passes the run's ``stop``: once set, the
+    wait ends with :class:`~cocoprep.interrupts.Interrupted`."""
     key = os.path.abspath(path)
     held = _held()
     if key in held or fcntl is None:
@@ -63,7 +71,7 @@ def hold(path: str | os.PathLike, waiting: str | None = None) -> Iterator[None]:
         except BlockingIOError:
             if waiting is not None:
                 log.warning(waiting.replace("{pid}", str(holder(key) or "unknown")))
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _wait(fd, stop)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         held[key] = 1
@@ -73,3 +81,17 @@ def hold(path: str | os.PathLike, waiting: str | None = None) -> Iterator[None]:
             del held[key]
     finally:
         os.close(fd)  # drops the lock
+
+
+def _wait(fd: int, stop: threading.Event | None) -> None:
+    """Take the lock on ``fd`` once its holder lets go (or, with ``stop``, until it is set)."""
+    if stop is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    while not stop.wait(0.1):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+    raise Interrupted

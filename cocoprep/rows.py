@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from simdjson import Array, Object
 
-from cocoprep import geometry, numbers
+from cocoprep import geometry, numbers, rectangles
 from cocoprep.errors import InputError
 
 if TYPE_CHECKING:
     from cocoprep import coco
     from cocoprep.classmap import ClassMap
 
-TASKS = ("segment", "detect", "pose")
+TASKS = ("segment", "detect", "pose", "obb")
 
 
 @dataclass(frozen=True)
@@ -318,7 +318,7 @@ def annotation_rows(annotations: Iterable[Any], ctx: RowContext) -> ChunkRows:
 def _rows(annotations: list[Any], kept, image_pos, classes, ctx: RowContext, counts: Counter):
     """Rows of ``annotations[kept]`` in that order: (image, source, text, row ends)."""
     anns = [annotations[i] for i in kept]
-    boxes = _boxes(anns, ctx, required=ctx.task != "segment")
+    boxes = _boxes(anns, ctx, required=ctx.task not in ("segment", "obb"))
     image_pos, classes = image_pos[kept], classes[kept]
     widths, heights = ctx.widths[image_pos], ctx.heights[image_pos]
 
@@ -336,6 +336,10 @@ def _rows(annotations: list[Any], kept, image_pos, classes, ctx: RowContext, cou
         keep_rows, values, npoints = _segment_values(anns, boxes, widths, heights, ctx, counts)
         classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
         text, ends = numbers.format_rows(classes, values, npoints * 2, "g")
+    elif ctx.task == "obb":
+        keep_rows, values = _obb_values(anns, boxes, widths, heights, ctx, counts)
+        classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
+        text, ends = numbers.format_rows(classes, values, np.full(len(classes), 8), "g")
     else:
         values, nvalues, keep_rows = _box_values(anns, boxes, widths, heights, ctx, counts)
         classes, image_pos, kept = classes[keep_rows], image_pos[keep_rows], kept[keep_rows]
@@ -425,11 +429,14 @@ def _box_ring(box: np.ndarray) -> list[float]:
     return [x, y, x + w, y, x + w, y + h, x, y + h]
 
 
-def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
-    """Normalised, clipped ring coordinates, one row per kept annotation."""
+def _outline_points(anns, widths, heights, ctx: RowContext, counts: Counter, bridge: bool):
+    """Each annotation's outline points in pixels, concatenated: ``(values, lengths,
+    no_outline)``, ``lengths`` in numbers (2 per point), ``no_outline`` the annotations without
+    any segmentation (no points). The parts of a multi-part polygon are merged into one ring
+    (``bridge``) or only concatenated."""
     buffers, lengths = [], []
     multipart: dict[int, list[np.ndarray]] = {}  # row: parts, merged together below
-    no_outline = []  # rows without any segmentation: their box is what they are
+    no_outline = []
     for i, ann in enumerate(anns):
         seg = ann.get("segmentation")
         if type(seg) in _SEQUENCES and len(seg) == 1 and type(part := seg[0]) in _SEQUENCES:
@@ -439,7 +446,6 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
                 raise _fail(ctx, ann, "segmentation coordinates must be numbers") from None
             lengths.append(len(part))
             continue
-        # No usable outline gives an empty row, which the degenerate rule below turns into the box.
         parts = _outline_parts(ann, seg, ctx, heights[i], widths[i], counts)
         if not parts and (seg is None or not len(seg)):
             no_outline.append(i)
@@ -449,7 +455,8 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
         buffers.append(ring.tobytes())
         lengths.append(ring.size)
     # Non-finite coordinates survive the merge and are caught with the chunk's values.
-    for i, ring in zip(multipart, geometry.merge_many(list(multipart.values())), strict=True):
+    join = geometry.merge_many if bridge else lambda polygons: map(np.concatenate, polygons)
+    for i, ring in zip(multipart, join(list(multipart.values())), strict=True):
         buffers[i] = ring.tobytes()
         lengths[i] = ring.size
     values = np.frombuffer(b"".join(buffers), np.float64)
@@ -468,6 +475,27 @@ def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Count
         ends = np.cumsum(lengths)
         bad = int(np.searchsorted(ends, np.flatnonzero(~np.isfinite(values))[0], side="right"))
         raise _fail(ctx, anns[bad], "segmentation has a non-finite coordinate")
+    return values, lengths, no_outline
+
+
+def _obb_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
+    """Normalised oriented-box corners (:func:`cocoprep.rectangles.oriented_boxes`) of every
+    outline point of each annotation, one row of 8 numbers per kept annotation."""
+    values, lengths, no_outline = _outline_points(anns, widths, heights, ctx, counts, False)
+    points = values.reshape(-1, 2)
+    corners, boxed, keep = rectangles.oriented_boxes(points, lengths // 2, boxes, widths, heights)
+    without = np.zeros(len(anns), bool)
+    without[no_outline] = True
+    counts["boxes_as_polygons"] += int((boxed & without).sum())
+    counts["degenerate_replaced"] += int((boxed & ~without).sum())
+    counts["degenerate_dropped"] += int((~keep).sum())
+    return keep, corners[keep].ravel()
+
+
+def _segment_values(anns, boxes, widths, heights, ctx: RowContext, counts: Counter):
+    """Normalised, clipped ring coordinates, one row per kept annotation."""
+    # No usable outline gives an empty row, which the degenerate rule below turns into the box.
+    values, lengths, no_outline = _outline_points(anns, widths, heights, ctx, counts, True)
     npoints = lengths // 2
     points = np.repeat(np.stack([widths, heights], axis=1).astype(np.float64), npoints, axis=0)
     np.divide(values.reshape(-1, 2), points, out=points)

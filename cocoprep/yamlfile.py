@@ -260,7 +260,7 @@ def write_root_yaml(
         )
     with layout.root_lock(root):  # not while a convert updates it
         path = write_dataset_yaml(
-            root, names, splits, name=name, keypoint_names=keypoints, download=script
+            root, names, splits, name=name, keypoint_names=keypoints, download=script, task=task
         )
     return RootYaml(
         path=path, splits=splits, keys=keys, names=names, task=task, keypoint_names=keypoints

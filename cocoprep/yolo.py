@@ -2,7 +2,8 @@
 
 A label file holds one object per line: a class id and normalised numbers. Ultralytics reads a
 row of 4 numbers as a box (``cx cy w h``); a file where any row has 6 or more numbers as polygons
-(``x y`` pairs); a pose file as a box followed by ``kpt_shape`` keypoints. This module only reads
+(``x y`` pairs); a pose file as a box followed by ``kpt_shape`` keypoints; an OBB model's
+dataset as four corners ``x1 y1 .. x4 y4`` a row. This module only reads
 and classifies; :mod:`cocoprep.checks` judges.
 """
 
@@ -23,7 +24,7 @@ IMAGE_SUFFIXES = frozenset(
     {".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm", ".heic"}
 )
 
-BOX, POLYGON, POSE, BAD = "box", "polygon", "pose", "bad"
+BOX, POLYGON, POSE, OBB, BAD = "box", "polygon", "pose", "obb", "bad"
 
 
 @dataclass
@@ -189,17 +190,24 @@ def read_label_batch(paths: Sequence[str], *, missing_ok: bool = False) -> Label
     return LabelBatch(rows=parsed, file=file, unparsable=bad, missing=missing)
 
 
-def row_kinds(counts: np.ndarray, kpt_shape: tuple[int, int] | None = None) -> np.ndarray:
+def row_kinds(
+    counts: np.ndarray, kpt_shape: tuple[int, int] | None = None, obb: bool = False
+) -> np.ndarray:
     """Classify rows by their number count: box (4), polygon (even, >= 6), pose (4 + k * dims
-    when ``kpt_shape`` is given) or bad.
+    when ``kpt_shape`` is given), obb (8, in an ``obb`` dataset) or bad.
 
     >>> row_kinds(np.array([4, 6, 5, 2])).tolist()
     ['box', 'polygon', 'bad', 'bad']
     >>> row_kinds(np.array([4 + 17 * 3, 4]), (17, 3)).tolist()
     ['pose', 'bad']
+    >>> row_kinds(np.array([8, 4, 10]), obb=True).tolist()
+    ['obb', 'bad', 'bad']
     """
     counts = np.asarray(counts)
     kinds = np.full(len(counts), BAD, dtype=object)
+    if obb:
+        kinds[counts == 8] = OBB
+        return kinds
     if kpt_shape is not None:
         kinds[counts == 4 + kpt_shape[0] * kpt_shape[1]] = POSE
         return kinds

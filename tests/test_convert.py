@@ -239,7 +239,7 @@ def _many_images(tmp_path: Path, n: int = 300) -> Path:
     return write(tmp_path / "instances_many.json", coco(images, anns), indent=1)
 
 
-@pytest.mark.parametrize("task", ["segment", "detect"])
+@pytest.mark.parametrize("task", ["segment", "detect", "obb"])
 def test_output_is_identical_for_any_worker_count(tmp_path, task):
     source = _many_images(tmp_path)
     small = Tuning(chunk_bytes=16 << 10)

@@ -331,6 +331,16 @@ def test_download_extracts_into_the_ultralytics_layout_and_skips_on_rerun(site):
     assert {o.action for o in again.archives} == {"skipped (already extracted)"}
 
 
+def test_server_without_range_support_gets_one_stream_then_extraction(site):
+    site["server"].ranges = False
+    summary = _get(site, splits=["val2017"], default_annotations=False)
+    folder = site["root"] / "images" / "val2017"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == site["images"]
+    assert [entry[2] for entry in site["server"].gets("zips/val2017.zip")][-1] is None
+    assert summary.archives[0].written == 8
+    assert (site["root"] / ".cocoprep" / "val2017.done").is_file()
+
+
 def test_keep_archives_and_listing(site):
     _get(site, splits=["val2017"], keep_archives=True, default_annotations=False)
     root = site["root"]
@@ -379,6 +389,41 @@ def test_local_directory_mirror_via_the_environment(site, tmp_path, monkeypatch)
     _get(site, splits=["val2017"])
     assert site["server"].log == []
     assert len(list((site["root"] / "images" / "val2017").iterdir())) == 8
+
+
+def _mirror(site, tmp_path):
+    mirror = tmp_path / "mirror"
+    for path, data in site["server"].files.items():
+        (mirror / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / path.lstrip("/")).write_bytes(data)
+    return mirror
+
+
+@pytest.mark.parametrize("as_url", [False, True], ids=["directory", "file-url"])
+def test_local_mirror_is_extracted_in_place_without_a_copy(site, tmp_path, as_url):
+    mirror = _mirror(site, tmp_path)
+    base = mirror.as_uri() + "/" if as_url else str(mirror)
+    summary = _get(site, splits=["val2017"], mirror=base, default_annotations=False)
+    folder = site["root"] / "images" / "val2017"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == site["images"]
+    downloads = site["root"] / "downloads"
+    assert not downloads.exists() or not list(downloads.iterdir())  # no copy, no part
+    assert (mirror / "zips" / "val2017.zip").read_bytes() == site["server"].files[
+        "/zips/val2017.zip"
+    ]
+    assert [o.kept for o in summary.archives] == [False]
+    assert (site["root"] / ".cocoprep" / "val2017.done").is_file()
+
+
+def test_local_mirror_with_another_archive_fails_its_md5_and_is_left_alone(site, tmp_path):
+    mirror = _mirror(site, tmp_path)
+    other = make_zip({"val2017/000000000001.jpg": b"other bytes"})
+    (mirror / "zips" / "val2017.zip").write_bytes(other)
+    expected = r"expected MD5 .*; the mirror.s file is another archive \(left as it is\)"
+    with pytest.raises(ChecksumError, match=expected):
+        _get(site, splits=["val2017"], mirror=str(mirror), default_annotations=False)
+    assert (mirror / "zips" / "val2017.zip").read_bytes() == other
+    assert not (site["root"] / ".cocoprep" / "val2017.done").exists()
 
 
 def test_subset_picks_all_classes_first_and_survives_flaky_images(site):
@@ -528,6 +573,16 @@ def test_cli_download_list_dry_run_and_errors(site, tmp_path):
     assert "Traceback" not in missing.output
     lone = runner.invoke(main, [*base, "val2017", "--max-images", "3"])
     assert lone.exit_code == 2 and "expected --classes" in lone.output
+
+
+def test_cli_download_quiet_prints_nothing(site):
+    base = ["download", "--root", str(site["root"]), "--catalog", str(site["catalog_file"])]
+    quiet = CliRunner().invoke(main, [*base, "val2017", "--quiet"])
+    assert quiet.exit_code == 0 and quiet.output == ""
+    folder = site["root"] / "images" / "val2017"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == site["images"]
+    again = CliRunner().invoke(main, [*base, "val2017", "-q"])
+    assert again.exit_code == 0 and again.output == ""
 
 
 def test_cli_help_ends_with_examples():

@@ -13,7 +13,9 @@ from cocoprep.fileio import (
     create_ahead,
     discard,
     plan_folders,
+    plan_trees,
     publish,
+    remove_trees,
     write_atomic,
     write_files,
     write_many,
@@ -158,3 +160,27 @@ def test_thousands_of_new_folders_stay_within_the_open_file_limit(tmp_path):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert (tmp_path / "v007" / "407.txt").read_bytes() == b"407\n"
     assert len(list(tmp_path.rglob("*.txt"))) == 1200
+
+
+def test_a_tree_rebuilt_aside_keeps_right_files_and_never_writes_through_to_the_tree(tmp_path):
+    tree = tmp_path / "labels" / "val"
+    tree.mkdir(parents=True)
+    (tree / "same.txt").write_bytes(b"0 1 2\n")
+    (tree / "changed.txt").write_bytes(b"old\n")
+    (tree / "gone.txt").write_bytes(b"kept in the copy\n")
+    same_inode = (tree / "same.txt").stat().st_ino
+    stages = plan_trees([str(tree)], [str(tree)], Stages())
+    files = [(tree / "same.txt", b"0 1 2\n"), (tree / "changed.txt", b"new\n")]
+    files.append((tree / "added.txt", b""))
+    assert write_files(files, stages) == (2, 1)
+    assert (tree / "changed.txt").read_bytes() == b"old\n"  # the old tree is intact until the swap
+    assert not (tree / "added.txt").exists()
+    remove_trees(publish(stages))
+    assert {p.name: p.read_bytes() for p in tree.iterdir()} == {
+        "same.txt": b"0 1 2\n",
+        "changed.txt": b"new\n",
+        "gone.txt": b"kept in the copy\n",
+        "added.txt": b"",
+    }
+    assert (tree / "same.txt").stat().st_ino == same_inode
+    assert sorted(p.name for p in tree.parent.iterdir()) == ["val"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import multiprocessing
+import threading
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,53 @@ def test_unreadable_record_is_an_input_error(tmp_path):
     (tmp_path / layout.RECORD_NAME).write_text("{not json")
     with pytest.raises(InputError, match="unreadable conversion record"):
         layout.read_record(tmp_path)
+
+
+def _record_after(barrier, root: Path, split: str) -> None:
+    class_map = ClassMap(category_ids=(1, 3), names=("person", "car"))
+    barrier.wait()
+    layout.record_splits(root, class_map, "detect", {split: {"source": f"{split}.json"}})
+
+
+def test_runs_recording_splits_at_once_all_land_in_record_and_yaml(tmp_path):
+    context = multiprocessing.get_context("fork")
+    splits = ["train", "val", "test"]
+    for trial in range(20):  # processes released together: without the lock most lose one
+        root = tmp_path / str(trial)
+        barrier = context.Barrier(len(splits))
+        runs = [
+            context.Process(target=_record_after, args=(barrier, root, split)) for split in splits
+        ]
+        for run in runs:
+            run.start()
+        for run in runs:
+            run.join(10)
+            assert run.exitcode == 0
+        record = json.loads(layout.record_path(root).read_text())
+        assert sorted(record["splits"]) == sorted(splits), f"trial {trial}"
+        text = (root / "coco.yaml").read_text()
+        assert all(f"{split}: {split}.txt" in text for split in splits), f"trial {trial}"
+        assert sorted(p.name for p in root.iterdir()) == [".cocoprep", "coco.yaml", "cocoprep.json"]
+
+
+def _hold_split(root: Path, held, release) -> None:
+    with layout.split_lock(root, ["split val"]):
+        held.set()
+        release.wait(10)
+
+
+def test_a_second_writer_of_a_split_waits_naming_the_holder(tmp_path, caplog):
+    context = multiprocessing.get_context("fork")
+    held, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_split, args=(tmp_path, held, release))
+    holder.start()
+    assert held.wait(10)
+    waited = []
+    timer = threading.Timer(0.3, lambda: (waited.append(True), release.set()))
+    timer.start()
+    with caplog.at_level(logging.WARNING, "cocoprep"), layout.split_lock(tmp_path, ["split val"]):
+        assert waited  # entered only once the holder let go
+    holder.join(10)
+    assert caplog.messages == [
+        f"{tmp_path}: split val is being written by pid {holder.pid}; waiting for it to finish"
+    ]

@@ -130,6 +130,14 @@ def test_boxes_and_unknown_rows() -> None:
     assert drawn.getpixel((100, 75)) == GRAY  # boxes are not filled
 
 
+def test_obb_rows_are_drawn_as_their_rectangle() -> None:
+    image = Image.new("RGB", (W, H), GRAY)
+    drawn = draw_labels(image, b"0 0.5 0.1 0.75 0.5 0.5 0.9 0.25 0.5\n", {0: "a"})
+    assert drawn.getpixel((100, 75)) not in (GRAY, (255, 56, 56))  # filled, see-through
+    assert drawn.getpixel((125, 45)) == (255, 56, 56)  # on the edge from the top corner
+    assert drawn.getpixel((60, 20)) == GRAY  # outside the diamond, inside its box
+
+
 def test_mosaic_layout() -> None:
     panels = [Image.new("RGB", (40, 20), (255, 0, 0)) for _ in range(5)]
     grid = mosaic(panels, (40, 40))

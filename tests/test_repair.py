@@ -66,6 +66,25 @@ def test_repair_box_file_clips_boxes(tmp_path):
     assert (labels / "a.txt").read_text() == expected
 
 
+def test_repair_obb_rows_clips_corners_and_drops_degenerate_ones(tmp_path):
+    labels = tmp_path / "labels" / "val"
+    labels.mkdir(parents=True)
+    (tmp_path / "cocoprep.json").write_text(
+        json.dumps({"version": 1, "task": "obb", "classes": [{"id": 1, "name": "a"}]})
+    )
+    (labels / "a.txt").write_text(
+        "0 0.9 0.1 1.1 0.3 0.9 0.5 0.7 0.3\n"  # leaves the image
+        "0 0.1 0.1 0.4 0.1 0.4 0.1 0.1 0.1\n"  # two corners the same
+        "0 0.1 0.1 0.4 0.1 0.4 0.4 0.1 0.4\n"
+    )
+    summary = r.repair(labels, in_place=True)
+    assert (labels / "a.txt").read_text() == (
+        "0 0.9 0.1 1 0.3 0.9 0.5 0.7 0.3\n0 0.1 0.1 0.4 0.1 0.4 0.4 0.1 0.4\n"
+    )
+    assert summary.counts["obb rows clipped"] == 1
+    assert summary.counts["rows dropped"] == 1
+
+
 def test_repair_rejects_yaml_and_wrong_outputs(tmp_path):
     (tmp_path / "d.yaml").write_text("names: [a]\n")
     with pytest.raises(InputError, match="found a dataset yaml"):

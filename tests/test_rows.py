@@ -142,9 +142,10 @@ def test_simdjson_objects_and_dicts_give_the_same_rows(tmp_path):
         ("polygon", "must be polygons or RLE, found str"),
     ],
 )
-def test_bad_outlines_are_named_on_both_paths(tmp_path, segmentation, message):
+@pytest.mark.parametrize("task", ["segment", "obb"])
+def test_bad_outlines_are_named_on_both_paths(tmp_path, segmentation, message, task):
     annotations = [_annotation(7, 1, segmentation)]
-    ctx = _context([100.0], [100.0])
+    ctx = _context([100.0], [100.0], task)
     for chunk in (annotations, _objects(annotations, tmp_path)):
         with pytest.raises(InputError, match=message) as error:
             annotation_rows(chunk, ctx)

@@ -140,7 +140,10 @@ def test_a_killed_reconversion_leaves_the_old_tree_or_the_new_one(tmp_path, big_
         run.wait()
         tree = {k: v for k, v in _tree(root / "labels").items() if k.startswith("train/")}
         task = json.loads(layout.record_path(root).read_text())["task"]
-        assert (tree, task) in ((segment, "segment"), (detect, "detect")), delay
+        # The old tree or the new one; the record names the new task only once it is in place
+        # (a kill in the ~ms between the swap and the record leaves the new tree, old record).
+        assert tree in (segment, detect), delay
+        assert task == "segment" or tree == detect, delay
         # The next run clears what the killed one left and puts the segment tree back.
         subprocess.run(_cli("convert", source, "--root", root, "-q"), check=True)
         assert os.listdir(root / "labels") == ["train"]

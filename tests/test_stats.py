@@ -274,3 +274,13 @@ def test_coco_mini(coco_mini: Path) -> None:
     (val,) = stats(coco_mini / "annotations" / "instances_val2017.json").splits
     assert (val.images, val.total.instances + val.total.crowd) == (79, 624)
     assert (val.total.crowd, val.total.multipart) == (5, 38)
+
+
+def test_obb_root_counts_one_four_corner_row_per_object(coco_mini: Path, tmp_path: Path) -> None:
+    source = coco_mini / "annotations" / "instances_val2017.json"
+    convert([source], tmp_path, task="obb")
+    (val,) = stats(tmp_path).splits
+    (coco_val,) = stats(source).splits
+    assert val.total.instances == coco_val.total.instances == 619
+    assert [c.instances for c in val.classes] == [c.instances for c in coco_val.classes]
+    assert (val.total.multipart, val.total.vertices_mean, val.total.vertices_max) == (0, 4.0, 4)

@@ -271,6 +271,37 @@ def test_pose_rows_need_kpt_shape_length(tmp_path):
     assert [(f.line, f.kind) for f in found] == [(2, "bad-row")]
 
 
+OBB_LINES = [
+    ("0 0.1 0.1 0.4 0.1 0.4 0.4 0.1 0.4", None),
+    ("0 0.1 0.1 0.4 0.1 0.4 0.4", "bad-row"),  # three corners
+    ("0 0.5 0.5 0.2 0.2", "bad-row"),  # a box
+    ("0 0.1 0.1 1.2 0.1 0.4 0.4 0.1 0.4", "out-of-range"),
+    ("0 0.1 0.1 0.4 0.1 0.4 0.1 0.1 0.1", "obb-corners"),  # corners 1 and 4 are one point
+    ("0 0.1 0.1 0.4 0.1 0.4 0.4 0.1000001 0.1", "obb-corners"),  # the same at 6 decimals
+]
+
+
+def test_obb_rows_are_checked_as_oriented_boxes():
+    ctx = label_checks.LabelContext(nc=1, obb=True)
+    rows = yolo.parse_labels("".join(line + "\n" for line, _ in OBB_LINES).encode())
+    found = label_checks.check_label_rows(rows, "o.txt", ctx)
+    expected = [(n, kind) for n, (_, kind) in enumerate(OBB_LINES, start=1) if kind]
+    assert sorted((f.line, f.kind) for f in found) == expected
+
+
+def test_convert_obb_output_has_no_findings(coco_mini, tmp_path):
+    from cocoprep.converter import convert
+
+    val = coco_mini / "annotations" / "instances_val2017.json"
+    convert([val], tmp_path, task="obb", images=coco_mini / "images" / "val2017")
+    labels = tmp_path / "labels" / "val2017"
+    assert label_checks.label_context(labels, None)[0].obb
+    report = validate([labels, tmp_path / "coco.yaml"])
+    assert len(report) == 0, report.format_table()
+    (labels / "000000000139.txt").write_text("0 0.5 0.5 0.2 0.2\n")  # a box: no obb row
+    assert {f.kind for f in validate(tmp_path / "coco.yaml")} == {"bad-row"}
+
+
 def test_dataset_yaml(tmp_path):
     labels = defective_labels(tmp_path)
     (tmp_path / "train.txt").write_text(

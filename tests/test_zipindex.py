@@ -70,7 +70,6 @@ def test_zip64_end_records_are_read(tmp_path):
 
 def test_directory_larger_than_the_tail_is_fetched_backwards(tmp_path, monkeypatch):
     monkeypatch.setattr(zipindex, "TAIL_BYTES", 64)
-    monkeypatch.setattr(zipindex, "TAIL_MIN", 64)
     data = make_zip(MEMBERS)
     reader = _Reader(data)
     index, offset, tail = read_index(len(data), reader, dest=tmp_path, archive="a.zip")

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from cocoprep import datasetyaml, yolo
+from cocoprep import datasetyaml, layout, yolo
 from cocoprep.checks.labels import LabelContext, check_label_files, label_context
 from cocoprep.checks.report import Finding, Report, finding
 from cocoprep.parallel import worker_count
@@ -81,7 +81,12 @@ def validate_dataset(
     if spec.nc is not None and spec.nc != len(spec.names):
         message = f"nc is {spec.nc} but names lists {len(spec.names)} classes; make them agree"
         report.findings.append(finding("names-mismatch", source, message))
-    ctx = LabelContext(nc=nc if nc is not None else len(spec.names), kpt_shape=spec.kpt_shape)
+    record = layout.read_record(spec.root)
+    ctx = LabelContext(
+        nc=nc if nc is not None else len(spec.names),
+        kpt_shape=spec.kpt_shape,
+        obb=record is not None and record.get("task") == "obb",
+    )
     for key, entries in spec.splits.items():
         for entry in entries:
             images, missing = yolo.split_images(entry)

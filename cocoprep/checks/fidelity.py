@@ -12,6 +12,10 @@ measured:
   becomes a one-pixel stroke). This needs OpenCV (``pip install 'cocoprep[fidelity]'``); without
   it the column is empty and the report says so. Pillow's ``ImageDraw.polygon`` fills
   differently and is no substitute.
+
+In a root converted with ``--task obb`` (its record says so) the rows are oriented boxes, and
+the IoUs are those of each object's rectangle with its mask: how much an OBB model's target
+differs from the object, to choose between obb and segment.
 """
 
 from __future__ import annotations
@@ -220,7 +224,8 @@ def fidelity(
     anns = coco.ranges_else_whole(coco_file, _all_annotations)
     # Crowd kept: rows of crowd annotations then match when the labels hold them, and are
     # simply unmatched expectations when they do not.
-    expected = _expected_rows(anns, row_context(coco_file, class_map, "segment", True))
+    task = "obb" if record is not None and record.get("task") == "obb" else "segment"
+    expected = _expected_rows(anns, row_context(coco_file, class_map, task, True))
     cv2 = _opencv()
     report = FidelityReport(
         labels=str(labels_dir),

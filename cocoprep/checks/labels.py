@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cocoprep import geometry, layout, yolo
+from cocoprep import geometry, layout, rectangles, yolo
 from cocoprep.checks.report import Finding, finding
 from cocoprep.checks.rings import MIN_AREA_NORMALISED, check_rings, segment_sums
 from cocoprep.parallel import run_in_order
@@ -29,6 +29,7 @@ class LabelContext:
 
     nc: int | None = None
     kpt_shape: tuple[int, int] | None = None
+    obb: bool = False  # rows are oriented boxes (the root's record says task obb)
 
 
 def check_label_rows(rows: yolo.LabelRows, file: str, ctx: LabelContext) -> list[Finding]:
@@ -67,11 +68,16 @@ def check_label_batch(
             message = f"class {int(classes[r])} >= nc {ctx.nc}; Ultralytics skips the whole image"
             add(2, r, "class-out-of-range", message)
     finite = _check_values(rows, ctx, add)
-    kinds = yolo.row_kinds(rows.counts, ctx.kpt_shape)
+    kinds = yolo.row_kinds(rows.counts, ctx.kpt_shape, ctx.obb)
     _check_shapes(rows, of, kinds, len(files), ctx, add)
     polygons = np.flatnonzero((kinds == yolo.POLYGON) & finite & integral)
     if len(polygons):
         _check_label_rings(rows, polygons, add)
+    boxes = np.flatnonzero((kinds == yolo.OBB) & finite)
+    take = rows.starts[boxes, None] + np.arange(8)
+    corners = rows.values[take].reshape(-1, 4, 2)
+    for r in boxes[~rectangles.distinct_corners(corners)].tolist():
+        add(8, r, "obb-corners", "two corners are the same point (at 6 decimals); drop the row")
     found.sort(key=lambda item: item[:2])
     return [finding(kind, files[f], message, line=line) for f, _, kind, line, message in found]
 
@@ -169,7 +175,8 @@ def label_context(labels_dir: Path, nc: int | None) -> tuple[LabelContext, str |
         note = (
             f"{labels_dir}: no {{nc}} and no {layout.RECORD_NAME} in its root: class ids unchecked"
         )
-    return LabelContext(nc=nc, kpt_shape=kpt_shape), note
+    obb = record is not None and record.get("task") == "obb"
+    return LabelContext(nc=nc, kpt_shape=kpt_shape, obb=obb), note
 
 
 def _check_values(rows: yolo.LabelRows, ctx: LabelContext, add: Add) -> np.ndarray:
@@ -212,12 +219,14 @@ def _check_shapes(
             expected = 4 + ctx.kpt_shape[0] * ctx.kpt_shape[1]
             message = f"{n} numbers; a pose row of kpt_shape {ctx.kpt_shape} has {expected}"
             add(5, r, "bad-row", message)
+        elif ctx.obb:
+            add(5, r, "bad-row", f"{n} numbers; an obb row has 8 (x y of four corners)")
         elif n % 2:
             add(5, r, "odd-coordinates", f"{n} numbers; expected x, y pairs (or 4 for a box)")
         else:
             message = f"{n // 2} point(s); expected at least 3 (or a 4-number box)"
             add(5, r, "too-few-points", message)
-    if ctx.kpt_shape is None:
+    if ctx.kpt_shape is None and not ctx.obb:
         polygon_file = np.bincount(of, weights=counts >= 6, minlength=nfiles) > 0
         for r in np.flatnonzero((kinds == yolo.BOX) & polygon_file[of]).tolist():
             add(

@@ -38,7 +38,7 @@ log = logging.getLogger("cocoprep")
 # Kinds after which an annotation or a label row cannot be kept.
 _DROP_ANNOTATION = {"bad-annotation", "unknown-image", "unknown-category", "rle-size", "bad-rle"}
 _DROP_ROW = {"unparsable", "bad-class", "class-out-of-range", "non-finite", "bad-row"}
-_DROP_ROW |= {"odd-coordinates", "too-few-points", "zero-area"}
+_DROP_ROW |= {"odd-coordinates", "too-few-points", "zero-area", "obb-corners"}
 
 
 @dataclass
@@ -337,6 +337,10 @@ def _repair_row(
         keypoints[:, :2] = np.clip(keypoints[:, :2], 0, 1)
         counts["pose rows clipped"] += 1
         text, _ = numbers.format_rows(np.array([class_id]), clipped, np.array([len(clipped)]), "f6")
+        return text.rstrip(b"\n")
+    if ctx.obb:  # out of range: its corners clipped
+        counts["obb rows clipped"] += 1
+        text, _ = numbers.format_rows(np.array([class_id]), np.clip(values, 0, 1), [8], "g")
         return text.rstrip(b"\n")
     if len(values) == 4:
         corners = np.clip(_box_corners(values), 0, 1)

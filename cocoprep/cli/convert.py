@@ -24,10 +24,10 @@ from cocoprep.cli.options import (
 )
 @click.option(
     "--task",
-    type=click.Choice(["segment", "detect", "pose"]),
+    type=click.Choice(["segment", "detect", "pose", "obb"]),
     default="segment",
     show_default=True,
-    help="Label format to write.",
+    help="Label format to write (obb: each object's minimum-area rotated rectangle).",
 )
 @click.option(
     "--split",
@@ -93,6 +93,7 @@ def convert(annotations: tuple[str, ...], report: str | None, out: Output, **opt
       cocoprep convert annotations/ --root datasets/coco --task detect --workers 4
       cocoprep convert roboflow-export/ --root datasets/pets --task detect
       cocoprep convert annotations/person_keypoints_val2017.json --root datasets/pose --task pose
+      cocoprep convert annotations/instances_val2017.json --root datasets/coco-obb --task obb
       cocoprep convert export.json --split train --root data --crowd keep --classes cat,dog
     """
     from cocoprep.converter import convert as run_convert

@@ -104,7 +104,7 @@ def convert(
             root.mkdir(parents=True, exist_ok=True)
             with layout.root_lock(root):  # the map is settled and recorded at once
                 class_map = _class_map(root, categories, classes, used_ids)
-                claimed = layout.claim_class_map(root, class_map, task)
+                claimed = layout.claim_class_map(root, class_map, task, [c.split for c in opened])
             run = Run(
                 root=root,
                 task=task,

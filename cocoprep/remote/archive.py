@@ -7,23 +7,22 @@ hash is checked. Either way the completion marker is written only once every mem
 place and the archive's hash matches, and the archive is deleted (unless kept) only after it.
 
 Two runs never work on one archive at once: each holds ``<root>/.cocoprep/<archive>.lock``
-while it does, and a second run refuses with :class:`~cocoprep.errors.BusyError`.
+while it does; a second run waits for it (saying whom it waits for), then finds the archive
+done. Other archives go on meanwhile.
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cocoprep import locks
 from cocoprep import progress as progress_bars
-from cocoprep.errors import BusyError
 from cocoprep.remote.connections import ConnectionPool
 from cocoprep.remote.extract import MARKER_DIR, extract_zip, is_done, marker_path, write_marker
 from cocoprep.remote.fetch import fetch
@@ -60,24 +59,12 @@ class Run:
     total: progress_bars.Bar
 
 
-@contextmanager
-def archive_lock(root: Path, name: str) -> Iterator[None]:
-    """Hold ``<root>/.cocoprep/<name>.lock``; :class:`BusyError` when another run holds it."""
-    path = Path(root) / MARKER_DIR / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            message = (
-                f"{root}: another cocoprep run holds {root} and is downloading {name}; "
-                "wait for it to finish, or use another {root}"
-            )
-            raise BusyError(message, path=path, params=["root"]) from error
-        yield
-    finally:
-        os.close(fd)
+def archive_lock(
+    root: Path, name: str, stop: threading.Event
+) -> contextlib.AbstractContextManager[None]:
+    """Hold ``<root>/.cocoprep/<name>.lock``, waiting (until ``stop``) for a run that holds it."""
+    waiting = f"{root}: pid {{pid}} is downloading {name} into it; waiting for it to finish"
+    return locks.hold(Path(root) / MARKER_DIR / f"{name}.lock", waiting, stop)
 
 
 def process_archive(item: PlanItem, run: Run) -> ArchiveOutcome:
@@ -87,7 +74,7 @@ def process_archive(item: PlanItem, run: Run) -> ArchiveOutcome:
     known = _normal_hash(archive.md5)
     if item.action == "skip":
         return _skipped(item)
-    with archive_lock(run.root, archive.name):
+    with archive_lock(run.root, archive.name, run.stop):
         if is_done(marker, known):  # another run finished it meanwhile
             return _skipped(item)
         started = time.monotonic()
@@ -145,6 +132,7 @@ def _download(item: PlanItem, run: Run, marker: Path, known: str, on_bytes) -> t
             size=item.size,
             policy=run.pool.policy,
             on_bytes=on_bytes,
+            stop=run.stop,
         )
         members, written = _extract_kept(item, marker, known)
         if not run.keep_archives:

@@ -43,10 +43,10 @@ class Tuning:
     start_connections: int = 8
     max_connections: int = 16
     gain: float = 1.15
-    piece_min: int = 1 << 20
+    piece_min: int = 256 << 10
     piece_max: int = 16 << 20
     chunk: int = 256 << 10
-    probe_seconds: float = 0.4
+    probe_seconds: float = 0.25
     save_seconds: float = 1.0
 
 

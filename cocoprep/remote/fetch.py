@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +69,9 @@ def _fill_part(
     connections: int,
     policy: RetryPolicy,
     on_bytes: OnBytes,
+    stop: threading.Event | None = None,
 ):
-    """Download ``url`` into ``part`` by the best means.
+    """Download ``url`` into ``part`` by the best means (a set ``stop`` ends one stream).
 
     Returns a hasher over the whole part and how many bytes an earlier run had left in it.
     """
@@ -112,7 +114,7 @@ def _fill_part(
             on_bytes(resumed)
     if source is not None:
         return _copy_local(source, part, hasher, on_bytes), resumed
-    return _stream(url, part, hasher, size, policy, on_bytes), resumed
+    return _stream(url, part, hasher, size, policy, on_bytes, stop), resumed
 
 
 def fetch(
@@ -124,6 +126,7 @@ def fetch(
     connections: int = 1,
     policy: RetryPolicy | None = None,
     on_bytes: OnBytes | None = None,
+    stop: threading.Event | None = None,
 ) -> FetchResult:
     """Download ``url`` to ``dest`` via ``dest.part``, resuming, retrying and verifying.
 
@@ -143,6 +146,9 @@ def fetch(
         Retries, backoff and stall timeout (:class:`RetryPolicy`).
     on_bytes
         Called with each byte count written (negative when a restart discards bytes).
+    stop
+        Once set, a download in one stream ends within a fraction of a second with
+        :class:`~cocoprep.interrupts.Interrupted`, keeping ``<dest>.part`` to resume from.
     """
     dest = Path(dest)
     policy = policy or RetryPolicy()
@@ -153,7 +159,9 @@ def fetch(
     started = time.monotonic()
     for attempt in (1, 2):
         try:
-            hasher, resumed_from = _fill_part(url, part, alg, size, connections, policy, on_bytes)
+            hasher, resumed_from = _fill_part(
+                url, part, alg, size, connections, policy, on_bytes, stop
+            )
             found_size = part.stat().st_size
             if size is not None and found_size != size:
                 message = f"{url}: expected {size} bytes, found {found_size}"

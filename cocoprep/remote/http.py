@@ -13,12 +13,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from cocoprep.errors import ChecksumError, DownloadError
+from cocoprep.interrupts import Interrupted
 from cocoprep.remote.hashes import BackgroundHasher
 
 logger = logging.getLogger("cocoprep")
@@ -27,6 +28,8 @@ CHUNK_SIZE = 1 << 20
 RETRY_STATUS = frozenset({408, 425, 429})
 
 OnBytes = Callable[[int], None]
+#: The most one read waits for while a stop may come: a slow server's bytes arrive in pieces.
+STOP_READ = 64 << 10
 
 
 class _Retryable(Exception):
@@ -147,8 +150,10 @@ def _stream(
     size: int | None,
     policy: RetryPolicy,
     on_bytes: OnBytes,
+    stop: threading.Event | None = None,
 ) -> BackgroundHasher:
     """Fill ``part`` from ``url`` with one connection, resuming with Range; returns the hasher.
+    A set ``stop`` ends it, the bytes so far kept in ``part`` (:func:`_pieces`).
 
     ``hasher`` must already hold the bytes in ``part``. A 200 answer to a Range request truncates
     the part and starts from zero.
@@ -183,7 +188,7 @@ def _stream(
                     raise ChecksumError(message)
                 received = 0
                 with open(part, "ab") as sink:
-                    for chunk in r.raw.stream(CHUNK_SIZE, decode_content=False):
+                    for chunk in _pieces(r, CHUNK_SIZE, stop):
                         sink.write(chunk)
                         hasher.update(chunk)
                         received += len(chunk)
@@ -219,8 +224,26 @@ def _supports_ranges(url: str, policy: RetryPolicy) -> tuple[bool, int | None]:
     return response.headers.get("Accept-Ranges", "").lower() == "bytes", size
 
 
-def get_range(url: str, start: int, end: int, policy: RetryPolicy) -> bytes:
-    """Bytes ``[start, end)`` of ``url`` by one Range request, with retries.
+def _pieces(response, size: int, stop: threading.Event | None) -> Iterator[bytes]:
+    """The body of ``response`` as it arrives, in pieces of at most ``size`` bytes; with
+    ``stop``, each read takes what has come (at most :data:`STOP_READ`), and a set ``stop``
+    ends the body with :class:`~cocoprep.interrupts.Interrupted`, however slow the server."""
+    if stop is None:
+        yield from response.raw.stream(size, decode_content=False)
+        return
+    while piece := response.raw.read1(min(size, STOP_READ), decode_content=False):
+        if stop.is_set():
+            raise Interrupted
+        yield piece
+    if stop.is_set():
+        raise Interrupted
+
+
+def get_range(
+    url: str, start: int, end: int, policy: RetryPolicy, stop: threading.Event | None = None
+) -> bytes:
+    """Bytes ``[start, end)`` of ``url`` by one Range request, with retries; a set ``stop``
+    ends it (:func:`_pieces`).
 
     Raises ``_NoRanges`` when the server answers with the whole file instead.
     """
@@ -233,7 +256,7 @@ def get_range(url: str, start: int, end: int, policy: RetryPolicy) -> bytes:
                 _check_status(r, url)
                 if r.status_code != 206 or _content_range_start(r) != start:
                     raise _NoRanges
-                data = r.raw.read(end - start, decode_content=False)
+                data = b"".join(_pieces(r, end - start, stop))
                 if len(data) != end - start:
                     message = f"connection closed after {len(data)} of {end - start} bytes"
                     raise _Retryable(message)

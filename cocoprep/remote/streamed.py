@@ -29,11 +29,12 @@ from pathlib import Path
 
 from cocoprep.errors import ChecksumError, DownloadError
 from cocoprep.fileio import write_atomic
+from cocoprep.remote import zipindex
 from cocoprep.remote.connections import ConnectionPool, Tuning
 from cocoprep.remote.hashes import new_hasher
 from cocoprep.remote.http import _NoRanges
 from cocoprep.remote.intervals import Intervals
-from cocoprep.remote.zipindex import Index, already_there, tail_start, write_member
+from cocoprep.remote.zipindex import Index, already_there, write_member
 
 logger = logging.getLogger("cocoprep")
 
@@ -212,8 +213,8 @@ class _Job:
             member = self.index.spans[i].member
             info, target = self.index.infos[member], self.index.targets[member]
             try:
-                # A member in place (a killed run wrote it after the last save, an earlier
-                # attempt, a local mirror re-run) is kept: size and CRC-32 tell.
+                # A member already in place (a killed run wrote it after its last save, a
+                # local mirror extracted before) is only read, never written again.
                 if already_there(info, target):
                     ok, wrote = True, False
                 else:
@@ -250,6 +251,12 @@ class _Job:
         self.on_bytes(-(span.end - span.start))
 
     def _hash(self, report: bool) -> None:
+        try:
+            self._hash_prefix(report)
+        except BaseException as error:  # reported, so the waiting run never hangs on it
+            self.fail(error)
+
+    def _hash_prefix(self, report: bool) -> None:
         spans = self.index.spans
         while True:
             with self.lock:
@@ -326,7 +333,7 @@ class _Job:
                 thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def _open(url: str, part: Path, size: int | None, policy) -> tuple[int, int, Callable]:
+def _open(url: str, part: Path, size: int | None, policy, stop) -> tuple[int, int, Callable]:
     """The file the bytes live in (the local source, or the part) and how to read a range."""
     from cocoprep.remote.http import _local_path, get_range
 
@@ -343,16 +350,16 @@ def _open(url: str, part: Path, size: int | None, policy) -> tuple[int, int, Cal
         return fd, os.fstat(fd).st_size, lambda start, end: os.pread(fd, end - start, start)
     if size is None:
         raise _NoRanges
-    offset = tail_start(size)
-    tail = get_range(url, offset, size, policy)  # _NoRanges: the caller streams instead
+    tail_start = max(0, size - zipindex.TAIL_BYTES)
+    tail = get_range(url, tail_start, size, policy, stop)  # _NoRanges: the caller streams instead
     part.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
-    fetched = {offset: tail}
+    fetched = {tail_start: tail}
 
     def fetch_range(start: int, end: int) -> bytes:
         if start in fetched and start + len(fetched[start]) == end:
             return fetched[start]
-        return get_range(url, start, end, policy)
+        return get_range(url, start, end, policy, stop)
 
     return fd, size, fetch_range
 
@@ -379,7 +386,7 @@ def stream_archive(
     state = part.with_name(part.name + ".state")
     archive = part.name.removesuffix(".part")
     for attempt in (1, 2):
-        fd, size, fetch_range = _open(url, part, size, pool.policy)
+        fd, size, fetch_range = _open(url, part, size, pool.policy, stop)
         local = not str(url).startswith(("http://", "https://"))
         try:
             result = _stream_once(
@@ -407,9 +414,10 @@ def stream_archive(
         if local or attempt == 2:
             part.unlink(missing_ok=True)
             message += (
-                "; deleted it after two tries — the server or mirror serves a different file: "
-                "check {mirror} / {catalog}"
-            )
+                "; the mirror's file is another archive (left as it is)"
+                if local
+                else "; deleted it after two tries — the server or mirror serves a different file"
+            ) + ": check {mirror} / {catalog}"
             raise ChecksumError(message, params=["mirror", "catalog"])
         logger.warning(
             "%s; fetching it once more, rewriting the members whose CRC differs", message
@@ -436,7 +444,7 @@ def _stream_once(
 ) -> StreamResult:
     from cocoprep.remote.zipindex import read_index
 
-    index, offset, tail = read_index(size, fetch_range, dest=dest, archive=archive)
+    index, tail_start, tail = read_index(size, fetch_range, dest=dest, archive=archive)
     job = _Job(
         url,
         fd,
@@ -455,10 +463,10 @@ def _stream_once(
             os.ftruncate(fd, 0)
             os.ftruncate(fd, size)
         resumed = job.load(None)
-        os.pwrite(fd, tail, offset)
+        os.pwrite(fd, tail, tail_start)
         with job.lock:
-            job.todo.remove(offset, size)
-        job.received.add(offset, size)
+            job.todo.remove(tail_start, size)
+        job.received.add(tail_start, size)
         on_bytes(resumed)
     try:
         found = job.run(None if local else pool, stop)

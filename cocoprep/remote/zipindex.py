@@ -24,8 +24,7 @@ from cocoprep.errors import InputError, UnsafeArchiveError
 from cocoprep.remote.extract import TEMP_SUFFIX, member_targets
 
 CHUNK_SIZE = 1 << 20
-TAIL_BYTES = 1 << 20
-TAIL_MIN = 64 << 10
+TAIL_BYTES = 64 << 10
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -69,7 +68,7 @@ class _TailView(io.RawIOBase):
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Span:
     """Bytes ``[start, end)`` of the archive: a member (``member`` is its index) or a gap."""
 
@@ -132,15 +131,6 @@ class Index:
         return sum(target is not None for target in self.targets)
 
 
-def tail_start(size: int) -> int:
-    """Where the first range of an archive of ``size`` bytes begins: its last bytes.
-
-    At most ``TAIL_BYTES`` (the directory of val2017 fits) and at most an eighth of a small
-    archive, so its members still arrive through the connections, not all in this one range.
-    """
-    return max(0, size - min(TAIL_BYTES, max(TAIL_MIN, size // 8)))
-
-
 def read_index(
     size: int,
     fetch_range: Callable[[int, int], bytes],
@@ -156,7 +146,7 @@ def read_index(
     """
     offset = size - len(tail)
     if not tail:
-        offset = tail_start(size)
+        offset = max(0, size - TAIL_BYTES)
         tail = fetch_range(offset, size)
     while True:
         try:
