@@ -393,22 +393,15 @@ def repair(
     target = Path(target)
     kind = target_kind(target)
     out = _output(target, out, in_place)
-    if kind == "coco":
-        if out.is_dir():
-            msg = (
-                f"{out}: expected a file name for the repaired COCO file ({{fix}}), found a "
-                "folder; name a .json file"
-            )
+    wanted = {"coco": ("a file name for the repaired COCO file", "a .json file", Path.is_dir)}
+    wanted["labels"] = ("a folder for the repaired labels", "a folder", Path.is_file)
+    if kind in wanted:
+        expected, name, wrong = wanted[kind]
+        if wrong(out):
+            found = "a folder" if out.is_dir() else "a file"
+            msg = f"{out}: expected {expected} ({{fix}}), found {found}; name {name}"
             raise InputError(msg, path=out, params=["fix"])
-        return repair_coco(target, out)
-    if kind == "labels":
-        if out.is_file():
-            msg = (
-                f"{out}: expected a folder for the repaired labels ({{fix}}), found a file; "
-                "name a folder"
-            )
-            raise InputError(msg, path=out, params=["fix"])
-        return repair_labels(target, out, nc=nc)
+        return repair_coco(target, out) if kind == "coco" else repair_labels(target, out, nc=nc)
     msg = (
         f"{target}: expected a COCO JSON file or a labels folder to repair, found a dataset yaml; "
         "repair its labels folders one by one"
