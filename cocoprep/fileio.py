@@ -14,6 +14,7 @@ import shutil
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -370,12 +371,23 @@ def _exchange(a: str, b: str) -> bool:
 _RENAMEAT2: Any = None
 
 
+def _remove_tree(path: str, tries: int = 50) -> None:
+    """Remove ``path`` and what it holds, again while it reappears: after an interrupt a worker
+    may still be adding a file (its last job), which makes one pass fail on the folder; once
+    the folder is gone nothing can be added to it."""
+    for _ in range(tries):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            return
+        time.sleep(0.02)
+
+
 def discard(stages: Stages) -> None:
     """Remove every stage and tree copy with what it holds, and the parents planning made if
     left empty (after a failure: no half-filled folder appears)."""
     for stage in [*stages.values(), *stages.trees.values()]:
         if stage is not None:
-            shutil.rmtree(stage, ignore_errors=True)
+            _remove_tree(stage)
     for folder in reversed(stages.made):
         with contextlib.suppress(OSError):
             os.rmdir(folder)
