@@ -266,3 +266,15 @@ def test_yaml_name_stays_inside_the_root(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["yaml", "R", "--name", "../escape"])
     assert result.exit_code == 1 and "--name" in result.output
     assert not Path("escape.yaml").exists()
+
+
+def test_export_elsewhere_is_not_taken_for_the_source(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("instances_val.json").write_text(json.dumps(BASE))
+    assert CliRunner().invoke(main, ["convert", "instances_val.json", "--root", "R"]).exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # its instances_val.json is not the file convert read
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "R"), "--out", "."])
+    assert result.exit_code == 0, result.output
+    assert (elsewhere / "instances_val.json").is_file()

@@ -102,8 +102,9 @@ def convert(annotations: tuple[str, ...], report: str | None, out: Output, **opt
     if options["backend"] == "dask" and not options["scheduler"]:
         msg = "--backend dask needs --scheduler ADDRESS"
         raise click.BadParameter(msg, param_hint="--backend")
-    found = [source.path for source in find_sources(annotations, options["task"])]
-    check_report(report, [*found, *annotations])
+    if report:  # (the library finds the inputs itself; the report is the CLI's)
+        found = [source.path for source in find_sources(annotations, options["task"])]
+        check_report(report, [*found, *annotations])
     summary = run_convert(list(annotations), **options, progress=out.bars)
     out.finish(summary, report)
 

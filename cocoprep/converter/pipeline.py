@@ -272,7 +272,8 @@ def _convert_split(
                 replaced = publish(stages)
                 write_atomic(run.root / f"{coco_file.split}.txt", paths.lines("./images/").encode())
                 image_record.record_converted(run.root, coco_file.split, coco_file)
-                entry = {"source": str(coco_file.path), "images": len(paths), "task": run.task}
+                source_path = os.path.abspath(coco_file.path)  # export checks it from any folder
+                entry = {"source": source_path, "images": len(paths), "task": run.task}
                 if placeholder is not None:
                     entry["placeholder_category"] = {"id": placeholder[0], "name": placeholder[1]}
                 layout.record_splits(
