@@ -45,8 +45,7 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
     has_id = np.zeros(n, bool)
     out: list[Finding] = []
     ids = np.zeros(n, np.int64)
-    relpaths: list[str] = []
-    paths: dict[int, str] = {}  # position: path, once some file_name was reduced
+    paths: list[tuple[int, str, bool]] = []  # position, path below the split, reduced
     for i, image in enumerate(images):
         if type(image) is not dict:
             out.append(finding("bad-id", source, "image entry is not an object", index=i))
@@ -75,43 +74,37 @@ def check_images(images: list[Any], source: str) -> ImageChecks:
         except InputError as error:
             out.append(finding("bad-image-path", source, str(error), image=iid, index=i))
             continue
-        relpaths.append(relpath.removeprefix("/"))
-        if reduced or paths:
-            paths[i] = relpath
-    reduced_repeats = _reduced_repeats(images, paths, source)
-    out += reduced_repeats
-    try:
-        if not reduced_repeats:  # which would share a label file too, said better
-            layout.check_label_names(source, coco.StringColumn(relpaths))
-    except InputError as error:  # convert refuses the file
-        out.append(finding("bad-image-path", source, str(error).removeprefix(f"{source}: ")))
+        paths.append((i, relpath.removeprefix("/"), reduced))
+    out += _path_repeats(images, paths, source)
     out += duplicates(ids, has_id, source, "image")
     return ImageChecks(out, ids, has_id, sizes[:, 0], sizes[:, 1])
 
 
-def _reduced_repeats(images: list[Any], paths: dict[int, str], source: str) -> list[Finding]:
-    """A finding for each image whose path, once file names outside the images folder are
-    reduced to their name (as convert does), repeats an earlier image's."""
-    if not paths:
-        return []
-    for i, image in enumerate(images[: min(paths)]):  # the paths before the first reduced one
-        try:
-            paths[i] = coco.relpath_of(image, "")[0]
-        except (InputError, AttributeError):
-            continue
-    first: dict[str, int] = {}
+def _path_repeats(
+    images: list[Any], paths: list[tuple[int, str, bool]], source: str
+) -> list[Finding]:
+    """What convert refuses in the images' paths, as findings: file names that become one path
+    once those outside the images folder are reduced to their name (each repeat), else two
+    images that would share a label file."""
     out = []
-    for i in sorted(paths):
-        j = first.setdefault(paths[i], i)
-        if j != i:
-            message = (
-                f"file_name {images[i].get('file_name')!r} becomes {paths[i].split('/', 1)[1]!r} "
-                f"like {images[j].get('file_name')!r} (paths outside the images folder are "
-                "reduced to their name); rename one of them"
-            )
-            out.append(
-                finding("bad-image-path", source, message, image=images[i].get("id"), index=i)
-            )
+    if any(reduced for _, _, reduced in paths):
+        first: dict[str, int] = {}
+        for i, path, _ in paths:
+            j = first.setdefault(path, i)
+            if j != i:
+                message = (
+                    f"file_name {images[i].get('file_name')!r} becomes {path!r} like "
+                    f"{images[j].get('file_name')!r} (paths outside the images folder are "
+                    "reduced to their name); rename one of them"
+                )
+                image = images[i].get("id")
+                out.append(finding("bad-image-path", source, message, image=image, index=i))
+    if not out:  # (a repeated path shares a label file too: said better above)
+        try:
+            layout.check_label_names(source, coco.StringColumn(p for _, p, _ in paths))
+        except InputError as error:
+            message = str(error).removeprefix(f"{source}: ")
+            out.append(finding("bad-image-path", source, message))
     return out
 
 
