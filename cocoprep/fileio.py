@@ -371,10 +371,11 @@ def _exchange(a: str, b: str) -> bool:
 _RENAMEAT2: Any = None
 
 
-def _remove_tree(path: str, tries: int = 50) -> None:
-    """Remove ``path`` and what it holds, again while it reappears: after an interrupt a worker
-    may still be adding a file (its last job), which makes one pass fail on the folder; once
-    the folder is gone nothing can be added to it."""
+def _remove_tree(path: str, tries: int = 250) -> None:
+    """Remove ``path`` and what it holds, again while it reappears (for up to ~5 s): after an
+    interrupt a worker may still be adding files (its last job, slow on a disk busy after mass
+    deletes), which makes one pass fail on the folder; once the folder is gone nothing can be
+    added to it."""
     for _ in range(tries):
         shutil.rmtree(path, ignore_errors=True)
         if not os.path.lexists(path):
