@@ -139,7 +139,7 @@ def block_annotations(
         keypoints=rules.kpt_shape[0] if rules.kpt_shape else 0,
     )
     objects = _BUILDERS[task](table, counts) if task else []
-    pieces = list(map(orjson.dumps, objects))
+    pieces = [orjson.dumps(o, option=orjson.OPT_SERIALIZE_NUMPY) for o in objects]
     ends = np.cumsum(np.fromiter(map(len, pieces), np.int64, len(pieces)))
     counts = Counter({k: v for k, v in counts.items() if v})
     return Block(
@@ -298,14 +298,15 @@ def _coordinate_counts(table: _Rows, rows: np.ndarray) -> np.ndarray:
     return table.counts[rows] - (1 if table.predictions else 0)
 
 
-def _pixel_parts(table: _Rows) -> list[list[list[float]]]:
-    """The polygon parts of each row in pixels (rounded), as lists of x, y; a ring cocoprep
+def _pixel_parts(table: _Rows) -> list[list[np.ndarray]]:
+    """The polygon parts of each row in pixels (rounded), as flat arrays of x, y (views of one
+    array, which orjson writes as it writes floats); a ring cocoprep
     bridged split into its parts, a box row as its rectangle, parts of < 3 distinct points
     dropped (a row of none is degenerate).
 
     Rows whose ring repeats no vertex (nearly all) are scaled in bulk: they are one part of at
     least 3 distinct points."""
-    parts: list[list[list[float]]] = [[] for _ in range(len(table.counts))]
+    parts: list[list[np.ndarray]] = [[] for _ in range(len(table.counts))]
     polygon = np.flatnonzero(table.kinds == POLYGON)
     lengths = _coordinate_counts(table, polygon)
     ends = np.cumsum(lengths)
@@ -314,14 +315,14 @@ def _pixel_parts(table: _Rows) -> list[list[list[float]]]:
     row_of_point = np.repeat(np.arange(len(polygon)), lengths // 2)
     bridged = set(polygon[yolo.rows_with_repeats(row_of_point, points)].tolist())
     size = np.stack([table.width, table.height], axis=1)[polygon][row_of_point]
-    flat = _pixels(points * size).ravel().tolist()
+    flat = _pixels(points * size).ravel()
     ends = ends.tolist()
     for r, first, last in zip(polygon.tolist(), [0, *ends[:-1]], ends, strict=True):
         if r not in bridged:
             parts[r] = [flat[first:last]]
     for r in [*bridged, *np.flatnonzero(table.kinds == BOX).tolist()]:
         w, h = table.width[r], table.height[r]
-        parts[r] = [_pixels(p * [w, h]).ravel().tolist() for p in _rings(table, r)]
+        parts[r] = [_pixels(p * [w, h]).ravel() for p in _rings(table, r)]
     return parts
 
 
