@@ -9,10 +9,10 @@ and classifies; :mod:`cocoprep.checks` judges.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +41,16 @@ class LabelRows:
     values: np.ndarray
     counts: np.ndarray
     lines: np.ndarray
-    texts: list[bytes]
     unparsable: list[tuple[int, str]] = field(default_factory=list)
+    tokens: list[bytes] = field(default_factory=list, repr=False)  # every row's, in order
+
+    @functools.cached_property
+    def texts(self) -> list[bytes]:
+        """Each row's whitespace-normalised text (made when first asked for)."""
+        ends = np.cumsum(self.counts + 1).tolist()
+        tokens = self.tokens
+        counts = self.counts.tolist()
+        return [b" ".join(tokens[e - c - 1 : e]) for e, c in zip(ends, counts, strict=True)]
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -69,15 +77,42 @@ def parse_labels(text: bytes) -> LabelRows:
     >>> parse_labels(b"0 0.5 x\\n").unparsable
     [(1, 'x')]
     """
-    lines, rows = _split_lines(text)
-    return _parse_rows(lines, rows, [0] * len(rows))[0]
+    return _parse_texts([text])[0]
 
 
-def _split_lines(text: bytes) -> tuple[list[int], list[list[bytes]]]:
-    """1-based numbers and tokens of the non-blank lines of ``text``."""
-    numbered = [(n, line.split()) for n, line in enumerate(text.splitlines(), start=1)]
-    kept = [item for item in numbered if item[1]]
-    return [n for n, _ in kept], [row for _, row in kept]
+#: The bytes ``bytes.split()`` splits at.
+_SPACE = np.zeros(256, bool)
+_SPACE[list(b" \t\n\r\x0b\x0c")] = True
+
+
+@dataclass(frozen=True)
+class _Tokens:
+    """The tokens of several texts, with each token's file, its 1-based line in that file,
+    and whether it starts a row (the first token of a line)."""
+
+    tokens: list[bytes]
+    file: np.ndarray
+    line: np.ndarray
+    head: np.ndarray
+
+
+def _tokenize(texts: Sequence[bytes]) -> _Tokens:
+    """Split texts into tokens as ``bytes.split()`` does and into lines as
+    ``bytes.splitlines()`` does (at ``\\n``, ``\\r\\n`` or ``\\r``), in a few numpy passes
+    over the joined bytes rather than a Python call per line."""
+    joined = b"\n".join(texts)
+    codes = np.frombuffer(joined, np.uint8)
+    space = _SPACE[codes]
+    starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
+    newline, carriage = codes == ord("\n"), codes == ord("\r")
+    breaks = np.flatnonzero(newline | (carriage & ~np.concatenate((newline[1:], [False]))))
+    sizes = np.fromiter(map(len, texts), np.int64, len(texts))
+    file_starts = np.cumsum(sizes + 1) - sizes - 1
+    line = np.searchsorted(breaks, starts)  # line breaks before each token
+    file = np.searchsorted(file_starts, starts, side="right") - 1
+    head = np.concatenate(([True], line[1:] != line[:-1]))[: len(line)]
+    line_in_file = line - np.searchsorted(breaks, file_starts)[file] + 1
+    return _Tokens(joined.split(), file, line_in_file, head)
 
 
 def _to_numbers(tokens: list[bytes]) -> np.ndarray:
@@ -87,43 +122,45 @@ def _to_numbers(tokens: list[bytes]) -> np.ndarray:
     return np.fromiter(map(float, tokens), np.float64, len(tokens))
 
 
-def _parse_rows(
-    lines: list[int], rows: list[list[bytes]], files: list[int]
+def _parse_texts(
+    texts: Sequence[bytes],
 ) -> tuple[LabelRows, np.ndarray, list[tuple[int, int, str]]]:
-    """Rows of tokens (of one or more files) as :class:`LabelRows`, the file of each row, and
+    """The label texts of one or more files as :class:`LabelRows`, the file of each row, and
     the ``(file, line, token)`` of rows with a token that is not a number (dropped).
 
-    All tokens are converted in one call; only when that fails are rows converted one by one to
-    find the bad ones.
+    All tokens are converted in one call; only when that fails is each token tried on its own
+    to find the bad rows.
     """
+    found = _tokenize(texts)
+    tokens, file, line, head = found.tokens, found.file, found.line, found.head
+    row = np.cumsum(head) - 1
     bad: list[tuple[int, int, str]] = []
     try:
-        numbers = _to_numbers(list(chain.from_iterable(rows)))
+        numbers = _to_numbers(tokens)
     except ValueError:
-        keep = []
-        for r, row in enumerate(rows):
-            try:
-                _to_numbers(row)
-            except ValueError:
-                token = next(t for t in row if not _is_number(t))
-                bad.append((files[r], lines[r], token.decode(errors="replace")))
-            else:
-                keep.append(r)
-        lines, rows, files = ([seq[r] for r in keep] for seq in (lines, rows, files))
-        numbers = _to_numbers(list(chain.from_iterable(rows)))
-    counts = np.fromiter(map(len, rows), np.int64, len(rows)) - 1
-    heads = np.cumsum(counts + 1) - counts - 1
+        wrong = np.flatnonzero(~np.fromiter(map(_is_number, tokens), bool, len(tokens)))
+        bad_rows, first = np.unique(row[wrong], return_index=True)
+        bad = [
+            (int(file[t]), int(line[t]), tokens[t].decode(errors="replace"))
+            for t in wrong[first].tolist()
+        ]
+        kept = np.flatnonzero(~np.isin(row, bad_rows))
+        tokens = [tokens[t] for t in kept.tolist()]
+        file, line, head = file[kept], line[kept], head[kept]
+        numbers = _to_numbers(tokens)
+    heads = np.flatnonzero(head)
+    counts = np.diff(np.append(heads, len(tokens))) - 1
     is_value = np.ones(len(numbers), bool)
     is_value[heads] = False
     parsed = LabelRows(
         classes=numbers[heads],
         values=numbers[is_value],
         counts=counts,
-        lines=np.array(lines, np.int64),
-        texts=[b" ".join(row) for row in rows],
+        lines=line[heads],
         unparsable=[(line, token) for _, line, token in bad],
+        tokens=tokens,
     )
-    return parsed, np.array(files, np.int64), bad
+    return parsed, file[heads], bad
 
 
 def _is_number(token: bytes) -> bool:
@@ -169,9 +206,8 @@ def read_label_batch(paths: Sequence[str], *, missing_ok: bool = False) -> Label
     A file that does not exist is an :class:`InputError`, or with ``missing_ok`` is listed in
     ``missing`` (an image without labels).
     """
-    lines: list[int] = []
-    rows: list[list[bytes]] = []
-    files: list[int] = []
+    texts: list[bytes] = []
+    present: list[int] = []
     missing = []
     for position, path in enumerate(paths):
         try:
@@ -182,11 +218,11 @@ def read_label_batch(paths: Sequence[str], *, missing_ok: bool = False) -> Label
                 continue
             msg = f"{path}: cannot read the label file: {error}"
             raise InputError(msg) from None
-        numbers, tokens = _split_lines(text)
-        lines += numbers
-        rows += tokens
-        files += [position] * len(tokens)
-    parsed, file, bad = _parse_rows(lines, rows, files)
+        texts.append(text)
+        present.append(position)
+    parsed, file, bad = _parse_texts(texts)
+    file = np.asarray(present, np.int64)[file]
+    bad = [(present[f], line, token) for f, line, token in bad]
     return LabelBatch(rows=parsed, file=file, unparsable=bad, missing=missing)
 
 

@@ -163,6 +163,74 @@ def test_read_label_batch_concatenates_files(tmp_path):
         yolo.read_label_batch(paths)
 
 
+def _reference_rows(texts: list[bytes]) -> list[tuple]:
+    """What parsing means, line by line with Python's own rules: (file, line, class, values)
+    of every row, and (file, line, first bad token) of every unparsable line."""
+    rows, bad = [], []
+    for f, text in enumerate(texts):
+        for n, line in enumerate(text.splitlines(), start=1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            wrong = [t for t in tokens if not yolo._is_number(t)]
+            if wrong:
+                bad.append((f, n, wrong[0].decode(errors="replace")))
+            else:
+                numbers = [float(t) for t in tokens]
+                rows.append((f, n, numbers[0], numbers[1:]))
+    return rows, bad
+
+
+_LABEL_BYTES = st.sampled_from(
+    [
+        b"0",
+        b"1",
+        b"5",
+        b".",
+        b"-",
+        b"e",
+        b"x",
+        b"\xff",
+        b" ",
+        b"  ",
+        b"\t",
+        b"\x0b",
+        b"\x0c",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b"\x1c",
+        b"nan",
+        b"0.25",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_LABEL_BYTES, max_size=40).map(b"".join), min_size=1, max_size=4))
+def test_label_batch_parse_agrees_with_line_by_line_python(tmp_path_factory, texts):
+    folder = tmp_path_factory.mktemp("labels")
+    paths = []
+    for i, text in enumerate(texts):
+        (folder / f"{i}.txt").write_bytes(text)
+        paths.append(str(folder / f"{i}.txt"))
+    batch = yolo.read_label_batch(paths)
+    expected_rows, expected_bad = _reference_rows(texts)
+    rows = batch.rows
+    found = [
+        (int(batch.file[r]), int(rows.lines[r]), float(rows.classes[r]), rows.row(r).tolist())
+        for r in range(len(rows))
+    ]
+    assert repr(found) == repr(expected_rows)  # repr: nan equal to nan, -0.0 apart from 0.0
+    assert batch.unparsable == expected_bad
+    assert rows.texts == [
+        b" ".join(line.split())
+        for text in texts
+        for line in text.splitlines()
+        if line.split() and all(yolo._is_number(t) for t in line.split())
+    ]
+
+
 def test_label_files_sorted_as_paths_without_symlinked_folders(tmp_path):
     for rel in ("a/x.txt", "a-b/y.txt", "a/b/z.txt", "top.txt", "a/not.jpg", "d.txt/k.txt"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
