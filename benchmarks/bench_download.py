@@ -8,7 +8,9 @@ committed) is served from a separate process on 127.0.0.1 with Range support and
   Ultralytics' coco.yaml does), ``aria2c -x8 -s8 -k1M`` + ``unzip`` (``-k1M`` so a small archive
   is cut into eight ranges too), and ``cocoprep download`` with its default connections. Each
   time runs from the first request to the last image on disk; the network floor is the archive
-  size over ``N x rate`` for N connections.
+  size over ``N x rate`` for N connections, and the write floor the time one process takes to
+  write the same members as plain files (bytes already in memory; timed before and after
+  cocoprep, the mean kept, since file creation on this disk varies by the minute).
 - **fast**: no cap. ``cocoprep download`` over HTTP and from a local directory mirror (extracted
   in place) against ``unzip`` of the same archive already on disk.
 
@@ -161,6 +163,26 @@ def _count(folder: Path, images: int) -> None:
         raise SystemExit(message)
 
 
+def write_floor(archive: Path, out: Path) -> float:
+    """Seconds to write the archive's members as plain files, their bytes already in memory (in
+    a child process, so this one's memory does not grow into the next tool's)."""
+    command = [sys.executable, __file__, "--write-floor", str(out), "--serve", str(archive)]
+    return float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def _write_members(archive: Path, out: Path) -> float:
+    with zipfile.ZipFile(archive) as zf:
+        members = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    started = time.perf_counter()
+    for name, data in members:
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out)
+    return seconds
+
+
 def throttled(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[float, int] | str]:
     """Each tool from a throttled server: name -> (seconds, peak RSS KiB) or why it was skipped."""
     rate = args.rate * 1e6
@@ -185,9 +207,11 @@ def throttled(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[floa
             shutil.rmtree(out)
             zipped.unlink()
         command = _cocoprep(work, server.url, md5, size, args.cocoprep)
+        first = write_floor(archive, out)
         results["cocoprep download"] = _run(command)
         _count(work / "coco" / "images" / "val2017", args.images)
         shutil.rmtree(work / "coco")
+        results["write floor"] = (first + write_floor(archive, out)) / 2
     finally:
         server.close()
     return results
@@ -224,15 +248,15 @@ def _print(title: str, results: dict, floors: dict[str, float]) -> None:
     best = None
     for name, outcome in results.items():
         if isinstance(outcome, str):
-            print(f"  {name:<34} {outcome}")
+            print(f"  {name:<46} {outcome}")
             continue
         seconds, rss = outcome
         best = seconds if name.startswith("cocoprep") and best is None else best
         memory = f"   peak RSS {rss / 1024:.0f} MiB" if name.startswith("cocoprep") else ""
-        print(f"  {name:<34} {seconds:7.2f} s{memory}")
+        print(f"  {name:<46} {seconds:7.2f} s{memory}")
     for name, floor in floors.items():
         ratio = f"   cocoprep {best / floor:.2f}x" if best else ""
-        print(f"  {name:<34} {floor:7.2f} s{ratio}")
+        print(f"  {name:<46} {floor:7.2f} s{ratio}")
 
 
 def main() -> None:
@@ -246,7 +270,11 @@ def main() -> None:
     )
     parser.add_argument("--skip", choices=["throttled", "fast"], help="leave one scenario out")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--write-floor", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_floor:
+        print(_write_members(args.serve, args.write_floor))
+        return
     if args.serve:
         serve(args.serve, args.rate, args.latency)
         return
@@ -262,6 +290,11 @@ def main() -> None:
         if args.skip != "throttled":
             results = throttled(archive, md5, args, Path(folder))
             floors = {f"network floor, {n} connections": mb / (n * args.rate) for n in (8, 16)}
+            writing = results.pop("write floor")
+            floors["write floor (same files, no network)"] = writing
+            floors["floor: slower of 16 connections and writing"] = max(
+                mb / (16 * args.rate), writing
+            )
             title = (
                 f"throttled: {args.rate:g} MB/s per connection, "
                 f"{args.latency * 1000:g} ms to the first byte"
