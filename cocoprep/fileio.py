@@ -339,9 +339,16 @@ def publish(stages: Stages) -> list[str]:
 
 
 def remove_trees(trees: Iterable[str]) -> None:
-    """Remove the trees :func:`publish` replaced."""
-    for tree in trees:
-        shutil.rmtree(tree, ignore_errors=True)
+    """Remove the trees :func:`publish` replaced. An interrupt meanwhile (removing a large tree
+    takes a while) is raised once they are gone, so none is left behind under its aside name."""
+    trees = list(trees)
+    try:
+        for tree in trees:
+            shutil.rmtree(tree, ignore_errors=True)
+    except BaseException:
+        for tree in trees:
+            _remove_tree(tree)
+        raise
 
 
 def _exchange(a: str, b: str) -> bool:

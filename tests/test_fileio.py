@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
+from cocoprep import fileio
 from cocoprep.fileio import (
     Stages,
     create_ahead,
@@ -184,3 +187,23 @@ def test_a_tree_rebuilt_aside_keeps_right_files_and_never_writes_through_to_the_
     }
     assert (tree / "same.txt").stat().st_ino == same_inode
     assert sorted(p.name for p in tree.parent.iterdir()) == ["val"]
+
+
+def test_remove_trees_finishes_when_interrupted(tmp_path, monkeypatch):
+    trees = []
+    for name in ("a", "b"):
+        (tmp_path / name / "sub").mkdir(parents=True)
+        (tmp_path / name / "sub" / "f.txt").write_text("x")
+        trees.append(str(tmp_path / name))
+    real_rmtree, calls = shutil.rmtree, []
+
+    def interrupted_once(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:  # Ctrl-C while the first tree is being removed
+            raise KeyboardInterrupt
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        fileio.remove_trees(trees)
+    assert os.listdir(tmp_path) == []

@@ -263,6 +263,7 @@ def _convert_split(
         in_tree = {f for f in folders if any(f == t or f.startswith(t + "/") for t in trees)}
         plan_trees(sorted(trees), sorted(in_tree), stages)
         plan_folders([f for f in folders if f not in in_tree], stages)
+        replaced: list[str] = []
         try:
             written, unchanged, background, rows = _write_split(
                 coco_file, run, stages, run.images or source.images
@@ -284,8 +285,9 @@ def _convert_split(
                     keypoint_names=run.keypoint_names,
                     yaml_name=run.yaml_name,
                 )
-        except BaseException:
+        except BaseException:  # (after publish: the new tree is in place, the old one aside)
             discard(stages)
+            remove_trees(replaced)
             raise
         active.remove(stages)
         remove_trees(replaced)
