@@ -94,13 +94,19 @@ def test_a_signal_stops_the_download_within_a_second_and_the_rerun_resumes(
         assert [e[2] for e in server.gets("zips/val2017.zip")][-1].startswith("bytes=")
 
 
-def test_a_second_download_into_the_root_waits_for_the_first_then_skips(slow_site, tmp_path):
-    server, catalog = slow_site
-    root = tmp_path / "coco"
+def _second_waiting_for_first(catalog, root):
+    """A download into ``root`` under way, and a second one started 1.5 s later (waiting)."""
     first = _start(catalog, root)
     _wait_for(root / "downloads" / "val2017.zip.part", first)
     second = _start(catalog, root)
     time.sleep(1.5)
+    return first, second
+
+
+def test_a_second_download_into_the_root_waits_for_the_first_then_skips(slow_site, tmp_path):
+    server, catalog = slow_site
+    root = tmp_path / "coco"
+    first, second = _second_waiting_for_first(catalog, root)
     assert second.poll() is None  # waiting
     server.rate = 0
     assert first.wait(timeout=60) == 0, first.stderr.read()
@@ -116,10 +122,7 @@ def test_a_second_download_into_the_root_waits_for_the_first_then_skips(slow_sit
 def test_a_signal_ends_a_download_waiting_for_another(slow_site, tmp_path):
     _, catalog = slow_site
     root = tmp_path / "coco"
-    first = _start(catalog, root)
-    _wait_for(root / "downloads" / "val2017.zip.part", first)
-    second = _start(catalog, root)
-    time.sleep(1.5)
+    first, second = _second_waiting_for_first(catalog, root)
     signalled = time.monotonic()
     second.send_signal(signal.SIGINT)
     assert second.wait(timeout=10) == 130
