@@ -166,7 +166,7 @@ def _count(folder: Path, images: int) -> None:
 def write_floor(archive: Path, out: Path) -> float:
     """Seconds to write the archive's members as plain files, their bytes already in memory (in
     a child process, so this one's memory does not grow into the next tool's)."""
-    command = [sys.executable, __file__, "--write-floor", str(out), "--serve", str(archive)]
+    command = [sys.executable, __file__, "--write-floor", str(archive), str(out)]
     return float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
@@ -270,10 +270,10 @@ def main() -> None:
     )
     parser.add_argument("--skip", choices=["throttled", "fast"], help="leave one scenario out")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--write-floor", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--write-floor", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write_floor:
-        print(_write_members(args.serve, args.write_floor))
+        print(_write_members(*args.write_floor))
         return
     if args.serve:
         serve(args.serve, args.rate, args.latency)
