@@ -203,10 +203,11 @@ class _Job:
             self.arrived(start, end)
 
     def _advance(self) -> None:
-        spans, status = self.index.spans, self.status
+        spans, status, before = self.index.spans, self.status, self.frontier
         while self.frontier < len(spans) and status[self.frontier] == DONE:
             self.frontier += 1
-        self.lock.notify_all()
+        if self.frontier != before:
+            self.lock.notify_all()
 
     def _extract(self) -> None:
         while (i := self.queue.get()) is not None and not self.stopped:
@@ -459,8 +460,8 @@ def _stream_once(
     if local:
         resumed = job.load(Intervals([(0, size)]))
     else:
-        if os.fstat(fd).st_size != size or job._read_state() is None:
-            os.ftruncate(fd, 0)
+        if os.fstat(fd).st_size != size:
+            # Never through size 0: ext4 would then write the whole part out when it is closed.
             os.ftruncate(fd, size)
         resumed = job.load(None)
         os.pwrite(fd, tail, tail_start)
