@@ -2,10 +2,13 @@
 
 A :class:`ConnectionPool` runs connection threads that take byte ranges from the archives
 registered with it (the first registered first, so its images are ready soonest) and write them
-at their offsets. By default it opens more connections while the aggregate rate still grows
-(doubling, up to ``Tuning.max_connections``) and stops adding when the last step did not pay;
-``Tuning.connections`` fixes the number instead. Stopping (Ctrl-C) returns every range in
-flight to its archive and leaves within a fraction of a second, however slow the server.
+at their offsets. When a source has no bytes left to hand out, an idle connection takes the back
+half of the longest range still in flight (:func:`split_longest`), so that the last seconds of a
+download are not one slow range. By default the pool opens more connections while the aggregate
+rate still grows (doubling, up to ``Tuning.max_connections``) and stops adding when the last
+step did not pay; ``Tuning.connections`` fixes the number instead. Stopping (Ctrl-C) returns
+every range in flight to its archive and leaves within a fraction of a second, however slow the
+server.
 """
 
 from __future__ import annotations
@@ -36,18 +39,57 @@ class Tuning:
     ``connections=None`` lets the pool find the number (from ``start_connections`` doubling to
     ``max_connections`` while the rate grows by ``gain``); ranges are cut from the lowest
     missing byte, each ``remaining / (2 * connections)`` long within
-    ``[piece_min, piece_max]``, so the archive fills in order and the last ranges are short.
+    ``[piece_min, piece_max]``, so the archive fills in order and the last ranges are short;
+    a range in flight with at least ``2 * piece_min`` bytes to go is split for an idle connection.
     """
 
     connections: int | None = None
     start_connections: int = 8
     max_connections: int = 16
     gain: float = 1.15
-    piece_min: int = 256 << 10
+    piece_min: int = 1 << 20
     piece_max: int = 16 << 20
     chunk: int = 256 << 10
     probe_seconds: float = 0.25
     save_seconds: float = 1.0
+
+
+@dataclass(eq=False, slots=True)
+class Claim:
+    """Bytes ``[position, end)`` that one connection still has to fetch, from ``start`` on.
+
+    The source may move ``end`` down (handing the rest to another connection); ``position`` is
+    advanced by the source as it takes the bytes.
+    """
+
+    start: int
+    end: int
+    position: int = -1
+
+    def __post_init__(self) -> None:
+        if self.position < 0:
+            self.position = self.start
+
+    @property
+    def left(self) -> int:
+        """Bytes still to fetch."""
+        return self.end - self.position
+
+
+def split_longest(claims: set[Claim], smallest: int) -> Claim | None:
+    """Cut the claim with the most bytes left in two; the back half, or ``None`` when every
+    claim has fewer than ``2 * smallest`` bytes left. The caller holds the claims' lock.
+
+    >>> first = Claim(0, 10)
+    >>> split_longest({first}, 2), first.end
+    (Claim(start=5, end=10, position=5), 5)
+    """
+    longest = max(claims, key=lambda claim: claim.left, default=None)
+    if longest is None or longest.left < 2 * smallest:
+        return None
+    back = Claim(longest.position + longest.left // 2, longest.end)
+    longest.end = back.start
+    return back
 
 
 class RangeSource(Protocol):
@@ -55,11 +97,13 @@ class RangeSource(Protocol):
 
     url: str
 
-    def claim(self, connections: int) -> tuple[int, int] | None: ...
+    def claim(self, connections: int) -> Claim | None: ...
 
-    def write(self, start: int, data: bytes) -> None: ...
+    def write(self, claim: Claim, data: bytes) -> int:
+        """Take what of ``data`` (at ``claim.position``) is still the claim's; how many bytes."""
+        ...
 
-    def release(self, start: int, end: int) -> None: ...
+    def release(self, claim: Claim) -> None: ...
 
     def fail(self, error: BaseException) -> None: ...
 
@@ -144,55 +188,56 @@ class ConnectionPool:
             best = max(best, rate)
             self._spawn(min(self.connections, tuning.max_connections - self.connections))
 
-    def _next(self) -> tuple[RangeSource, int, int] | None:
+    def _next(self) -> tuple[RangeSource, Claim] | None:
         planned = self.tuning.connections or self.tuning.max_connections
         with self._cond:
             while not self._stop.is_set():
                 for source in list(self._sources):
-                    claimed = source.claim(planned)
-                    if claimed is not None:
-                        return source, *claimed
+                    claim = source.claim(planned)
+                    if claim is not None:
+                        return source, claim
                 self._cond.wait(0.2)
         return None
 
     def _connection(self) -> None:
         while (work := self._next()) is not None:
-            source, start, end = work
+            source, claim = work
             try:
-                self._fetch(source, start, end)
+                self._fetch(source, claim)
             except BaseException as error:  # the source reports it; this connection goes on
                 source.fail(error)
 
-    def _fetch(self, source: RangeSource, start: int, end: int) -> None:
-        """Write ``[start, end)`` of the source's URL, retrying; give back what is left."""
-        position, failures, attempts = start, 0, 0
+    def _fetch(self, source: RangeSource, claim: Claim) -> None:
+        """Write the claim's bytes of the source's URL, retrying; give back what is left."""
+        failures = attempts = 0
         url, policy, chunk_size = source.url, self.policy, self.tuning.chunk
         try:
-            while position < end and not self._stop.is_set():
+            while claim.left > 0 and not self._stop.is_set():
                 attempts += 1
-                before = position
+                before = claim.position
                 try:
-                    headers = {"Range": f"bytes={position}-{end - 1}"}
+                    headers = {"Range": f"bytes={claim.position}-{claim.end - 1}"}
                     with _session().get(
                         url, headers=headers, stream=True, timeout=policy.timeout
                     ) as r:
                         _check_status(r, url)
-                        if r.status_code != 206 or _content_range_start(r) != position:
+                        if r.status_code != 206 or _content_range_start(r) != claim.position:
                             raise _NoRanges
                         for chunk in r.raw.stream(chunk_size, decode_content=False):
                             if self._stop.is_set():
                                 return
-                            chunk = chunk[: end - position]
-                            source.write(position, chunk)
-                            position += len(chunk)
-                            self._received += len(chunk)
-                        if position < end:
-                            message = f"connection closed at byte {position} of range end {end}"
+                            self._received += source.write(claim, chunk)
+                            if claim.left <= 0:  # done, or the rest went to another connection
+                                break
+                        if claim.left > 0:
+                            message = (
+                                f"connection closed at byte {claim.position} of range end "
+                                f"{claim.end}"
+                            )
                             raise _Retryable(message)
                 except _transient_errors() as error:
-                    failures = 1 if position > before else failures + 1
-                    where = f" (bytes {position}-{end})"
+                    failures = 1 if claim.position > before else failures + 1
+                    where = f" (bytes {claim.position}-{claim.end})"
                     policy.wait_or_give_up(error, failures, attempts, url, where, self._stop.wait)
         finally:
-            if position < end:
-                source.release(position, end)
+            source.release(claim)

@@ -30,7 +30,7 @@ from pathlib import Path
 from cocoprep.errors import ChecksumError, DownloadError
 from cocoprep.fileio import write_atomic
 from cocoprep.remote import zipindex
-from cocoprep.remote.connections import ConnectionPool, Tuning
+from cocoprep.remote.connections import Claim, ConnectionPool, Tuning, split_longest
 from cocoprep.remote.hashes import new_hasher
 from cocoprep.remote.http import _NoRanges
 from cocoprep.remote.intervals import Intervals
@@ -93,6 +93,7 @@ class _Job:
         self.lock = threading.Condition()
         self.received = Intervals()
         self.todo = Intervals()
+        self.claims: set[Claim] = set()  # in flight
         self.status = bytearray(len(index.spans))
         self.refetches: dict[int, int] = {}
         self.frontier = 0  # spans [0, frontier) are verified
@@ -145,25 +146,39 @@ class _Job:
 
     # ------------------------------------------------------------------ RangeSource
 
-    def claim(self, connections: int) -> tuple[int, int] | None:
+    def claim(self, connections: int) -> Claim | None:
         with self.lock:
-            if self.stopped or self.error is not None or not self.todo:
+            if self.stopped or self.error is not None:
                 return None
-            start, end = self.todo.first()
-            size = self.todo.total // (2 * max(1, connections))
-            size = min(self.tuning.piece_max, max(self.tuning.piece_min, size))
-            stop = end if end - start - size < self.tuning.piece_min else start + size
-            self.todo.remove(start, stop)
-            return start, stop
+            if not self.todo:
+                claim = split_longest(self.claims, self.tuning.piece_min)
+            else:
+                start, end = self.todo.first()
+                size = self.todo.total // (2 * max(1, connections))
+                size = min(self.tuning.piece_max, max(self.tuning.piece_min, size))
+                claim = Claim(
+                    start, end if end - start - size < self.tuning.piece_min else start + size
+                )
+                self.todo.remove(claim.start, claim.end)
+            if claim is not None:
+                self.claims.add(claim)
+            return claim
 
-    def write(self, start: int, data: bytes) -> None:
-        os.pwrite(self.fd, data, start)
-        self.on_bytes(len(data))
-        self.arrived(start, start + len(data), fetched=True)
-
-    def release(self, start: int, end: int) -> None:
+    def write(self, claim: Claim, data: bytes) -> int:
         with self.lock:
-            self.todo.add(start, end)
+            start, taken = claim.position, max(0, min(len(data), claim.left))
+            claim.position += taken
+        if taken:
+            os.pwrite(self.fd, data if taken == len(data) else memoryview(data)[:taken], start)
+            self.on_bytes(taken)
+            self.arrived(start, start + taken, fetched=True)
+        return taken
+
+    def release(self, claim: Claim) -> None:
+        with self.lock:
+            self.claims.discard(claim)
+            if claim.left > 0:
+                self.todo.add(claim.position, claim.end)
         if self.pool is not None:
             self.pool.wake()
 
