@@ -11,7 +11,7 @@ import pytest
 
 from cocoprep.errors import InputError, UnsafeArchiveError
 from cocoprep.remote import zipindex
-from cocoprep.remote.zipindex import already_there, read_index, write_member
+from cocoprep.remote.zipindex import MemberWriter, already_there, read_index, write_member
 
 from httpfixtures import fake_jpeg, make_zip
 
@@ -176,3 +176,29 @@ def test_already_there_compares_size_and_crc(tmp_path):
     assert already_there(info, target)
     target.write_bytes(b"\0" * info.file_size)  # same size, other bytes
     assert not already_there(info, target)
+
+
+def test_member_writer_keeps_what_is_on_disk_and_writes_the_rest(tmp_path):
+    data = make_zip(MEMBERS)
+    index, _, _ = _index(data, tmp_path / "out")
+    names = list(MEMBERS)
+    index.targets[0].parent.mkdir(parents=True)
+    index.targets[0].write_bytes(MEMBERS[names[0]])  # as a killed run left it
+    index.targets[1].write_bytes(b"\0" * index.infos[1].file_size)  # same size, other bytes
+    path = tmp_path / "archive.zip"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        first = [
+            MemberWriter(fd).write(i, t) for i, t in zip(index.infos, index.targets, strict=True)
+        ]
+        again = [
+            MemberWriter(fd).write(i, t) for i, t in zip(index.infos, index.targets, strict=True)
+        ]
+    finally:
+        os.close(fd)
+    assert first == ["kept"] + ["written"] * (len(MEMBERS) - 1)
+    assert again == ["kept"] * len(MEMBERS)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == {
+        Path(n).name: d for n, d in MEMBERS.items()
+    }

@@ -34,7 +34,7 @@ from cocoprep.remote.connections import Claim, ConnectionPool, Tuning, split_lon
 from cocoprep.remote.hashes import new_hasher
 from cocoprep.remote.http import _NoRanges
 from cocoprep.remote.intervals import Intervals
-from cocoprep.remote.zipindex import Index, already_there, write_member
+from cocoprep.remote.zipindex import Index, MemberWriter
 
 logger = logging.getLogger("cocoprep")
 
@@ -101,6 +101,7 @@ class _Job:
         self.stopped = False
         self.written = self.skipped = self.transferred = 0
         self.queue: queue.Queue[int | None] = queue.Queue()
+        self.writer = MemberWriter(fd)
         self.hasher = new_hasher(alg)
         self.hashed = 0
         self.pool: ConnectionPool | None = None
@@ -229,20 +230,15 @@ class _Job:
             member = self.index.spans[i].member
             info, target = self.index.infos[member], self.index.targets[member]
             try:
-                # A member already in place (a killed run wrote it after its last save, a
-                # local mirror extracted before) is only read, never written again.
-                if already_there(info, target):
-                    ok, wrote = True, False
-                else:
-                    ok, wrote = write_member(self.fd, info, target), True
+                outcome = self.writer.write(info, target)
             except BaseException as error:
                 self.fail(error)
                 return
             with self.lock:
-                if ok:
+                if outcome != "damaged":
                     self.status[i] = DONE
-                    self.written += wrote
-                    self.skipped += not wrote
+                    self.written += outcome == "written"
+                    self.skipped += outcome == "kept"
                     self._advance()
                     continue
                 self._refetch(i, info.filename)

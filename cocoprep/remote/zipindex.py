@@ -191,19 +191,24 @@ def already_there(info: zipfile.ZipInfo, target: Path) -> bool:
     return member_crc(target) == info.CRC
 
 
-def write_member(fd: int, info: zipfile.ZipInfo, target: Path) -> bool:
+def write_member(
+    fd: int, info: zipfile.ZipInfo, target: str | Path, *, folder_made: bool = False
+) -> bool:
     """Write member ``info`` from the archive open as ``fd`` to ``target``, atomically.
 
     Returns ``False`` (and writes nothing) when the bytes do not give the member's local header,
-    CRC-32 and size: a corrupt range, to be fetched again.
+    CRC-32 and size: a corrupt range, to be fetched again. ``folder_made``: the target's folder
+    is known to exist.
     """
     position = _data_start(fd, info)
     if position is None:
         return False
     end = position + info.compress_size
     inflate = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}{TEMP_SUFFIX}")
+    folder, name = os.path.split(os.fspath(target))
+    if not folder_made:
+        os.makedirs(folder, exist_ok=True)
+    temp = os.path.join(folder, f".{name}{TEMP_SUFFIX}")
     crc = written = 0
     try:
         with open(temp, "wb") as sink:
@@ -221,10 +226,40 @@ def write_member(fd: int, info: zipfile.ZipInfo, target: Path) -> bool:
                 crc, written = zlib.crc32(data, crc), written + len(data)
                 sink.write(data)
     except zlib.error:
-        temp.unlink(missing_ok=True)
+        os.unlink(temp)
         return False
     if crc != info.CRC or written != info.file_size:
-        temp.unlink(missing_ok=True)
+        os.unlink(temp)
         return False
     os.replace(temp, target)
     return True
+
+
+class MemberWriter:
+    """Writes members of the archive open as ``fd``, none twice.
+
+    Each target folder is listed (and made) once, at its first member. A member whose name is
+    listed is only read: it is kept when its size and CRC-32 match (a killed run wrote it after
+    its last save, a local mirror extracted before). Any other is written without a look at the
+    disk, which for COCO's 118K images saves a stat and a mkdir each.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._listed: dict[str, frozenset[str]] = {}
+
+    def write(self, info: zipfile.ZipInfo, target: Path) -> str:
+        """``"written"``, ``"kept"`` (already on disk) or ``"damaged"`` (the bytes are not the
+        member's: fetch them again)."""
+        folder, name = os.path.split(os.fspath(target))
+        listed = self._listed.get(folder)
+        if listed is None:
+            listed = self._listed[folder] = self._list(folder)
+        if name in listed and already_there(info, target):
+            return "kept"
+        return "written" if write_member(self.fd, info, target, folder_made=True) else "damaged"
+
+    @staticmethod
+    def _list(folder: str) -> frozenset[str]:
+        os.makedirs(folder, exist_ok=True)
+        return frozenset(os.listdir(folder))
