@@ -17,7 +17,7 @@ import re
 import stat
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from cocoprep.errors import CocoprepError, UnsafeArchiveError
 from cocoprep.fileio import write_atomic
@@ -55,7 +55,7 @@ def _member_parts(info: zipfile.ZipInfo, archive: str | Path) -> list[str]:
     name = info.filename.replace("\\", "/")
     if name.startswith("/") or _DRIVE.match(name):
         raise _refuse(archive, info.filename, "has an absolute path")
-    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
+    parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise _refuse(archive, info.filename, "contains '..'")
     mode = info.external_attr >> 16
@@ -95,8 +95,10 @@ def member_targets(
             files.append((info, parts))
     tops = {parts[0] for _, parts in files}
     strip = strip_top and len(tops) == 1 and all(len(parts) > 1 for _, parts in files)
-    dest = Path(dest)
-    return [(info, dest.joinpath(*(parts[1:] if strip else parts))) for info, parts in files]
+    root = os.fspath(dest)
+    return [
+        (info, Path(os.path.join(root, *(parts[1:] if strip else parts)))) for info, parts in files
+    ]
 
 
 def extracted_size(archive: str | Path) -> int:
