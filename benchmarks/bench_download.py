@@ -14,7 +14,8 @@ committed) is served from a separate process on 127.0.0.1 with Range support and
 
 Nothing is deleted between the timed runs: each output is set aside (renamed) and all of them go
 with the temporary folder at the end, because ext4 skips recently freed inodes and file creation
-after a mass delete is several times slower for the next tool.
+after a mass delete is several times slower for the next tool. The disk is synced after each
+run, so that the next one does not share the cores with the writeback of the last.
 - **fast**: no cap. ``cocoprep download`` over HTTP and from a local directory mirror (extracted
   in place) against ``unzip`` of the same archive already on disk.
 
@@ -169,10 +170,12 @@ def _count(folder: Path, images: int) -> None:
 
 
 def _set_aside(path: Path, work: Path) -> None:
-    """Move a tool's output out of the way without deleting it (see the module docstring)."""
+    """Move a tool's output out of the way without deleting it, and flush it to the disk (see
+    the module docstring)."""
     aside = work / "aside"
     aside.mkdir(exist_ok=True)
     os.replace(path, aside / str(len(list(aside.iterdir()))))
+    os.sync()
 
 
 def write_floor(archive: Path, out: Path, work: Path) -> float:
