@@ -261,6 +261,28 @@ def test_rerun_writes_nothing_new(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*.txt")} == before
 
 
+def test_reconversion_with_fewer_images_removes_their_labels_only(tmp_path):
+    root = tmp_path / "out"
+    source = _many_images(tmp_path, 20)
+    convert([source], root)
+    data = json.loads(source.read_text())
+    data["images"] = data["images"][:12]
+    kept = {im["id"] for im in data["images"]}
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in kept]
+    fewer = write(tmp_path / "fewer" / "instances_many.json", data)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not a label")
+    with open(root / "many.txt", "a", encoding="utf-8") as listed:  # a hostile line
+        listed.write(f"./images/../../{outside.stem}.jpg\n")
+    summary = convert([fewer], root)
+    labels = sorted(p.name for p in (root / "labels" / "many").iterdir())
+    assert labels == sorted(Path(im["file_name"]).stem + ".txt" for im in data["images"])
+    assert summary.totals()["stale_labels_removed"] == 8
+    assert "stale label files removed" in summary.format()
+    assert outside.read_text() == "not a label"
+    assert convert([fewer], root).totals().get("stale_labels_removed", 0) == 0
+
+
 def _labelled_and_background(tmp_path: Path, n: int = 60, nested: bool = True) -> Path:
     """``n`` images (in three folders when ``nested``), the first half with 3 annotations each
     (every 7th annotation repeated under a new id, 26 in all), the second half background."""

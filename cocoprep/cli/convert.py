@@ -85,7 +85,8 @@ def convert(annotations: tuple[str, ...], report: str | None, out: Output, **opt
 
     Writes ROOT/labels/<split>/<image>.txt for every image (empty for background images),
     ROOT/<split>.txt listing the images, ROOT/coco.yaml and ROOT/cocoprep.json (the class
-    map, reused by later runs into ROOT). Re-runs rewrite nothing that is already right.
+    map, reused by later runs into ROOT). Re-runs rewrite nothing that is already right
+    and remove the labels of images the split no longer has.
 
     \b
     Examples:

@@ -233,6 +233,31 @@ def _class_map(
     )
 
 
+def _drop_stale_labels(root: Path, split: str, paths: coco.StringColumn, stages: Stages) -> int:
+    """Remove from the label trees' copies the labels of images that the split's last list file
+    names and this conversion does not, so that a re-conversion leaves only its own labels.
+    Only labels inside a tree copy are touched (a line of the list that points elsewhere is
+    ignored); returns how many were removed.
+    """
+    try:
+        listed = (root / f"{split}.txt").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return 0
+    root_text, current, removed = root.as_posix(), set(paths), 0
+    for line in listed.splitlines():
+        relpath = line.removeprefix("./images/")
+        if relpath == line or relpath in current:
+            continue
+        label = os.path.normpath(layout.label_file(root_text, relpath))
+        for tree, copy in stages.trees.items():
+            if label.startswith(tree + "/"):
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                    os.unlink(copy + label[len(tree) :])
+                    removed += 1
+                break
+    return removed
+
+
 def _convert_split(
     coco_file: coco.CocoFile,
     run: Run,
@@ -265,6 +290,7 @@ def _convert_split(
         plan_folders([f for f in folders if f not in in_tree], stages)
         replaced: list[str] = []
         try:
+            stale = _drop_stale_labels(run.root, coco_file.split, paths, stages)
             written, unchanged, background, rows = _write_split(
                 coco_file, run, stages, run.images or source.images
             )
@@ -292,6 +318,8 @@ def _convert_split(
         active.remove(stages)
         remove_trees(replaced)
     counts = rows.counts
+    if stale:
+        counts["stale_labels_removed"] = stale
     if coco_file.images.lvis_fields:
         counts["lvis_image_fields_ignored"] = coco_file.images.lvis_fields
     if coco_file.images.reduced_paths:

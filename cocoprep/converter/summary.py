@@ -10,6 +10,7 @@ from typing import Any
 _COUNTS = (
     ("label files written", "label_files_written", True),
     ("label files unchanged", "label_files_unchanged", False),
+    ("stale label files removed", "stale_labels_removed", False),
     ("background images (empty files)", "background_images", False),
     ("instances written", "instances", True),
     ("crowd annotations skipped", "crowd_skipped", True),
