@@ -19,7 +19,8 @@ run, so that the next one does not share the cores with the writeback of the las
 - **fast**: no cap. ``cocoprep download`` over HTTP and from a local directory mirror (extracted
   in place) against ``unzip`` of the same archive already on disk.
 
-cocoprep runs as the CLI in a subprocess (start-up included); its peak RSS is printed too.
+cocoprep runs as the CLI in a subprocess (start-up included); its peak RSS is printed too, and
+each tool's CPU seconds beside the server's meanwhile (both share this machine's cores).
 A tool that is not installed is skipped with the reason. Run::
 
     python benchmarks/bench_download.py [--mib 96] [--images 600] [--rate 6] [--latency 0.04]
@@ -133,14 +134,24 @@ class _Server:
         )
         self.url = f"http://127.0.0.1:{self.process.stdout.readline().strip()}/"
 
+    def cpu(self) -> float:
+        """CPU seconds the server has used so far (Linux: from /proc)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         self.process.terminate()
         self.process.wait()
 
 
-def _run(*commands: list[str]) -> tuple[float, int]:
-    """Run the commands one after the other; (seconds, peak RSS in KiB of the largest)."""
-    started, peak = time.perf_counter(), 0
+def _run(*commands: list[str], server: _Server | None = None) -> tuple[float, int, float, float]:
+    """Run the commands one after the other: (seconds, peak RSS in KiB of the largest, CPU
+    seconds of the commands, CPU seconds of the server meanwhile)."""
+    started, peak, cpu = time.perf_counter(), 0, 0.0
+    serving = server.cpu() if server else 0.0
     for command in commands:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         _, status, usage = os.wait4(process.pid, 0)
@@ -149,7 +160,9 @@ def _run(*commands: list[str]) -> tuple[float, int]:
             message = f"{command[0]} failed with exit code {process.returncode}"
             raise SystemExit(message)
         peak = max(peak, usage.ru_maxrss)
-    return time.perf_counter() - started, peak
+        cpu += usage.ru_utime + usage.ru_stime
+    serving = server.cpu() - serving if server else 0.0
+    return time.perf_counter() - started, peak, cpu, serving
 
 
 def _cocoprep(work: Path, source: str, md5: str, size: int, extra: list[str]) -> list[str]:
@@ -217,13 +230,14 @@ def throttled(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[floa
             if missing:
                 results[name] = f"skipped: {', '.join(missing)} not installed"
                 continue
-            results[name] = _run(*commands, ["unzip", "-q", "-o", str(zipped), "-d", str(out)])
+            unzip = ["unzip", "-q", "-o", str(zipped), "-d", str(out)]
+            results[name] = _run(*commands, unzip, server=server)
             _count(out, args.images)
             _set_aside(out, work)
             _set_aside(zipped, work)
         command = _cocoprep(work, server.url, md5, size, args.cocoprep)
         first = write_floor(archive, out, work)
-        results["cocoprep download"] = _run(command)
+        results["cocoprep download"] = _run(command, server=server)
         _count(work / "coco" / "images" / "val2017", args.images)
         _set_aside(work / "coco", work)
         results["write floor"] = (first + write_floor(archive, out, work)) / 2
@@ -244,7 +258,8 @@ def fast(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[float, in
             )
             _count(work / "out", args.images)
             _set_aside(work / "out", work)
-        results["cocoprep download (HTTP)"] = _run(_cocoprep(work, server.url, md5, size, []))
+        command = _cocoprep(work, server.url, md5, size, [])
+        results["cocoprep download (HTTP)"] = _run(command, server=server)
         _count(work / "coco" / "images" / "val2017", args.images)
         _set_aside(work / "coco", work)
     finally:
@@ -265,10 +280,11 @@ def _print(title: str, results: dict, floors: dict[str, float]) -> None:
         if isinstance(outcome, str):
             print(f"  {name:<46} {outcome}")
             continue
-        seconds, rss = outcome
+        seconds, rss, cpu, serving = outcome
         best = seconds if name.startswith("cocoprep") and best is None else best
-        memory = f"   peak RSS {rss / 1024:.0f} MiB" if name.startswith("cocoprep") else ""
-        print(f"  {name:<46} {seconds:7.2f} s{memory}")
+        memory = f", peak RSS {rss / 1024:.0f} MiB" if name.startswith("cocoprep") else ""
+        served = f", server {serving:.1f} s" if serving else ""
+        print(f"  {name:<46} {seconds:7.2f} s   (CPU {cpu:.1f} s{served}{memory})")
     for name, floor in floors.items():
         ratio = f"   cocoprep {best / floor:.2f}x" if best else ""
         print(f"  {name:<46} {floor:7.2f} s{ratio}")
