@@ -19,8 +19,9 @@ from cocoprep.errors import (
     OutputError,
     UnsafeArchiveError,
 )
-from cocoprep.remote import fetch, plan, ranges
+from cocoprep.remote import fetch, plan, ranges, zipindex
 from cocoprep.remote.catalog import parse_catalog
+from cocoprep.remote.connections import Tuning
 from cocoprep.remote.download import download
 from cocoprep.remote.http import RetryPolicy
 
@@ -339,6 +340,22 @@ def test_server_without_range_support_gets_one_stream_then_extraction(site):
     assert [entry[2] for entry in site["server"].gets("zips/val2017.zip")][-1] is None
     assert summary.archives[0].written == 8
     assert (site["root"] / ".cocoprep" / "val2017.done").is_file()
+
+
+def test_server_that_stops_answering_ranges_mid_way_gets_one_stream(site, monkeypatch, caplog):
+    monkeypatch.setattr(zipindex, "TAIL_BYTES", 4 << 10)  # most bytes come over the pool
+    server = site["server"]
+    server.fail("zips/val2017.zip", "ok", "ok", *["norange"] * 10)  # the end, one range, then…
+    tuning = Tuning(connections=1, piece_min=8 << 10, piece_max=8 << 10, chunk=4 << 10)
+    summary = _get(site, splits=["val2017"], default_annotations=False, tuning=tuning)
+    folder = site["root"] / "images" / "val2017"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == site["images"]
+    ranges_asked = [entry[2] for entry in server.gets("zips/val2017.zip")]
+    assert ranges_asked[0] is not None and ranges_asked[-1] is None  # at last: one stream
+    assert summary.archives[0].action == "downloaded"
+    assert (site["root"] / ".cocoprep" / "val2017.done").is_file()
+    assert not list((site["root"] / "downloads").iterdir())
+    assert "stopped answering byte ranges" in caplog.text
 
 
 def test_keep_archives_and_listing(site):

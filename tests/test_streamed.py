@@ -119,6 +119,14 @@ def test_server_without_ranges_is_left_to_the_one_stream_fetch(server, archive, 
     assert not (tmp_path / "downloads").exists() and not (tmp_path / "images").exists()
 
 
+def test_ranges_refused_mid_way_leave_no_part_for_the_one_stream_fetch(server, archive, tmp_path):
+    server.fail("val2017.zip", "ok", "ok", *["norange"] * 20)  # the end, one range, then…
+    with pytest.raises(_NoRanges):
+        _stream(server, archive, tmp_path, tuning=replace(SMALL, connections=1))
+    assert not list((tmp_path / "downloads").iterdir())  # neither the part nor its state
+    assert not list((tmp_path / "images" / "val2017").glob(".*"))
+
+
 def test_wrong_archive_hash_tries_twice_and_keeps_the_members(server, archive, tmp_path):
     with pytest.raises(ChecksumError, match="deleted it after two tries"):
         _stream(server, archive, tmp_path, digest="0" * 32)

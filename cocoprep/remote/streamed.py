@@ -184,12 +184,6 @@ class _Job:
             self.pool.wake()
 
     def fail(self, error: BaseException) -> None:
-        if isinstance(error, _NoRanges):
-            message = (
-                f"{self.url}: expected byte ranges, found the server answering with the whole "
-                "file; re-run (it then downloads in one stream)"
-            )
-            error = DownloadError(message)
         with self.lock:
             if self.error is None:
                 self.error = error
@@ -391,8 +385,9 @@ def stream_archive(
     """Download ``url`` (or read a local one) and extract it into ``dest`` as bytes arrive.
 
     ``part`` holds the bytes (unless the source is local) and ``<part>.state`` the progress.
-    Raises ``_NoRanges`` before touching anything when the server cannot serve byte ranges
-    (the caller then fetches the archive in one stream and extracts it afterwards), and
+    Raises ``_NoRanges`` when the server cannot serve byte ranges: before touching anything, or
+    when it stops honouring them mid-way (the part is then deleted; the members written stay).
+    The caller then fetches the archive in one stream and extracts it afterwards. Raises
     :class:`ChecksumError` when the archive's hash differs twice.
     """
     state = part.with_name(part.name + ".state")
@@ -416,6 +411,15 @@ def stream_archive(
                 on_bytes=on_bytes,
                 archive=archive,
             )
+        except _NoRanges:
+            logger.warning(
+                "%s: the server stopped answering byte ranges; downloading it in one stream "
+                "(the members already written are kept)",
+                url,
+            )
+            part.unlink(missing_ok=True)
+            state.unlink(missing_ok=True)
+            raise
         finally:
             os.close(fd)
         if result.digest == digest:
@@ -482,6 +486,9 @@ def _stream_once(
         on_bytes(resumed)
     try:
         found = job.run(None if local else pool, stop)
+    except _NoRanges:
+        on_bytes(-(job.transferred + resumed))  # the one stream counts them again
+        raise
     finally:
         if job.hashed < size:
             job.save()
