@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 
 import pytest
 
 from cocoprep.errors import ChecksumError
-from cocoprep.remote import zipindex
+from cocoprep.remote import streamed, zipindex
 from cocoprep.remote.connections import ConnectionPool, Tuning
 from cocoprep.remote.http import RetryPolicy, _NoRanges
 from cocoprep.remote.streamed import stream_archive
@@ -88,6 +89,23 @@ def test_members_are_on_disk_before_the_last_byte_arrives(server, archive, tmp_p
     assert max(before_last) >= 10
     assert not (tmp_path / "downloads" / "val2017.zip.part.state").exists()
     assert not list(folder.glob(".*"))  # no temporary file left
+
+
+def test_connections_fetch_while_the_directory_is_read(server, archive, tmp_path, monkeypatch):
+    server.rate = 1 << 20
+    arrived, when_indexed = [], []
+    real = streamed.read_index
+
+    def slow_read_index(*args, **kwargs):
+        time.sleep(0.3)  # as train2017's 118K members take seconds
+        found = real(*args, **kwargs)
+        when_indexed.append(sum(arrived))
+        return found
+
+    monkeypatch.setattr(streamed, "read_index", slow_read_index)
+    result = _stream(server, archive, tmp_path, on_bytes=arrived.append)
+    assert _on_disk(tmp_path) == MEMBERS and result.written == 40
+    assert when_indexed[0] > 64 << 10  # bytes came while the index was read
 
 
 def test_corrupt_range_is_caught_by_the_member_crc_and_fetched_again(

@@ -1,11 +1,13 @@
 """Extract a zip while it downloads: each member is written as soon as its bytes have arrived.
 
-The archive's end (central directory) is fetched first; then connections of the shared
+The archive's last bytes are fetched first; then connections of the shared
 :class:`~cocoprep.remote.connections.ConnectionPool` fill ``<archive>.part`` from the lowest
-missing byte on. When every byte of a member's span is on disk an extractor thread writes the
-member (temporary name, CRC-32 checked, rename); a CRC mismatch sends the span back to be fetched
-again. A hashing thread follows the verified prefix, so the archive's MD5 is known with the last
-byte, and the completion marker is written only after it matches.
+missing byte on, while a thread reads the zip's directory (for train2017's 118K members, a few
+seconds of fetching and parsing that the network need not wait for). When every byte of a
+member's span is on disk an extractor thread writes the member (temporary name, CRC-32
+checked, rename); a CRC mismatch sends the span back to be fetched again. A hashing thread
+follows the verified prefix, so the archive's MD5 is known with the last byte, and the
+completion marker is written only after it matches.
 
 From a local mirror nothing is fetched or copied: the source file is read in place, members are
 written from it and it is hashed while read.
@@ -25,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from cocoprep.errors import ChecksumError, DownloadError
@@ -34,7 +37,7 @@ from cocoprep.remote.connections import Claim, ConnectionPool, Tuning, split_lon
 from cocoprep.remote.hashes import new_hasher
 from cocoprep.remote.http import _NoRanges
 from cocoprep.remote.intervals import Intervals
-from cocoprep.remote.zipindex import Index, MemberWriter
+from cocoprep.remote.zipindex import Index, MemberWriter, read_index
 
 logger = logging.getLogger("cocoprep")
 
@@ -78,7 +81,7 @@ class _Job:
         self,
         url: str,
         fd: int,
-        index: Index,
+        size: int,
         *,
         alg: str,
         state: Path,
@@ -87,14 +90,16 @@ class _Job:
         on_bytes: Callable[[int], None],
         archive: str,
     ) -> None:
-        self.url, self.fd, self.index, self.archive = url, fd, index, archive
+        self.url, self.fd, self.size, self.archive = url, fd, size, archive
+        self.index: Index | None = None  # until the directory is read (see indexed)
         self.state_path, self.identity = state, identity
         self.tuning, self.on_bytes = tuning, on_bytes
         self.lock = threading.Condition()
         self.received = Intervals()
         self.todo = Intervals()
         self.claims: set[Claim] = set()  # in flight
-        self.status = bytearray(len(index.spans))
+        self.status = bytearray()
+        self.saved_done: list[tuple[int, int]] = []  # kept until the index tells the spans
         self.refetches: dict[int, int] = {}
         self.frontier = 0  # spans [0, frontier) are verified
         self.error: BaseException | None = None
@@ -113,17 +118,38 @@ class _Job:
         saved = self._read_state()
         if saved is not None:
             self.received = Intervals(tuple(pair) for pair in saved["received"])
-            for start, end in saved["done"]:
-                self.status[start:end] = bytes([DONE]) * (end - start)
+            self.saved_done = [(int(start), int(end)) for start, end in saved["done"]]
         elif have is not None:
             self.received = have
-        for i, span in enumerate(self.index.spans):
-            if self.status[i] == DONE and not self.received.covers(span.start, span.end):
-                self.status[i] = PENDING
-        self.todo = self.received.complement(self.index.size)
-        with self.lock:
-            self._advance()
+        self.todo = self.received.complement(self.size)
         return self.received.total
+
+    def indexed(self, index: Index) -> None:
+        """The directory is read: mark the spans an earlier run finished, queue those on disk."""
+        status = bytearray(len(index.spans))
+        for start, end in self.saved_done:
+            status[start:end] = bytes([DONE]) * (min(end, len(status)) - start)
+        with self.lock:
+            for i, span in enumerate(index.spans):
+                if status[i] == DONE and not self.received.covers(span.start, span.end):
+                    status[i] = PENDING
+            self.index, self.status = index, status
+            self._advance()
+            self.lock.notify_all()
+        self.queue_ready()
+
+    def read_index(self, fetch_range: Callable, *, dest: Path, tail_start: int, tail: bytes):
+        """Read the directory (fetching what the tail lacks), keep its bytes, then
+        :meth:`indexed`; run beside the connections, which need no index to fetch."""
+        index, start, tail = read_index(
+            self.size, fetch_range, dest=dest, archive=self.archive, tail=tail
+        )
+        if start < tail_start:
+            os.pwrite(self.fd, tail[: tail_start - start], start)
+            with self.lock:
+                self.todo.remove(start, tail_start)
+                self.received.add(start, tail_start)
+        self.indexed(index)
 
     def _read_state(self) -> dict | None:
         try:
@@ -141,7 +167,7 @@ class _Job:
             state = {
                 "identity": self.identity,
                 "received": self.received.pairs(),
-                "done": _runs(done),
+                "done": _runs(done) if self.index is not None else self.saved_done,
             }
         write_atomic(self.state_path, json.dumps(state).encode())
 
@@ -196,6 +222,8 @@ class _Job:
         with self.lock:
             self.transferred += (end - start) if fetched else 0
             self.received.add(start, end)
+            if self.index is None:
+                return  # indexed() queues what arrived before
             for i in self.index.overlapping(start, end):
                 span = self.index.spans[i]
                 if self.status[i] != PENDING or not self.received.covers(span.start, span.end):
@@ -213,6 +241,8 @@ class _Job:
             self.arrived(start, end)
 
     def _advance(self) -> None:
+        if self.index is None:
+            return
         spans, status, before = self.index.spans, self.status, self.frontier
         while self.frontier < len(spans) and status[self.frontier] == DONE:
             self.frontier += 1
@@ -257,12 +287,20 @@ class _Job:
         self.on_bytes(-(span.end - span.start))
 
     def _hash(self, report: bool) -> None:
+        self._guarded(self._hash_prefix, report)
+
+    def _guarded(self, work: Callable, *args) -> None:
         try:
-            self._hash_prefix(report)
+            work(*args)
         except BaseException as error:  # reported, so the waiting run never hangs on it
             self.fail(error)
 
     def _hash_prefix(self, report: bool) -> None:
+        with self.lock:
+            while self.index is None and self.error is None and not self.stopped:
+                self.lock.wait(0.2)
+            if self.index is None:
+                return
         spans = self.index.spans
         while True:
             with self.lock:
@@ -292,13 +330,26 @@ class _Job:
 
     # ------------------------------------------------------------------ running
 
-    def run(self, pool: ConnectionPool | None, stop: threading.Event) -> str:
-        """Fill (with ``pool``; ``None`` when all bytes are present), extract, hash; the digest."""
+    def run(
+        self,
+        pool: ConnectionPool | None,
+        stop: threading.Event,
+        index_reader: Callable[[], None] | None = None,
+    ) -> str:
+        """Fill (with ``pool``; ``None`` when all bytes are present), extract, hash; the digest.
+        ``index_reader`` (run in a thread of its own) ends with :meth:`indexed`, unless the
+        index is set already."""
         self.pool = pool
         threads = [
             threading.Thread(target=self._extract, daemon=True, name="cocoprep-extract")
             for _ in range(EXTRACTORS)
         ]
+        if index_reader is not None:
+            threads.append(
+                threading.Thread(
+                    target=self._guarded, args=(index_reader,), daemon=True, name="cocoprep-index"
+                )
+            )
         threads.append(
             threading.Thread(
                 target=self._hash, args=(pool is None,), daemon=True, name="cocoprep-hash"
@@ -312,7 +363,7 @@ class _Job:
         saved = time.monotonic()
         try:
             with self.lock:
-                while self.hashed < self.index.size and self.error is None:
+                while self.hashed < self.size and self.error is None:
                     if stop.is_set():
                         raise _Stopped
                     self.lock.wait(0.1)
@@ -339,8 +390,11 @@ class _Job:
                 thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def _open(url: str, part: Path, size: int | None, policy, stop) -> tuple[int, int, Callable]:
-    """The file the bytes live in (the local source, or the part) and how to read a range."""
+def _open(
+    url: str, part: Path, size: int | None, policy, stop
+) -> tuple[int, int, Callable[[int, int], bytes], bytes]:
+    """The file the bytes live in (the local source, or the part), its size, how to read a
+    range, and the archive's last bytes already fetched (none for a local source)."""
     from cocoprep.remote.http import _local_path, get_range
 
     source = _local_path(url)
@@ -353,21 +407,14 @@ def _open(url: str, part: Path, size: int | None, policy, stop) -> tuple[int, in
                 f"{error.strerror or error}; check {{mirror}}"
             )
             raise DownloadError(message, path=source, params=["mirror"]) from error
-        return fd, os.fstat(fd).st_size, lambda start, end: os.pread(fd, end - start, start)
+        return fd, os.fstat(fd).st_size, lambda start, end: os.pread(fd, end - start, start), b""
     if size is None:
         raise _NoRanges
     tail_start = max(0, size - zipindex.TAIL_BYTES)
     tail = get_range(url, tail_start, size, policy, stop)  # _NoRanges: the caller streams instead
     part.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
-    fetched = {tail_start: tail}
-
-    def fetch_range(start: int, end: int) -> bytes:
-        if start in fetched and start + len(fetched[start]) == end:
-            return fetched[start]
-        return get_range(url, start, end, policy, stop)
-
-    return fd, size, fetch_range
+    return fd, size, lambda start, end: get_range(url, start, end, policy, stop), tail
 
 
 def stream_archive(
@@ -393,7 +440,7 @@ def stream_archive(
     state = part.with_name(part.name + ".state")
     archive = part.name.removesuffix(".part")
     for attempt in (1, 2):
-        fd, size, fetch_range = _open(url, part, size, pool.policy, stop)
+        fd, size, fetch_range, tail = _open(url, part, size, pool.policy, stop)
         local = not str(url).startswith(("http://", "https://"))
         try:
             result = _stream_once(
@@ -401,6 +448,7 @@ def stream_archive(
                 fd,
                 size,
                 fetch_range,
+                tail,
                 local,
                 dest=dest,
                 alg=alg,
@@ -447,6 +495,7 @@ def _stream_once(
     fd,
     size,
     fetch_range,
+    tail,
     local,
     *,
     dest,
@@ -458,13 +507,10 @@ def _stream_once(
     on_bytes,
     archive,
 ) -> StreamResult:
-    from cocoprep.remote.zipindex import read_index
-
-    index, tail_start, tail = read_index(size, fetch_range, dest=dest, archive=archive)
     job = _Job(
         url,
         fd,
-        index,
+        size,
         alg=alg,
         state=state,
         identity=identity,
@@ -472,20 +518,27 @@ def _stream_once(
         on_bytes=on_bytes,
         archive=archive,
     )
+    index_reader = None
     if local:
+        index = read_index(size, fetch_range, dest=dest, archive=archive)[0]
         resumed = job.load(Intervals([(0, size)]))
+        job.indexed(index)
     else:
         if os.fstat(fd).st_size != size:
             # Never through size 0: ext4 would then write the whole part out when it is closed.
             os.ftruncate(fd, size)
         resumed = job.load(None)
+        tail_start = size - len(tail)
         os.pwrite(fd, tail, tail_start)
         with job.lock:
             job.todo.remove(tail_start, size)
         job.received.add(tail_start, size)
         on_bytes(resumed)
+        index_reader = partial(
+            job.read_index, fetch_range, dest=dest, tail_start=tail_start, tail=tail
+        )
     try:
-        found = job.run(None if local else pool, stop)
+        found = job.run(None if local else pool, stop, index_reader)
     except _NoRanges:
         on_bytes(-(job.transferred + resumed))  # the one stream counts them again
         raise
@@ -493,4 +546,5 @@ def _stream_once(
         if job.hashed < size:
             job.save()
     state.unlink(missing_ok=True)
-    return StreamResult(found, index.files, job.written, job.skipped, job.transferred, resumed)
+    files = job.index.files
+    return StreamResult(found, files, job.written, job.skipped, job.transferred, resumed)
