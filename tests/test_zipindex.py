@@ -54,7 +54,7 @@ def test_index_spans_tile_the_archive_and_members_write_back(tmp_path, compress,
     assert index.files == len(MEMBERS) and index.size == len(data)
     assert index.spans[0].start == 0 and index.spans[-1].end == len(data)
     assert all(a.end == b.start for a, b in zip(index.spans, index.spans[1:], strict=False))
-    assert [t.name for t in index.targets] == [Path(n).name for n in MEMBERS]
+    assert [Path(t).name for t in index.targets] == [Path(n).name for n in MEMBERS]
     _write_all(data, index, tmp_path)
     assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == {
         Path(n).name: d for n, d in MEMBERS.items()
@@ -136,7 +136,7 @@ def test_other_compression_methods_are_refused(tmp_path):
 def test_corrupt_member_bytes_write_nothing(tmp_path, compress):
     data = bytearray(make_zip(MEMBERS, compress=compress))
     index, _, _ = _index(bytes(data), tmp_path / "out")
-    info, target = index.infos[2], index.targets[2]
+    info, target = index.infos[2], Path(index.targets[2])
     middle = info.header_offset + 60 + info.compress_size // 2
     data[middle : middle + 16] = bytes(b ^ 0xFF for b in data[middle : middle + 16])
     path = tmp_path / "archive.zip"
@@ -148,7 +148,7 @@ def test_corrupt_member_bytes_write_nothing(tmp_path, compress):
     finally:
         os.close(fd)
     assert not target.exists()
-    assert [p.name for p in target.parent.iterdir()] == [index.targets[0].name]
+    assert [p.name for p in target.parent.iterdir()] == [Path(index.targets[0]).name]
 
 
 def test_damaged_local_header_writes_nothing(tmp_path):
@@ -163,13 +163,13 @@ def test_damaged_local_header_writes_nothing(tmp_path):
         assert not write_member(fd, info, index.targets[1])
     finally:
         os.close(fd)
-    assert not index.targets[1].exists()
+    assert not Path(index.targets[1]).exists()
 
 
 def test_already_there_compares_size_and_crc(tmp_path):
     data = make_zip(MEMBERS)
     index, _, _ = _index(data, tmp_path / "out")
-    info, target = index.infos[0], index.targets[0]
+    info, target = index.infos[0], Path(index.targets[0])
     assert not already_there(info, target)
     target.parent.mkdir(parents=True)
     target.write_bytes(MEMBERS["val2017/000000000000.jpg"])
@@ -182,9 +182,10 @@ def test_member_writer_keeps_what_is_on_disk_and_writes_the_rest(tmp_path):
     data = make_zip(MEMBERS)
     index, _, _ = _index(data, tmp_path / "out")
     names = list(MEMBERS)
-    index.targets[0].parent.mkdir(parents=True)
-    index.targets[0].write_bytes(MEMBERS[names[0]])  # as a killed run left it
-    index.targets[1].write_bytes(b"\0" * index.infos[1].file_size)  # same size, other bytes
+    first, second = Path(index.targets[0]), Path(index.targets[1])
+    first.parent.mkdir(parents=True)
+    first.write_bytes(MEMBERS[names[0]])  # as a killed run left it
+    second.write_bytes(b"\0" * index.infos[1].file_size)  # same size, other bytes
     path = tmp_path / "archive.zip"
     path.write_bytes(data)
     fd = os.open(path, os.O_RDONLY)

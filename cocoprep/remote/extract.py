@@ -72,8 +72,11 @@ def member_targets(
     *,
     strip_top: bool = True,
     archive: str | Path = "archive",
-) -> list[tuple[zipfile.ZipInfo, Path]]:
+) -> list[tuple[zipfile.ZipInfo, str]]:
     """Map the file members of a zip to paths under ``dest``, refusing unsafe members.
+
+    The paths are strings, not :class:`~pathlib.Path` objects: for train2017's 118K members that
+    is ~30 MB less of the directory held while the archive streams.
 
     With ``strip_top`` a top-level folder shared by every member (``val2017/``,
     ``annotations/``) is dropped, so ``val2017/1.jpg`` lands at ``dest/1.jpg``.
@@ -82,7 +85,7 @@ def member_targets(
     --------
     >>> import zipfile
     >>> infos = [zipfile.ZipInfo("val2017/"), zipfile.ZipInfo("val2017/1.jpg")]
-    >>> [str(p) for _, p in member_targets(infos, "out")]
+    >>> [p for _, p in member_targets(infos, "out")]
     ['out/1.jpg']
     >>> member_targets([zipfile.ZipInfo("../evil")], "out")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
@@ -96,9 +99,7 @@ def member_targets(
     tops = {parts[0] for _, parts in files}
     strip = strip_top and len(tops) == 1 and all(len(parts) > 1 for _, parts in files)
     root = os.fspath(dest)
-    return [
-        (info, Path(os.path.join(root, *(parts[1:] if strip else parts)))) for info, parts in files
-    ]
+    return [(info, os.path.join(root, *(parts[1:] if strip else parts))) for info, parts in files]
 
 
 def extracted_size(archive: str | Path) -> int:
@@ -174,7 +175,8 @@ def extract_zip(
         with zipfile.ZipFile(archive) as zf:
             targets = member_targets(zf.infolist(), dest, strip_top=strip_top, archive=archive)
             written = skipped = nbytes = 0
-            for info, target in targets:
+            for info, name in targets:
+                target = Path(name)
                 if target.is_file() and target.stat().st_size == info.file_size:
                     skipped += 1
                     if progress is not None:

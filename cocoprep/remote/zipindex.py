@@ -172,7 +172,7 @@ def _data_start(fd: int, info: zipfile.ZipInfo) -> int | None:
     return info.header_offset + _LOCAL_HEADER.size + fields[9] + fields[10]
 
 
-def member_crc(path: Path) -> int:
+def member_crc(path: str | Path) -> int:
     """CRC-32 of a file on disk."""
     crc = 0
     with open(path, "rb") as file:
@@ -181,10 +181,10 @@ def member_crc(path: Path) -> int:
     return crc
 
 
-def already_there(info: zipfile.ZipInfo, target: Path) -> bool:
+def already_there(info: zipfile.ZipInfo, target: str | Path) -> bool:
     """Whether ``target`` already holds the member (same size and CRC-32)."""
     try:
-        if target.stat().st_size != info.file_size:
+        if os.stat(target).st_size != info.file_size:
             return False
     except OSError:
         return False
@@ -248,7 +248,7 @@ class MemberWriter:
         self.fd = fd
         self._listed: dict[str, frozenset[str]] = {}
 
-    def write(self, info: zipfile.ZipInfo, target: Path) -> str:
+    def write(self, info: zipfile.ZipInfo, target: str | Path) -> str:
         """``"written"``, ``"kept"`` (already on disk) or ``"damaged"`` (the bytes are not the
         member's: fetch them again)."""
         folder, name = os.path.split(os.fspath(target))
