@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -63,15 +64,17 @@ class StreamResult:
     resumed: int
 
 
-def _runs(indices: list[int]) -> list[tuple[int, int]]:
-    """``[0, 1, 2, 5]`` → ``[(0, 3), (5, 6)]``."""
-    runs: list[tuple[int, int]] = []
-    for index in indices:
-        if runs and runs[-1][1] == index:
-            runs[-1] = (runs[-1][0], index + 1)
-        else:
-            runs.append((index, index + 1))
-    return runs
+_DONE_RUN = re.compile(bytes([DONE]) + b"+")
+
+
+def _done_runs(status: bytearray) -> list[tuple[int, int]]:
+    """The runs of spans done, as ``(first, after last)`` pairs; a C-speed scan, since the
+    state of train2017's 118K spans is saved every second.
+
+    >>> _done_runs(bytearray([DONE, DONE, DONE, PENDING, QUEUED, DONE]))
+    [(0, 3), (5, 6)]
+    """
+    return [match.span() for match in _DONE_RUN.finditer(status)]
 
 
 class _Job:
@@ -163,11 +166,10 @@ class _Job:
     def save(self) -> None:
         """Write the state atomically (bytes on disk, spans done)."""
         with self.lock:
-            done = [i for i, status in enumerate(self.status) if status == DONE]
             state = {
                 "identity": self.identity,
                 "received": self.received.pairs(),
-                "done": _runs(done) if self.index is not None else self.saved_done,
+                "done": _done_runs(self.status) if self.index is not None else self.saved_done,
             }
         write_atomic(self.state_path, json.dumps(state).encode())
 
