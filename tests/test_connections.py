@@ -56,8 +56,7 @@ class _Blob:
 
     def write(self, claim: Claim, data: bytes) -> int:
         with self.lock:
-            start, taken = claim.position, max(0, min(len(data), claim.left))
-            claim.position += taken
+            start, taken = claim.take(len(data))
             self.data[start : start + taken] = data[:taken]
             self.writes.append((start, start + taken))
             if sum(end - begin for begin, end in self.writes) >= len(BLOB):

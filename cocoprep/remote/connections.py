@@ -75,6 +75,18 @@ class Claim:
         """Bytes still to fetch."""
         return self.end - self.position
 
+    def take(self, size: int) -> tuple[int, int]:
+        """Advance over the next ``size`` bytes, as far as they are still the claim's: where
+        they start and how many (the caller holds the source's lock).
+
+        >>> claim = Claim(0, 10, position=8)
+        >>> claim.take(5), claim.left
+        ((8, 2), 0)
+        """
+        start, taken = self.position, max(0, min(size, self.left))
+        self.position += taken
+        return start, taken
+
 
 def split_longest(claims: set[Claim], smallest: int) -> Claim | None:
     """Cut the claim with the most bytes left in two; the back half, or ``None`` when every

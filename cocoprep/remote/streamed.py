@@ -195,8 +195,7 @@ class _Job:
 
     def write(self, claim: Claim, data: bytes) -> int:
         with self.lock:
-            start, taken = claim.position, max(0, min(len(data), claim.left))
-            claim.position += taken
+            start, taken = claim.take(len(data))
         if taken:
             os.pwrite(self.fd, data if taken == len(data) else memoryview(data)[:taken], start)
             self.on_bytes(taken)
