@@ -131,7 +131,8 @@ class _Job:
         """The directory is read: mark the spans an earlier run finished, queue those on disk."""
         status = bytearray(len(index.spans))
         for start, end in self.saved_done:
-            status[start:end] = bytes([DONE]) * (min(end, len(status)) - start)
+            end = min(end, len(status))
+            status[start:end] = bytes([DONE]) * max(0, end - start)
         with self.lock:
             for i, span in enumerate(index.spans):
                 if status[i] == DONE and not self.received.covers(span.start, span.end):
@@ -147,12 +148,17 @@ class _Job:
         index, start, tail = read_index(
             self.size, fetch_range, dest=dest, archive=self.archive, tail=tail
         )
-        if start < tail_start:
-            os.pwrite(self.fd, tail[: tail_start - start], start)
-            with self.lock:
-                self.todo.remove(start, tail_start)
-                self.received.add(start, tail_start)
+        self.keep(start, tail[: tail_start - start])
         self.indexed(index)
+
+    def keep(self, start: int, data: bytes) -> None:
+        """Bytes fetched outside the pool (the archive's end): into the part, and neither to
+        fetch again nor to count as transferred."""
+        if data:
+            os.pwrite(self.fd, data, start)
+            with self.lock:
+                self.todo.remove(start, start + len(data))
+                self.received.add(start, start + len(data))
 
     def _read_state(self) -> dict | None:
         try:
@@ -530,10 +536,7 @@ def _stream_once(
             os.ftruncate(fd, size)
         resumed = job.load(None)
         tail_start = size - len(tail)
-        os.pwrite(fd, tail, tail_start)
-        with job.lock:
-            job.todo.remove(tail_start, size)
-        job.received.add(tail_start, size)
+        job.keep(tail_start, tail)
         on_bytes(resumed)
         index_reader = partial(
             job.read_index, fetch_range, dest=dest, tail_start=tail_start, tail=tail
