@@ -344,10 +344,11 @@ def split_images(source: Path) -> tuple[list[Path], list[str]]:
 
 
 def rows_with_repeats(row: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Sorted values of ``row`` (one per point) that include every row in which some point
-    appears twice: the only polygon rows that can hold several bridged parts. Points are
-    compared by a 64-bit hash of ``(row, x, y)``, so a collision may add a row; callers split
-    candidates exactly (a ring without repeats splits into itself).
+    """Sorted values of ``row`` (one non-negative row number per point) that include every row
+    in which some point appears twice: the only polygon rows that can hold several bridged
+    parts. Points are compared by a hash of ``(x, y)`` in the low bits of a 64-bit key whose
+    high bits hold the row (a plain sort then brings repeats together), so a collision may add
+    a row; callers split candidates exactly (a ring without repeats splits into itself).
 
     >>> rows_with_repeats(np.array([0, 0, 0, 1, 1]), np.array([[0, 0], [1, 0], [0, 0],
     ...                   [0, 0], [1, 1]], float)).tolist()
@@ -355,14 +356,14 @@ def rows_with_repeats(row: np.ndarray, points: np.ndarray) -> np.ndarray:
     """
     if len(row) == 0:
         return np.empty(0, np.int64)
+    row_bits = np.uint64(max(int(row.max()).bit_length(), 1))
     # + 0.0 turns -0.0 into 0.0, which compare equal but differ in bits.
     bits = (points + 0.0).view(np.uint64)
     with np.errstate(over="ignore"):
-        key = (
-            bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)
-            ^ bits[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F)
-            ^ row.astype(np.uint64) * np.uint64(0x165667B19E3779F9)
+        point_hash = bits[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ bits[:, 1] * np.uint64(
+            0xC2B2AE3D27D4EB4F
         )
-    order = np.argsort(key)
-    ordered = key[order]
-    return np.unique(row[order[1:][ordered[1:] == ordered[:-1]]]).astype(np.int64)
+    key = (row.astype(np.uint64) << (np.uint64(64) - row_bits)) | (point_hash >> row_bits)
+    key.sort()
+    repeated = key[1:][key[1:] == key[:-1]]
+    return np.unique(repeated >> (np.uint64(64) - row_bits)).astype(np.int64)
