@@ -13,6 +13,7 @@ convert and validate modules do the I/O. Conventions:
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -34,6 +35,7 @@ __all__ = [
     "rle_counts",
     "rle_of",
     "rle_to_mask",
+    "split_bridged_many",
     "split_bridged_ring",
 ]
 
@@ -389,7 +391,8 @@ def split_bridged_ring(ring: np.ndarray) -> list[np.ndarray]:
 
     An ordinary polygon that touches itself at a vertex (a figure eight) is split at that vertex
     into its loops, which cover the same area; spikes walked out and back are dropped. A ring with
-    no repeated vertex comes back as ``[ring]``.
+    no repeated vertex comes back as ``[ring]``. :func:`split_bridged_many` splits many rings at
+    once.
 
     Examples
     --------
@@ -401,28 +404,101 @@ def split_bridged_ring(ring: np.ndarray) -> list[np.ndarray]:
     if ring.ndim != 2 or ring.shape[1] != 2:
         msg = f"ring: expected an (N, 2) array of x, y vertices, found shape {ring.shape}"
         raise InputError(msg)
-    keys = ring.tolist()
-    if len({(x, y) for x, y in keys}) == len(keys):
-        return [ring.copy()]
-    parts: list[np.ndarray] = []
-    stack: list[int] = []  # indices into ring of the open walk
-    where: dict[tuple[float, float], int] = {}  # vertex -> its position in stack
-    for i, (x, y) in enumerate(keys):
-        key = (x, y)
-        at = where.get(key)
+    return split_bridged_many(ring, [len(ring)])[0]
+
+
+def split_bridged_many(
+    points: np.ndarray, lengths: Sequence[int] | np.ndarray
+) -> list[list[np.ndarray]]:
+    """:func:`split_bridged_ring` of each ring of ``points`` (the rings' ``(N, 2)`` vertices one
+    after another, ``lengths[i]`` of ring ``i``).
+
+    The repeated vertices of all rings are found in one sort; the walk then steps only from one
+    repeated vertex to the next, so a ring costs its number of bridges, not of vertices.
+
+    Examples
+    --------
+    >>> a = np.array([[0, 0], [1, 0], [1, 1]], float)
+    >>> rings = [a, merge_parts([a, a + 3])]
+    >>> [len(parts) for parts in split_bridged_many(np.vstack(rings), [3, 8])]
+    [1, 2]
+    """
+    points = np.asarray(points, dtype=np.float64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    ring_of = np.repeat(np.arange(len(lengths)), lengths)
+    xy = points + 0.0  # -0.0 == 0.0
+    order = np.lexsort((xy[:, 1], xy[:, 0], ring_of))
+    ordered, ordered_ring = xy[order], ring_of[order]
+    new_vertex = np.ones(len(order), bool)
+    new_vertex[1:] = (ordered[1:] != ordered[:-1]).any(axis=1) | (
+        ordered_ring[1:] != ordered_ring[:-1]
+    )
+    group = np.empty(len(order), np.int64)
+    group[order] = np.cumsum(new_vertex) - 1
+    repeats = np.flatnonzero(np.bincount(group)[group] > 1)
+    bounds = np.searchsorted(repeats, ends).tolist()
+    repeats_list, groups_list = repeats.tolist(), group[repeats].tolist()
+    out = []
+    low = 0
+    for start, end, high in zip(starts.tolist(), ends.tolist(), bounds, strict=True):
+        if low == high:
+            out.append([points[start:end].copy()])
+        else:
+            loops = _walk(start, end, repeats_list[low:high], groups_list[low:high])
+            out.append([np.concatenate([points[a:b] for a, b in loop]) for loop in loops])
+        low = high
+    return out
+
+
+def _walk(
+    start: int, end: int, repeats: list[int], groups: list[int]
+) -> list[list[tuple[int, int]]]:
+    """The loops of :func:`split_bridged_ring` over vertices ``start..end - 1`` whose repeated
+    vertices are at positions ``repeats`` (with their vertex ``groups``), as ``(first, last + 1)``
+    index runs. The open walk is kept as runs of consecutive indices (``runs``, with the depth at
+    which each begins in ``depths``); only repeated vertices are looked up."""
+    runs: list[list[int]] = []
+    depths: list[int] = []
+    depth_of: dict[int, int] = {}  # repeated vertex group -> its depth in the open walk
+    open_repeats: list[tuple[int, int]] = []  # (depth, group) of each, in walk order
+    size, done = 0, start
+    loops = []
+
+    def push(first: int, last: int) -> None:
+        nonlocal size
+        if runs and runs[-1][1] == first:
+            runs[-1][1] = last
+        else:
+            runs.append([first, last])
+            depths.append(size)
+        size += last - first
+
+    for i, group in zip(repeats, groups, strict=True):
+        if i > done:
+            push(done, i)
+        done = i + 1
+        at = depth_of.get(group)
         if at is None:
-            where[key] = len(stack)
-            stack.append(i)
+            depth_of[group] = size
+            open_repeats.append((size, group))
+            push(i, i + 1)
             continue
-        loop = stack[at:]
-        for j in loop[1:]:
-            del where[(keys[j][0], keys[j][1])]
-        del stack[at + 1 :]
-        if len(loop) >= 3:
-            parts.append(ring[loop])
-    if len(stack) >= 3:
-        parts.append(ring[stack])
-    return parts
+        k = bisect.bisect_right(depths, at) - 1
+        first = runs[k][0] + at - depths[k]
+        if size - at >= 3:
+            loops.append([(first, runs[k][1]), *map(tuple, runs[k + 1 :])])
+        del runs[k + 1 :], depths[k + 1 :]
+        runs[k][1] = first + 1
+        size = at + 1
+        while open_repeats[-1][0] > at:
+            del depth_of[open_repeats.pop()[1]]
+    if end > done:
+        push(done, end)
+    if size >= 3:
+        loops.append([tuple(run) for run in runs])
+    return loops
 
 
 # --------------------------------------------------------------------------------- masks and RLE

@@ -24,6 +24,7 @@ from cocoprep.geometry import (
     normalize,
     polygon_from_coco,
     rle_to_mask,
+    split_bridged_many,
     split_bridged_ring,
 )
 from cocoprep.numbers import format_rows
@@ -244,6 +245,41 @@ def test_split_figure_eight_into_its_loops():
 def test_split_drops_spikes_and_repeated_points():
     ring = np.array([[0, 0], [1, 0], [1, 0], [1, 1], [5, 5], [1, 1], [0, 1]], float)
     assert cycles(split_bridged_ring(ring)) == cycles([SQUARE])
+
+
+def walk_every_vertex(ring: np.ndarray) -> list[list[float]]:
+    """The split as its docstring states it, one vertex at a time: the oracle."""
+    if len({tuple(v) for v in ring.tolist()}) == len(ring):
+        return [ring.tolist()]
+    parts, stack = [], []
+    for vertex in (ring + 0.0).tolist():
+        if vertex in stack:
+            at = stack.index(vertex)
+            if len(stack) - at >= 3:
+                parts.append(stack[at:])
+            del stack[at + 1 :]
+        else:
+            stack.append(vertex)
+    return parts + ([stack] if len(stack) >= 3 else [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.tuples(*[st.integers(0, 3).map(float)] * 2), max_size=40), max_size=6))
+def test_split_many_walks_like_the_oracle(rings):
+    # A 4x4 grid: vertices repeat everywhere, loops nest and follow each other.
+    arrays = [np.array(r, float).reshape(-1, 2) for r in rings]
+    points = np.vstack([np.empty((0, 2)), *arrays])
+    split = split_bridged_many(points, [len(r) for r in arrays])
+    assert [[p.tolist() for p in parts] for parts in split] == [
+        walk_every_vertex(r) for r in arrays
+    ]
+
+
+def test_split_many_signed_zero_and_nan():
+    # -0.0 is the vertex 0.0; NaN is never equal to itself, so never closes a loop.
+    ring = np.array([[0, 0], [1, 0], [1, 1], [-0.0, 0], [np.nan, 2], [3, 3], [np.nan, 2]])
+    parts = split_bridged_many(ring, [7])[0]
+    assert [len(p) for p in parts] == [3, 4]
 
 
 def test_split_rejects_bad_shape():
