@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from cocoprep import geometry, yolo
+from cocoprep import geometry, jsonscan, yolo
 from cocoprep.errors import InputError
 
 TASKS = ("detect", "segment", "pose")
@@ -100,6 +100,7 @@ def check_one_task(seen: dict[str, str]) -> None:
         raise InputError(msg, params=["task"])
 
 
+@jsonscan.gc_paused()  # a block builds ~10^5 containers and no cycles
 def block_annotations(
     paths: Sequence[str | None],
     image_ids: np.ndarray,
@@ -299,13 +300,12 @@ def _coordinate_counts(table: _Rows, rows: np.ndarray) -> np.ndarray:
 
 
 def _pixel_parts(table: _Rows) -> list[list[np.ndarray]]:
-    """The polygon parts of each row in pixels (rounded), as flat arrays of x, y (views of one
-    array, which orjson writes as it writes floats); a ring cocoprep
-    bridged split into its parts, a box row as its rectangle, parts of < 3 distinct points
-    dropped (a row of none is degenerate).
+    """The polygon parts of each row in pixels (rounded), as flat arrays of x, y (which orjson
+    writes as it writes floats); a ring cocoprep bridged split into its parts, a box row as its
+    rectangle, parts of < 3 distinct points dropped (a row of none is degenerate).
 
-    Rows whose ring repeats no vertex (nearly all) are scaled in bulk: they are one part of at
-    least 3 distinct points."""
+    Rows whose ring repeats no vertex (nearly all) are one part of at least 3 distinct points;
+    the others are split together (:func:`geometry.split_bridged_many`)."""
     parts: list[list[np.ndarray]] = [[] for _ in range(len(table.counts))]
     polygon = np.flatnonzero(table.kinds == POLYGON)
     lengths = _coordinate_counts(table, polygon)
@@ -313,30 +313,32 @@ def _pixel_parts(table: _Rows) -> list[list[np.ndarray]]:
     index = np.repeat(table.starts[polygon] - ends + lengths, lengths) + np.arange(lengths.sum())
     points = table.values[index].reshape(-1, 2)
     row_of_point = np.repeat(np.arange(len(polygon)), lengths // 2)
-    bridged = set(polygon[yolo.rows_with_repeats(row_of_point, points)].tolist())
-    size = np.stack([table.width, table.height], axis=1)[polygon][row_of_point]
-    flat = _pixels(points * size).ravel()
-    ends = ends.tolist()
-    for r, first, last in zip(polygon.tolist(), [0, *ends[:-1]], ends, strict=True):
-        if r not in bridged:
-            parts[r] = [flat[first:last]]
-    for r in [*bridged, *np.flatnonzero(table.kinds == BOX).tolist()]:
-        w, h = table.width[r], table.height[r]
-        parts[r] = [_pixels(p * [w, h]).ravel() for p in _rings(table, r)]
+    size = np.stack([table.width, table.height], axis=1)[polygon]
+    flat = _pixels(points * size[row_of_point]).ravel()
+    bridged = yolo.rows_with_repeats(row_of_point, points)
+    single = np.ones(len(polygon), bool)
+    single[bridged] = False
+    starts = (ends - lengths)[single].tolist()
+    for r, first, last in zip(polygon[single].tolist(), starts, ends[single].tolist(), strict=True):
+        parts[r] = [flat[first:last]]
+    in_bridged = np.isin(row_of_point, bridged)
+    split = geometry.split_bridged_many(points[in_bridged], lengths[bridged] // 2)
+    for r, rings, scale in zip(polygon[bridged].tolist(), split, size[bridged], strict=True):
+        parts[r] = [_pixels(p * scale).ravel() for p in rings if len(p) >= 3]
+    for r in np.flatnonzero(table.kinds == BOX).tolist():
+        parts[r] = _box_parts(table, r)
     return parts
 
 
-def _rings(table: _Rows, r: int) -> list[np.ndarray]:
-    """The normalised polygon parts of row ``r``, a box row or a ring that may hold bridged
-    parts, that have 3 or more distinct points."""
-    numbers = table.numbers(r)
-    if table.kinds[r] == BOX:
-        cx, cy, w, h = numbers[:4]
-        x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-        parts = [np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])]
-    else:
-        parts = geometry.split_bridged_ring(numbers.reshape(-1, 2))
-    return [p for p in parts if len(set(map(tuple, p.tolist()))) >= 3]
+def _box_parts(table: _Rows, r: int) -> list[np.ndarray]:
+    """Box row ``r`` as its pixel rectangle, or none when it has no area (< 3 distinct
+    corners)."""
+    cx, cy, w, h = table.numbers(r)[:4]
+    x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    if len(set(map(tuple, corners.tolist()))) < 3:
+        return []
+    return [_pixels(corners * [table.width[r], table.height[r]]).ravel()]
 
 
 _BUILDERS = {"detect": _detect, "segment": _segment, "pose": _pose}
