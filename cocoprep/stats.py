@@ -379,10 +379,9 @@ def label_facts(paths: Sequence[str], kpt_count: int | None) -> Facts:
     points = value[np.repeat(polygon, count)].reshape(-1, 2)
     point_row = np.repeat(np.flatnonzero(polygon), count[polygon] // 2)
     parts = polygon.astype(np.int64)
-    starts = rows.starts
-    for r in yolo.rows_with_repeats(point_row, points).tolist():
-        ring = value[starts[r] : starts[r] + count[r]].reshape(-1, 2)
-        parts[r] = len(geometry.split_bridged_ring(ring))
+    bridged = yolo.rows_with_repeats(point_row, points)
+    split = geometry.split_bridged_many(points[np.isin(point_row, bridged)], count[bridged] // 2)
+    parts[bridged] = [len(ring_parts) for ring_parts in split]
     return Facts(
         batch.file,
         rows.classes.astype(np.int64),

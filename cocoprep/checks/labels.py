@@ -95,7 +95,7 @@ def _coordinate_mask(counts: np.ndarray, kpt_shape: tuple[int, int] | None) -> n
 
 def _check_label_rings(rows: yolo.LabelRows, polygons: np.ndarray, add: Add) -> None:
     """Ring checks of the polygon rows ``polygons``: a row with a repeated point is split into
-    its bridged parts (:func:`cocoprep.geometry.split_bridged_ring`), the parts checked."""
+    its bridged parts (:func:`cocoprep.geometry.split_bridged_many`), the parts checked."""
     counts = rows.counts[polygons]
     npoints = counts // 2
     first = np.cumsum(counts) - counts
@@ -109,9 +109,10 @@ def _check_label_rings(rows: yolo.LabelRows, polygons: np.ndarray, add: Add) -> 
     repeats = segment_sums(same, npoints)
     pieces, sizes, owners = [], [], []
     done = 0
-    for j in yolo.rows_with_repeats(np.repeat(np.arange(len(polygons)), npoints), points):
-        ring = points[point_start[j] : point_start[j] + npoints[j]]
-        parts = geometry.split_bridged_ring(ring)
+    point_row = np.repeat(np.arange(len(polygons)), npoints)
+    bridged = yolo.rows_with_repeats(point_row, points)
+    split = geometry.split_bridged_many(points[np.isin(point_row, bridged)], npoints[bridged])
+    for j, parts in zip(bridged.tolist(), split, strict=True):
         pieces += [points[point_start[done] : point_start[j]], *parts]
         sizes += [npoints[done:j], [len(p) for p in parts]]
         owners += [np.arange(done, j), [j] * len(parts)]
