@@ -177,9 +177,10 @@ class _Rows:
         """Each row's confidence (a prediction's last number)."""
         return self.values[self.starts + self.counts - 1]
 
-    def head(self, r: int) -> dict[str, Any]:
-        """The fields every object of row ``r`` starts with."""
-        return {"image_id": int(self.image_id[r]), "category_id": int(self.category[r])}
+    def heads(self) -> list[dict[str, Any]]:
+        """The fields every object of each row starts with."""
+        ids, categories = self.image_id.tolist(), self.category.tolist()
+        return [{"image_id": i, "category_id": c} for i, c in zip(ids, categories, strict=True)]
 
     def tail(self, r: int, score: float | None) -> dict[str, Any]:
         """The fields every object ends with: ``score`` (results) or ``iscrowd``."""
@@ -216,9 +217,10 @@ def _detect(table: _Rows, counts: Counter) -> list[dict[str, Any]]:
     boxes = _boxes(table)
     areas = np.round(boxes[:, 2] * boxes[:, 3], 4).tolist()
     out = []
-    for r, (box, area, score) in enumerate(zip(boxes.tolist(), areas, _scores(table), strict=True)):
+    rows = zip(table.heads(), boxes.tolist(), areas, _scores(table), strict=True)
+    for r, (head, box, area, score) in enumerate(rows):
         extra = {"area": area} if score is None else {}
-        out.append({**table.head(r), "bbox": box, **extra, **table.tail(r, score)})
+        out.append({**head, "bbox": box, **extra, **table.tail(r, score)})
     return out
 
 
@@ -226,7 +228,8 @@ def _pose(table: _Rows, counts: Counter) -> list[dict[str, Any]]:
     boxes = _boxes(table)
     areas = np.round(boxes[:, 2] * boxes[:, 3], 4).tolist()
     out = []
-    for r, (box, area, score) in enumerate(zip(boxes.tolist(), areas, _scores(table), strict=True)):
+    rows = zip(table.heads(), boxes.tolist(), areas, _scores(table), strict=True)
+    for r, (head, box, area, score) in enumerate(rows):
         points = table.numbers(r)[4:]
         dims = len(points) // table.keypoints
         points = points.reshape(-1, dims)
@@ -239,7 +242,7 @@ def _pose(table: _Rows, counts: Counter) -> list[dict[str, Any]]:
         fields: dict[str, Any] = {"bbox": box, "keypoints": _keypoint_list(keypoints, score)}
         if score is None:
             fields.update(area=area, num_keypoints=int((visible > 0).sum()))
-        out.append({**table.head(r), **fields, **table.tail(r, score)})
+        out.append({**head, **fields, **table.tail(r, score)})
     return out
 
 
@@ -251,34 +254,40 @@ def _keypoint_list(keypoints: np.ndarray, score: float | None) -> list[float | i
 
 
 def _segment(table: _Rows, counts: Counter) -> list[dict[str, Any]]:
-    """Segment objects, the masks of one image's rows computed by pycocotools in one call."""
+    """Segment objects: the parts of one image's rows rasterised by pycocotools in one call, the
+    boxes and areas of all the block's masks in one call each."""
     from pycocotools import mask as mask_utils
 
     parts = _pixel_parts(table)
-    scores = _scores(table)
-    out = []
+    rows: list[int] = []
+    masks = []
     for first, last in _image_runs(table.image_id):
-        rows = [r for r in range(first, last) if parts[r]]
-        counts["degenerate_polygons_skipped"] += last - first - len(rows)
-        if not rows:
+        image_rows = [r for r in range(first, last) if parts[r]]
+        counts["degenerate_polygons_skipped"] += last - first - len(image_rows)
+        if not image_rows:
             continue
         height, width = round(table.height[first]), round(table.width[first])
-        rles = mask_utils.frPyObjects([p for r in rows for p in parts[r]], height, width)
-        masks, at = [], 0
-        for r in rows:
+        rles = mask_utils.frPyObjects([p for r in image_rows for p in parts[r]], height, width)
+        at = 0
+        for r in image_rows:
             n = len(parts[r])
             masks.append(rles[at] if n == 1 else mask_utils.merge(rles[at : at + n]))
             at += n
-        boxes = _pixels(mask_utils.toBbox(masks)).tolist()
-        # pycocotools' area() fails on more than 255 masks at once (a uint8 count).
-        areas = [a for i in range(0, len(masks), 255) for a in mask_utils.area(masks[i : i + 255])]
-        for r, mask, box, area in zip(rows, masks, boxes, areas, strict=True):
-            if scores[r] is None:
-                fields = {"bbox": box, "area": float(area), "segmentation": parts[r]}
-            else:
-                rle = {"size": [height, width], "counts": mask["counts"].decode("ascii")}
-                fields = {"bbox": box, "segmentation": rle}
-            out.append({**table.head(r), **fields, **table.tail(r, scores[r])})
+        rows += image_rows
+    if not rows:
+        return []
+    boxes = _pixels(mask_utils.toBbox(masks)).tolist()
+    # pycocotools' area() fails on more than 255 masks at once (a uint8 count).
+    areas = [a for i in range(0, len(masks), 255) for a in mask_utils.area(masks[i : i + 255])]
+    heads, scores = table.heads(), _scores(table)
+    out = []
+    for r, mask, box, area in zip(rows, masks, boxes, areas, strict=True):
+        if scores[r] is None:
+            fields = {"bbox": box, "area": float(area), "segmentation": parts[r]}
+        else:
+            rle = {"size": mask["size"], "counts": mask["counts"].decode("ascii")}
+            fields = {"bbox": box, "segmentation": rle}
+        out.append({**heads[r], **fields, **table.tail(r, scores[r])})
     return out
 
 
