@@ -87,13 +87,13 @@ _SPACE[list(b" \t\n\r\x0b\x0c")] = True
 
 @dataclass(frozen=True)
 class _Tokens:
-    """The tokens of several texts, with each token's file, its 1-based line in that file,
-    and whether it starts a row (the first token of a line)."""
+    """The tokens of several texts, whether each starts a row (the first token of a line), and
+    each row's file and 1-based line in that file."""
 
     tokens: list[bytes]
-    file: np.ndarray
-    line: np.ndarray
     head: np.ndarray
+    file: np.ndarray  # per row
+    line: np.ndarray  # per row
 
 
 def _tokenize(texts: Sequence[bytes]) -> _Tokens:
@@ -106,13 +106,18 @@ def _tokenize(texts: Sequence[bytes]) -> _Tokens:
     starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
     newline, carriage = codes == ord("\n"), codes == ord("\r")
     breaks = np.flatnonzero(newline | (carriage & ~np.concatenate((newline[1:], [False]))))
+    # A token starts a row when a line break lies between it and the token before.
+    after_break = np.searchsorted(starts, breaks)
+    head = np.zeros(len(starts), bool)
+    head[after_break[after_break < len(starts)]] = True
+    head[:1] = True
+    head_starts = starts[head]
     sizes = np.fromiter(map(len, texts), np.int64, len(texts))
     file_starts = np.cumsum(sizes + 1) - sizes - 1
-    line = np.searchsorted(breaks, starts)  # line breaks before each token
-    file = np.searchsorted(file_starts, starts, side="right") - 1
-    head = np.concatenate(([True], line[1:] != line[:-1]))[: len(line)]
+    line = np.searchsorted(breaks, head_starts)  # line breaks before each row
+    file = np.searchsorted(file_starts, head_starts, side="right") - 1
     line_in_file = line - np.searchsorted(breaks, file_starts)[file] + 1
-    return _Tokens(joined.split(), file, line_in_file, head)
+    return _Tokens(joined.split(), head, file, line_in_file)
 
 
 def _to_numbers(tokens: list[bytes]) -> np.ndarray:
@@ -133,20 +138,22 @@ def _parse_texts(
     """
     found = _tokenize(texts)
     tokens, file, line, head = found.tokens, found.file, found.line, found.head
-    row = np.cumsum(head) - 1
     bad: list[tuple[int, int, str]] = []
     try:
         numbers = _to_numbers(tokens)
     except ValueError:
+        row = np.cumsum(head) - 1
         wrong = np.flatnonzero(~np.fromiter(map(_is_number, tokens), bool, len(tokens)))
         bad_rows, first = np.unique(row[wrong], return_index=True)
         bad = [
-            (int(file[t]), int(line[t]), tokens[t].decode(errors="replace"))
-            for t in wrong[first].tolist()
+            (int(file[r]), int(line[r]), tokens[t].decode(errors="replace"))
+            for r, t in zip(bad_rows.tolist(), wrong[first].tolist(), strict=True)
         ]
         kept = np.flatnonzero(~np.isin(row, bad_rows))
         tokens = [tokens[t] for t in kept.tolist()]
-        file, line, head = file[kept], line[kept], head[kept]
+        head = head[kept]
+        kept_rows = np.setdiff1d(np.arange(len(file)), bad_rows)
+        file, line = file[kept_rows], line[kept_rows]
         numbers = _to_numbers(tokens)
     heads = np.flatnonzero(head)
     counts = np.diff(np.append(heads, len(tokens))) - 1
@@ -156,11 +163,11 @@ def _parse_texts(
         classes=numbers[heads],
         values=numbers[is_value],
         counts=counts,
-        lines=line[heads],
+        lines=line,
         unparsable=[(line, token) for _, line, token in bad],
         tokens=tokens,
     )
-    return parsed, file[heads], bad
+    return parsed, file, bad
 
 
 def _is_number(token: bytes) -> bool:
