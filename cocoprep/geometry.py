@@ -408,13 +408,15 @@ def split_bridged_ring(ring: np.ndarray) -> list[np.ndarray]:
 
 
 def split_bridged_many(
-    points: np.ndarray, lengths: Sequence[int] | np.ndarray
+    points: np.ndarray, lengths: Sequence[int] | np.ndarray, values: np.ndarray | None = None
 ) -> list[list[np.ndarray]]:
     """:func:`split_bridged_ring` of each ring of ``points`` (the rings' ``(N, 2)`` vertices one
     after another, ``lengths[i]`` of ring ``i``).
 
     The repeated vertices of all rings are found in one sort; the walk then steps only from one
-    repeated vertex to the next, so a ring costs its number of bridges, not of vertices.
+    repeated vertex to the next, so a ring costs its number of bridges, not of vertices. With
+    ``values`` (one row per point, e.g. the points in pixels) the parts are cut from it instead;
+    the split is still decided on ``points``.
 
     Examples
     --------
@@ -425,6 +427,7 @@ def split_bridged_many(
     """
     points = np.asarray(points, dtype=np.float64)
     lengths = np.asarray(lengths, dtype=np.int64)
+    source = points if values is None else values
     ends = np.cumsum(lengths)
     starts = ends - lengths
     ring_of = np.repeat(np.arange(len(lengths)), lengths)
@@ -444,10 +447,10 @@ def split_bridged_many(
     low = 0
     for start, end, high in zip(starts.tolist(), ends.tolist(), bounds, strict=True):
         if low == high:
-            out.append([points[start:end].copy()])
+            out.append([source[start:end].copy()])
         else:
             loops = _walk(start, end, repeats_list[low:high], groups_list[low:high])
-            out.append([np.concatenate([points[a:b] for a, b in loop]) for loop in loops])
+            out.append([np.concatenate([source[a:b] for a, b in loop]) for loop in loops])
         low = high
     return out
 

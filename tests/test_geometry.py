@@ -273,6 +273,11 @@ def test_split_many_walks_like_the_oracle(rings):
     assert [[p.tolist() for p in parts] for parts in split] == [
         walk_every_vertex(r) for r in arrays
     ]
+    # Cut from other values (pixels, say), split where the points say.
+    scaled = split_bridged_many(points, [len(r) for r in arrays], points * [3, -2] + 1)
+    assert [[p.tolist() for p in parts] for parts in scaled] == [
+        [(p * [3, -2] + 1).tolist() for p in parts] for parts in split
+    ]
 
 
 def test_split_many_signed_zero_and_nan():

@@ -331,9 +331,10 @@ def _pixel_parts(table: _Rows) -> list[list[np.ndarray]]:
     for r, first, last in zip(polygon[single].tolist(), starts, ends[single].tolist(), strict=True):
         parts[r] = [flat[first:last]]
     in_bridged = np.isin(row_of_point, bridged)
-    split = geometry.split_bridged_many(points[in_bridged], lengths[bridged] // 2)
-    for r, rings, scale in zip(polygon[bridged].tolist(), split, size[bridged], strict=True):
-        parts[r] = [_pixels(p * scale).ravel() for p in rings if len(p) >= 3]
+    pixels = flat.reshape(-1, 2)[in_bridged]
+    split = geometry.split_bridged_many(points[in_bridged], lengths[bridged] // 2, pixels)
+    for r, rings in zip(polygon[bridged].tolist(), split, strict=True):
+        parts[r] = [p.ravel() for p in rings if len(p) >= 3]
     for r in np.flatnonzero(table.kinds == BOX).tolist():
         parts[r] = _box_parts(table, r)
     return parts
