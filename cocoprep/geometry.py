@@ -401,9 +401,6 @@ def split_bridged_ring(ring: np.ndarray) -> list[np.ndarray]:
     [[[3.0, 0.0], [4.0, 0.0], [4.0, 1.0]], [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]]
     """
     ring = np.asarray(ring, dtype=np.float64)
-    if ring.ndim != 2 or ring.shape[1] != 2:
-        msg = f"ring: expected an (N, 2) array of x, y vertices, found shape {ring.shape}"
-        raise InputError(msg)
     return split_bridged_many(ring, [len(ring)])[0]
 
 
@@ -427,6 +424,12 @@ def split_bridged_many(
     """
     points = np.asarray(points, dtype=np.float64)
     lengths = np.asarray(lengths, dtype=np.int64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        msg = f"ring: expected an (N, 2) array of x, y vertices, found shape {points.shape}"
+        raise InputError(msg)
+    if lengths.sum() != len(points):
+        msg = f"ring lengths sum to {lengths.sum()}, but there are {len(points)} vertices"
+        raise ValueError(msg)
     source = points if values is None else values
     ends = np.cumsum(lengths)
     starts = ends - lengths
