@@ -176,7 +176,7 @@ def draw_coco(
     ``(class index, name)``, the index choosing the colour as in :func:`draw_labels`."""
     from PIL import Image, ImageDraw
 
-    from cocoprep import geometry
+    from cocoprep import masks
 
     width, height = image.size
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
@@ -193,7 +193,7 @@ def draw_coco(
                 _polygon(draw, np.asarray(part, np.float64).reshape(-1, 2), rgb, fill=not crowd)
         elif isinstance(seg, dict):
             try:
-                mask = geometry.rle_to_mask(seg, height, width)
+                mask = masks.rle_to_mask(seg, height, width)
             except InputError as error:
                 log.warning("annotation %s: %s; not drawn", ann.get("id"), error)
             else:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from simdjson import Array, Object
 
-from cocoprep import geometry, numbers, rectangles
+from cocoprep import geometry, masks, numbers, rectangles
 from cocoprep.errors import InputError
 
 if TYPE_CHECKING:
@@ -416,7 +416,7 @@ def _outline_parts(
             )
             raise _fail(ctx, ann, problem)
         try:
-            ring = geometry.mask_to_ring(geometry.rle_to_mask(seg, int(height), int(width)))
+            ring = masks.mask_to_ring(masks.rle_to_mask(seg, int(height), int(width)))
         except InputError as error:
             raise _fail(ctx, ann, str(error)) from None
         counts["rle_converted"] += 1

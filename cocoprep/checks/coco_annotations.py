@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import geometry
+from cocoprep import masks
 from cocoprep.checks.report import Finding, finding
 from cocoprep.checks.rings import MIN_AREA_PX, check_rings, segment_sums
 from cocoprep.errors import InputError
@@ -475,7 +475,7 @@ def _check_rles(annotations, rles, boxes, areas, widths, heights, ctx: CheckCont
             )
             continue
         try:
-            rle = geometry.rle_of(seg, int(h), int(w))
+            rle = masks.rle_of(seg, int(h), int(w))
         except InputError as error:
             add("bad-rle", i, str(error))
             continue

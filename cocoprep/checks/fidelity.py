@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from cocoprep import classmap, coco, geometry, jsonscan, layout, yolo
+from cocoprep import classmap, coco, jsonscan, layout, masks, yolo
 from cocoprep.errors import InputError
 from cocoprep.layout import label_path
 from cocoprep.progress import Progress, bar
@@ -162,7 +162,7 @@ def _source_rle(ann: dict[str, Any], height: int, width: int) -> Any:
 
     seg = ann.get("segmentation")
     if type(seg) is dict:
-        return geometry.rle_of(seg, height, width)
+        return masks.rle_of(seg, height, width)
     if type(seg) is list and seg:
         parts = [seg] if type(seg[0]) is not list else seg
         parts = [p for p in parts if len(p) >= 6]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from cocoprep import coco, geometry, numbers, yolo
+from cocoprep import coco, geometry, masks, numbers, yolo
 from cocoprep.checks.coco import check_categories, check_images
 from cocoprep.checks.coco_annotations import check_annotations, check_context, is_number
 from cocoprep.checks.labels import LabelContext, check_label_rows, label_context
@@ -114,7 +114,7 @@ def _repair_annotation(
     ann = dict(ann)
     seg = ann.get("segmentation")
     if type(seg) is dict:
-        rle = geometry.rle_of(seg, int(height), int(width))
+        rle = masks.rle_of(seg, int(height), int(width))
         if not mask_utils.area(rle):
             counts["annotations dropped (empty geometry)"] += 1
             return None
