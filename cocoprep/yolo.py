@@ -80,9 +80,14 @@ def parse_labels(text: bytes) -> LabelRows:
     return _parse_texts([text])[0]
 
 
-#: The bytes ``bytes.split()`` splits at.
-_SPACE = np.zeros(256, bool)
-_SPACE[list(b" \t\n\r\x0b\x0c")] = True
+def _is_space(codes: np.ndarray) -> np.ndarray:
+    """Which of the bytes ``codes`` (uint8) ``bytes.split()`` splits at: space and
+    ``\\t\\n\\v\\f\\r`` (9-13), by two comparisons rather than a table lookup per byte.
+
+    >>> _is_space(np.frombuffer(b" a\\t\\x0b\\x0e", np.uint8)).tolist()
+    [True, False, True, True, False]
+    """
+    return (codes == 32) | (codes - np.uint8(9) <= 4)
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ def _tokenize(texts: Sequence[bytes]) -> _Tokens:
     over the joined bytes rather than a Python call per line."""
     joined = b"\n".join(texts)
     codes = np.frombuffer(joined, np.uint8)
-    space = _SPACE[codes]
+    space = _is_space(codes)
     starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
     newline, carriage = codes == ord("\n"), codes == ord("\r")
     breaks = np.flatnonzero(newline | (carriage & ~np.concatenate((newline[1:], [False]))))

@@ -23,6 +23,12 @@ def test_parse_labels_rows_and_lines():
     assert rows.unparsable == []
 
 
+def test_is_space_is_what_bytes_split_splits_at():
+    codes = np.arange(256, dtype=np.uint8)
+    expected = [bytes([c]).split() == [] for c in range(256)]
+    assert yolo._is_space(codes).tolist() == expected
+
+
 def test_parse_labels_unparsable_line_has_no_row():
     rows = yolo.parse_labels(b"0 0.1 0.2 0.3 0.4\n1 0.1 abc 0.3 0.4\n")
     assert rows.unparsable == [(2, "abc")]
