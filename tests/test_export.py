@@ -237,6 +237,19 @@ def test_boxes_in_pixels_and_background_images_listed(tmp_path):
     assert (split.images, split.annotations, split.background_images) == (3, 1, 2)
 
 
+def test_obb_root_exports_its_boxes_as_four_corner_polygons(coco_mini, tmp_path):
+    # COCO has no rotated boxes: an obb row's four corners are a segment polygon.
+    root = tmp_path / "root"
+    cocoprep.convert([coco_mini / "annotations" / GT["segment"]], root, task="obb")
+    (split,) = export(root, tmp_path / "out").splits
+    data = json.loads(Path(split.path).read_bytes())
+    rows = sum(len(f.read_text().splitlines()) for f in (root / "labels" / "val2017").iterdir())
+    assert (split.task, split.annotations, len(data["annotations"])) == ("segment", rows, rows)
+    assert {len(part) for a in data["annotations"] for part in a["segmentation"]} == {8}
+    truth = json.loads((coco_mini / "annotations" / GT["segment"]).read_bytes())
+    assert {im["id"] for im in data["images"]} == {im["id"] for im in truth["images"]}
+
+
 def test_bridged_ring_splits_into_its_parts_with_pycocotools_area(tmp_path):
     # Two squares cocoprep joined with a zero-width bridge: out along the bridge and back.
     ring = "0.1 0.1 0.3 0.1 0.3 0.5 0.5 0.5 0.7 0.5 0.7 0.9 0.5 0.9 0.5 0.5 0.3 0.5 0.1 0.5"
