@@ -354,7 +354,7 @@ def label_facts(paths: Sequence[str], kpt_count: int | None) -> Facts:
 
     Only polygon rows with a repeated vertex can hold several parts, so only those are split.
     """
-    from cocoprep import geometry, yolo
+    from cocoprep import yolo
 
     batch = yolo.read_label_batch(paths, missing_ok=True)
     rows = batch.rows
@@ -379,8 +379,7 @@ def label_facts(paths: Sequence[str], kpt_count: int | None) -> Facts:
     points = value[np.repeat(polygon, count)].reshape(-1, 2)
     point_row = np.repeat(np.flatnonzero(polygon), count[polygon] // 2)
     parts = polygon.astype(np.int64)
-    bridged = yolo.rows_with_repeats(point_row, points)
-    split = geometry.split_bridged_many(points[np.isin(point_row, bridged)], count[bridged] // 2)
+    bridged, split = yolo.split_bridged_rows(point_row, points, count // 2)
     parts[bridged] = [len(ring_parts) for ring_parts in split]
     return Facts(
         batch.file,

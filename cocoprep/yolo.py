@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cocoprep import geometry
 from cocoprep.errors import InputError
 
 #: Image suffixes Ultralytics loads (``ultralytics.data.utils.IMG_FORMATS``).
@@ -353,6 +354,28 @@ def split_images(source: Path) -> tuple[list[Path], list[str]]:
         else:
             images.append(image)
     return images, missing
+
+
+def split_bridged_rows(
+    point_row: np.ndarray,
+    points: np.ndarray,
+    npoints: np.ndarray,
+    values: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+    """The rows that may hold bridged parts (:func:`rows_with_repeats`) and the parts of each
+    (:func:`cocoprep.geometry.split_bridged_many`, cut from ``values`` when given); row ``r``
+    has ``npoints[r]`` points.
+
+    >>> rows, parts = split_bridged_rows(np.array([0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]),
+    ...     np.array([[0, 0], [1, 0], [1, 1], [0, 0], [1, 0], [3, 0], [4, 0], [4, 1], [3, 0],
+    ...               [1, 0], [1, 1]], float), np.array([3, 8]))
+    >>> rows.tolist(), [len(p) for p in parts]
+    ([1], [2])
+    """
+    bridged = rows_with_repeats(point_row, points)
+    inside = np.isin(point_row, bridged)
+    cut = None if values is None else values[inside]
+    return bridged, geometry.split_bridged_many(points[inside], npoints[bridged], cut)
 
 
 def rows_with_repeats(row: np.ndarray, points: np.ndarray) -> np.ndarray:

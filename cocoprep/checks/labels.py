@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cocoprep import geometry, layout, rectangles, yolo
+from cocoprep import layout, rectangles, yolo
 from cocoprep.checks.report import Finding, finding
 from cocoprep.checks.rings import MIN_AREA_NORMALISED, check_rings, segment_sums
 from cocoprep.parallel import run_in_order
@@ -110,8 +110,7 @@ def _check_label_rings(rows: yolo.LabelRows, polygons: np.ndarray, add: Add) -> 
     pieces, sizes, owners = [], [], []
     done = 0
     point_row = np.repeat(np.arange(len(polygons)), npoints)
-    bridged = yolo.rows_with_repeats(point_row, points)
-    split = geometry.split_bridged_many(points[np.isin(point_row, bridged)], npoints[bridged])
+    bridged, split = yolo.split_bridged_rows(point_row, points, npoints)
     for j, parts in zip(bridged.tolist(), split, strict=True):
         pieces += [points[point_start[done] : point_start[j]], *parts]
         sizes += [npoints[done:j], [len(p) for p in parts]]

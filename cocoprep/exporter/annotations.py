@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from cocoprep import geometry, jsonscan, yolo
+from cocoprep import jsonscan, yolo
 from cocoprep.errors import InputError
 
 TASKS = ("detect", "segment", "pose")
@@ -314,7 +314,7 @@ def _pixel_parts(table: _Rows) -> list[list[np.ndarray]]:
     rectangle, parts of < 3 distinct points dropped (a row of none is degenerate).
 
     Rows whose ring repeats no vertex (nearly all) are one part of at least 3 distinct points;
-    the others are split together (:func:`geometry.split_bridged_many`)."""
+    the others are split together (:func:`yolo.split_bridged_rows`)."""
     parts: list[list[np.ndarray]] = [[] for _ in range(len(table.counts))]
     polygon = np.flatnonzero(table.kinds == POLYGON)
     lengths = _coordinate_counts(table, polygon)
@@ -324,15 +324,14 @@ def _pixel_parts(table: _Rows) -> list[list[np.ndarray]]:
     row_of_point = np.repeat(np.arange(len(polygon)), lengths // 2)
     size = np.stack([table.width, table.height], axis=1)[polygon]
     flat = _pixels(points * size[row_of_point]).ravel()
-    bridged = yolo.rows_with_repeats(row_of_point, points)
+    bridged, split = yolo.split_bridged_rows(
+        row_of_point, points, lengths // 2, flat.reshape(-1, 2)
+    )
     single = np.ones(len(polygon), bool)
     single[bridged] = False
     starts = (ends - lengths)[single].tolist()
     for r, first, last in zip(polygon[single].tolist(), starts, ends[single].tolist(), strict=True):
         parts[r] = [flat[first:last]]
-    in_bridged = np.isin(row_of_point, bridged)
-    pixels = flat.reshape(-1, 2)[in_bridged]
-    split = geometry.split_bridged_many(points[in_bridged], lengths[bridged] // 2, pixels)
     for r, rings in zip(polygon[bridged].tolist(), split, strict=True):
         parts[r] = [p.ravel() for p in rings if len(p) >= 3]
     for r in np.flatnonzero(table.kinds == BOX).tolist():
