@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from cocoprep import coco, datasetyaml, locks, yolo
 from cocoprep.classmap import ClassMap, map_from_record
@@ -193,9 +193,19 @@ def split_lock(root: str | os.PathLike, names: Iterable[str]) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for name in sorted(set(names), key=lambda name: (not name.startswith("split "), name)):
             waiting = f"{root}: {name} is being written by pid {{pid}}; waiting for it to finish"
-            lock = Path(root) / LOCKS / f"{quote(name, safe='')}.lock"
-            stack.enter_context(locks.hold(lock, waiting))
+            stack.enter_context(locks.hold(_part_lock(root, name), waiting))
         yield
+
+
+def _part_lock(root: str | os.PathLike, name: str) -> Path:
+    return Path(root) / LOCKS / f"{quote(name, safe='')}.lock"
+
+
+def splits_being_written(root: str | os.PathLike) -> list[str]:
+    """The splits other runs are writing into ``root`` now (they hold the split's lock)."""
+    prefix = _part_lock(root, "split ").name.removesuffix(".lock")
+    held = [p for p in (Path(root) / LOCKS).glob(f"{prefix}*.lock") if locks.held_elsewhere(p)]
+    return sorted(unquote(p.name.removesuffix(".lock"))[len("split ") :] for p in held)
 
 
 def record_path(root: Path) -> Path:

@@ -83,6 +83,25 @@ def hold(
         os.close(fd)  # drops the lock
 
 
+def held_elsewhere(path: str | os.PathLike) -> bool:
+    """Whether another run holds the lock at ``path`` now (False for a missing lock file, one
+    this thread holds, or where ``fcntl`` is missing)."""
+    key = os.path.abspath(path)
+    if fcntl is None or key in _held():
+        return False
+    try:
+        fd = os.open(key, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # drops the shared lock taken to test
+    return False
+
+
 def _wait(fd: int, stop: threading.Event | None) -> None:
     """Take the lock on ``fd`` once its holder lets go (or, with ``stop``, until it is set)."""
     if stop is None:

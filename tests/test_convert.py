@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import importlib
 import json
 import os
@@ -222,6 +223,21 @@ def test_crowd_heavy_export_is_reported(tmp_path, caplog):
         summary = convert([write(tmp_path / "instances_v.json", data)], tmp_path / "out")
     assert summary.totals()["crowd_skipped"] == 3
     assert "--crowd keep" in caplog.text
+
+
+def test_no_val_warning_waits_for_a_val_split_being_written(tmp_path, caplog):
+    """``make -j``, one convert per split: train finishes while val is still being written."""
+    source = write(tmp_path / "instances_train2017.json", coco([image(1)], []))
+    root = tmp_path / "out"
+    lock = root / ".cocoprep/split%20val2017.lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "w") as other_run, caplog.at_level("WARNING", logger="cocoprep"):
+        fcntl.flock(other_run, fcntl.LOCK_EX)  # another open file: to flock, another run
+        convert([source], root)
+        assert "no val: split" not in caplog.text
+        fcntl.flock(other_run, fcntl.LOCK_UN)
+        convert([source], root)  # the val run is gone without a val split
+    assert caplog.text.count("coco.yaml has no val: split (found train2017)") == 1
 
 
 # --- determinism, idempotence, parallel paths --------------------------------------------------

@@ -102,3 +102,17 @@ def test_a_second_writer_of_a_split_waits_naming_the_holder(tmp_path, caplog):
     assert caplog.messages == [
         f"{tmp_path}: split val is being written by pid {holder.pid}; waiting for it to finish"
     ]
+
+
+def test_splits_being_written_are_those_another_process_holds(tmp_path):
+    context = multiprocessing.get_context("fork")
+    held, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_split, args=(tmp_path, held, release))
+    holder.start()
+    assert held.wait(10)
+    with layout.split_lock(tmp_path, ["split train"]):  # this run's own lock is not counted
+        assert layout.splits_being_written(tmp_path) == ["val"]
+    release.set()
+    holder.join(10)
+    assert layout.splits_being_written(tmp_path) == []
+    assert layout.splits_being_written(tmp_path / "missing") == []

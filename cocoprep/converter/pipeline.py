@@ -419,9 +419,10 @@ def _sweep(run: Run, trees: set[str]) -> None:
 
 def _warn_without_val(root: Path, yaml_name: str) -> None:
     """Say so when the root has no split the yaml lists under val: (an export that is one set):
-    Ultralytics refuses such a yaml."""
+    Ultralytics refuses such a yaml. Not while another run writes a val split into the root
+    (``make -j`` with one convert per split)."""
     splits = list((layout.read_record(root) or {}).get("splits", {}))
-    if "val" not in split_keys(splits):
+    if "val" not in split_keys([*splits, *layout.splits_being_written(root)]):
         log.warning(
             "%s has no val: split (found %s), which Ultralytics needs; split the annotations "
             "(cocoprep split FILE --out DIR --ratios 0.8,0.2) and convert both, or convert a "
