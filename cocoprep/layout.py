@@ -286,10 +286,14 @@ def claim_class_map(
     return record if record is not None else {}
 
 
+# Rows no other task reads: their numbers are taken for a polygon anywhere else, so validate,
+# stats, preview and Ultralytics need a root of one task.
+_TASKS_ALONE = {"obb": "oriented boxes (task obb)", "pose": "keypoints (task pose)"}
+
+
 def _check_task(root: Path, record: dict[str, Any] | None, task: str, replacing: set[str]) -> None:
-    """A :class:`ConflictError` when oriented boxes would share a root with other rows (the
-    splits this run replaces aside): their 8 numbers read as a polygon anywhere else, so
-    validate, stats and preview need one task."""
+    """A :class:`ConflictError` when oriented boxes or keypoints would share a root with rows
+    of another task (the splits this run replaces aside)."""
     other = {
         name: entry.get("task")
         for name, entry in ((record or {}).get("splits") or {}).items()
@@ -297,12 +301,13 @@ def _check_task(root: Path, record: dict[str, Any] | None, task: str, replacing:
         and entry.get("task") not in (None, task)
         and name not in replacing
     }
-    clash = sorted(name for name, kind in other.items() if "obb" in (kind, task))
+    clash = sorted(name for name, kind in other.items() if {kind, task} & _TASKS_ALONE.keys())
     if clash:
-        kinds = ", ".join(sorted({str(other[name]) for name in clash}))
+        kinds = {str(other[name]) for name in clash}
+        alone = min({task, *kinds} & _TASKS_ALONE.keys())
         msg = (
-            f"{root}: holds {kinds} splits ({', '.join(clash)}); oriented boxes (task obb) need "
-            "a root of their own: convert into another root"
+            f"{root}: holds {', '.join(sorted(kinds))} splits ({', '.join(clash)}); "
+            f"{_TASKS_ALONE[alone]} need a root of their own: convert into another root"
         )
         raise ConflictError(msg, path=record_path(root))
 

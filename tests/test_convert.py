@@ -516,6 +516,17 @@ def test_pose_reproduces_the_official_labels(coco_mini, tmp_path):
     assert "kpt_shape: [17, 3]" in (tmp_path / "coco.yaml").read_text()
 
 
+def test_pose_and_other_rows_never_share_a_root(coco_mini, tmp_path):
+    """Pose rows read as polygons elsewhere: a yaml with kpt_shape over box labels trains
+    nothing (the record used to take the later split's task)."""
+    annotations = coco_mini / "annotations"
+    convert([annotations / "instances_val2017.json"], tmp_path, task="detect")
+    with pytest.raises(ConflictError, match=r"holds detect splits \(val2017\); keypoints"):
+        convert([annotations / "person_keypoints_train2017.json"], tmp_path, task="pose")
+    assert "kpt_shape" not in (tmp_path / "coco.yaml").read_text()
+    assert not (tmp_path / "labels/train2017").exists()
+
+
 def _segment_ious(coco_mini: Path, root: Path, split: str, crowd: bool) -> list[float]:
     data = json.loads((coco_mini / f"annotations/instances_{split}.json").read_text())
     images = {i["id"]: i for i in data["images"]}
