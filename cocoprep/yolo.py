@@ -19,6 +19,7 @@ import numpy as np
 
 from cocoprep import geometry
 from cocoprep.errors import InputError
+from cocoprep.numbers import parse_tokens
 
 #: Image suffixes Ultralytics loads (``ultralytics.data.utils.IMG_FORMATS``).
 IMAGE_SUFFIXES = frozenset(
@@ -43,13 +44,18 @@ class LabelRows:
     counts: np.ndarray
     lines: np.ndarray
     unparsable: list[tuple[int, str]] = field(default_factory=list)
-    tokens: list[bytes] = field(default_factory=list, repr=False)  # every row's, in order
+    # Every row's tokens, in order: text[token_starts[t]:token_ends[t]] (for texts).
+    text: bytes = field(default=b"", repr=False)
+    token_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    token_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
 
     @functools.cached_property
     def texts(self) -> list[bytes]:
         """Each row's whitespace-normalised text (made when first asked for)."""
+        text = self.text
+        bounds = zip(self.token_starts.tolist(), self.token_ends.tolist(), strict=True)
+        tokens = [text[a:b] for a, b in bounds]
         ends = np.cumsum(self.counts + 1).tolist()
-        tokens = self.tokens
         counts = self.counts.tolist()
         return [b" ".join(tokens[e - c - 1 : e]) for e, c in zip(ends, counts, strict=True)]
 
@@ -93,10 +99,13 @@ def _is_space(codes: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Tokens:
-    """The tokens of several texts, whether each starts a row (the first token of a line), and
-    each row's file and 1-based line in that file."""
+    """The tokens of several texts joined by newlines (``text[starts[t]:ends[t]]``), whether
+    each starts a row (the first token of a line), and each row's file and 1-based line in that
+    file."""
 
-    tokens: list[bytes]
+    text: bytes
+    starts: np.ndarray
+    ends: np.ndarray
     head: np.ndarray
     file: np.ndarray  # per row
     line: np.ndarray  # per row
@@ -105,11 +114,12 @@ class _Tokens:
 def _tokenize(texts: Sequence[bytes]) -> _Tokens:
     """Split texts into tokens as ``bytes.split()`` does and into lines as
     ``bytes.splitlines()`` does (at ``\\n``, ``\\r\\n`` or ``\\r``), in a few numpy passes
-    over the joined bytes rather than a Python call per line."""
+    over the joined bytes rather than a Python call per line or token."""
     joined = b"\n".join(texts)
     codes = np.frombuffer(joined, np.uint8)
     space = _is_space(codes)
     starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
+    ends = np.flatnonzero(~space & np.concatenate((space[1:], [True]))) + 1
     newline, carriage = codes == ord("\n"), codes == ord("\r")
     breaks = np.flatnonzero(newline | (carriage & ~np.concatenate((newline[1:], [False]))))
     # A token starts a row when a line break lies between it and the token before.
@@ -123,14 +133,7 @@ def _tokenize(texts: Sequence[bytes]) -> _Tokens:
     line = np.searchsorted(breaks, head_starts)  # line breaks before each row
     file = np.searchsorted(file_starts, head_starts, side="right") - 1
     line_in_file = line - np.searchsorted(breaks, file_starts)[file] + 1
-    return _Tokens(joined.split(), head, file, line_in_file)
-
-
-def _to_numbers(tokens: list[bytes]) -> np.ndarray:
-    """Tokens to float64 by Python's ``float`` (numpy's text rules are the same; unlike a bytes
-    array, this needs no memory per character of the longest token). ValueError on a token that
-    is no number."""
-    return np.fromiter(map(float, tokens), np.float64, len(tokens))
+    return _Tokens(joined, starts, ends, head, file, line_in_file)
 
 
 def _parse_texts(
@@ -139,30 +142,24 @@ def _parse_texts(
     """The label texts of one or more files as :class:`LabelRows`, the file of each row, and
     the ``(file, line, token)`` of rows with a token that is not a number (dropped).
 
-    All tokens are converted in one call; only when that fails is each token tried on its own
-    to find the bad rows.
-    """
+    All tokens are converted in one call (:func:`numbers.parse_tokens`)."""
     found = _tokenize(texts)
-    tokens, file, line, head = found.tokens, found.file, found.line, found.head
+    starts, ends, file, line, head = found.starts, found.ends, found.file, found.line, found.head
+    numbers, wrong = parse_tokens(found.text, starts, ends)
     bad: list[tuple[int, int, str]] = []
-    try:
-        numbers = _to_numbers(tokens)
-    except ValueError:
+    if wrong:
         row = np.cumsum(head) - 1
-        wrong = np.flatnonzero(~np.fromiter(map(_is_number, tokens), bool, len(tokens)))
         bad_rows, first = np.unique(row[wrong], return_index=True)
         bad = [
-            (int(file[r]), int(line[r]), tokens[t].decode(errors="replace"))
-            for r, t in zip(bad_rows.tolist(), wrong[first].tolist(), strict=True)
+            (int(file[r]), int(line[r]), found.text[starts[t] : ends[t]].decode(errors="replace"))
+            for r, t in zip(bad_rows.tolist(), np.asarray(wrong)[first].tolist(), strict=True)
         ]
         kept = np.flatnonzero(~np.isin(row, bad_rows))
-        tokens = [tokens[t] for t in kept.tolist()]
-        head = head[kept]
+        starts, ends, numbers, head = starts[kept], ends[kept], numbers[kept], head[kept]
         kept_rows = np.setdiff1d(np.arange(len(file)), bad_rows)
         file, line = file[kept_rows], line[kept_rows]
-        numbers = _to_numbers(tokens)
     heads = np.flatnonzero(head)
-    counts = np.diff(np.append(heads, len(tokens))) - 1
+    counts = np.diff(np.append(heads, len(numbers))) - 1
     is_value = np.ones(len(numbers), bool)
     is_value[heads] = False
     parsed = LabelRows(
@@ -171,17 +168,11 @@ def _parse_texts(
         counts=counts,
         lines=line,
         unparsable=[(line, token) for _, line, token in bad],
-        tokens=tokens,
+        text=found.text,
+        token_starts=starts,
+        token_ends=ends,
     )
     return parsed, file, bad
-
-
-def _is_number(token: bytes) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
 
 
 def _read(path: str | os.PathLike) -> bytes:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cocoprep.errors import InputError
-from cocoprep.numbers import format_rows
+from cocoprep.numbers import format_rows, parse_tokens
 
 
 def python_rows(class_ids, values, counts, fmt: str) -> bytes:
@@ -112,3 +112,64 @@ def test_format_no_rows():
 def test_format_bad_input(args, message):
     with pytest.raises(InputError, match=message):
         format_rows(*(np.asarray(a) if isinstance(a, list) else a for a in args))
+
+
+def _tokens(text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Where each token of ``text`` (as ``bytes.split`` finds them) starts and ends."""
+    starts, ends, at = [], [], 0
+    for token in text.split():
+        at = text.index(token, at)
+        starts.append(at)
+        ends.append(at + len(token))
+        at += len(token)
+    return np.array(starts, np.int64), np.array(ends, np.int64)
+
+
+def assert_parses_as_python(text: bytes) -> None:
+    tokens = text.split()
+    values, bad = parse_tokens(text, *_tokens(text))
+    expected_bad = []
+    for t, token in enumerate(tokens):
+        try:
+            expected = float(token)
+        except ValueError:
+            expected_bad.append(t)
+            assert math.isnan(values[t])
+            continue
+        assert repr(values[t].item()) == repr(expected), token  # repr: -0.0 apart from 0.0
+    assert bad == expected_bad
+
+
+def test_parse_tokens_on_what_format_rows_writes():
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.random(300_000), rng.random(1000) * 1e-5, [0, 1, 0.5]])
+    for style in ("g", "f6"):
+        blob, _ = format_rows(np.arange(len(values)) % 80, values, np.ones(len(values), int), style)
+        assert_parses_as_python(blob)
+
+
+def test_parse_tokens_edge_cases():
+    edge = [b"0.", b"0.0", b"0.00000000000000", b"0.99999999999999", b"0.999999999999999",
+            b"0.12345678901234", b"0.123456789012345", b"0.1x", b"0.-1", b"0..1", b"0.1.",
+            b"1.5", b"00.5", b"0.5e3", b"-0.5", b"+0.5", b"0.5_0", b"0x1p3", b"nan", b"\xff",
+            b"0.1234567\xff", b"0.:", b"0./", b"1_0"]  # fmt: skip
+    assert_parses_as_python(b" ".join(edge))
+    assert_parses_as_python(b"0.25")  # a token at the very end of the text
+    assert parse_tokens(b"", np.zeros(0, int), np.zeros(0, int))[0].tolist() == []
+
+
+_DECIMAL_BYTES = st.sampled_from(list(b"0123456789.e-:/"))  # ":" and "/" border the digits
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(lambda d: b"0." + bytes(d), st.lists(st.sampled_from(b"0123456789"))),
+            st.lists(_DECIMAL_BYTES, min_size=1, max_size=20).map(bytes),
+        ),
+        max_size=30,
+    )
+)
+def test_parse_tokens_property(tokens):
+    assert_parses_as_python(b" ".join(tokens))

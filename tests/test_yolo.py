@@ -169,6 +169,14 @@ def test_read_label_batch_concatenates_files(tmp_path):
         yolo.read_label_batch(paths)
 
 
+def _is_number(token: bytes) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
 def _reference_rows(texts: list[bytes]) -> list[tuple]:
     """What parsing means, line by line with Python's own rules: (file, line, class, values)
     of every row, and (file, line, first bad token) of every unparsable line."""
@@ -178,7 +186,7 @@ def _reference_rows(texts: list[bytes]) -> list[tuple]:
             tokens = line.split()
             if not tokens:
                 continue
-            wrong = [t for t in tokens if not yolo._is_number(t)]
+            wrong = [t for t in tokens if not _is_number(t)]
             if wrong:
                 bad.append((f, n, wrong[0].decode(errors="replace")))
             else:
@@ -233,7 +241,7 @@ def test_label_batch_parse_agrees_with_line_by_line_python(tmp_path_factory, tex
         b" ".join(line.split())
         for text in texts
         for line in text.splitlines()
-        if line.split() and all(yolo._is_number(t) for t in line.split())
+        if line.split() and all(_is_number(t) for t in line.split())
     ]
 
 
