@@ -25,7 +25,7 @@ from cocoprep.exporter.images import SplitImages
 from cocoprep.exporter.summary import ExportSummary, SplitExport
 from cocoprep.exporter.writer import write_coco, write_results
 from cocoprep.outputs import check_outputs
-from cocoprep.parallel import local_workers, run_in_order, worker_count
+from cocoprep.parallel import keep_freed_memory, local_workers, run_in_order, worker_count
 
 #: Images whose label files one job reads.
 IMAGES_PER_BLOCK = 4096
@@ -216,6 +216,7 @@ def export(
     names = _splits(opened, split, like_path)
     _check_outputs(opened, names, out_path, like_path)
     workers = worker_count(workers)
+    keep_freed_memory()  # before the workers fork: each block frees ~100 MB of arrays
     summary = ExportSummary(dataset=str(dataset), out=str(out_path))
     with local_workers(workers, __name__):
         for name in names:
