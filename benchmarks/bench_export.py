@@ -9,8 +9,8 @@ segment rows (pycocotools' mask area and box, bridged rings split into their par
 
 The file comes from ``generate.py`` (cached in ``--data-dir``) and is converted once per task
 (the conversion is timed too, for reference); each export is a fresh subprocess, timed and
-polled for peak RSS as in ``bench_convert.py``; the floor runs before and after cocoprep and
-its mean is the reference, since the machine is shared.
+polled for peak RSS as in ``bench_convert.py``, after a ``sync``; the floor runs before and after
+cocoprep and its mean is the reference, since the machine is shared.
 
 Examples::
 
@@ -88,6 +88,13 @@ def _line(name: str, m: Measurement, base: float | None) -> str:
     )
 
 
+def _synced(command: list[str], env: dict) -> Measurement:
+    """``measure(command)`` once the disk has written out what the run before left dirty (the
+    last run's 374 MB file would otherwise be flushed on the cores this one is timed on)."""
+    os.sync()
+    return measure(command, env=env)
+
+
 def run_task(
     task: str, ann: Path, work: Path, env: dict, workers: int | None
 ) -> list[tuple[str, Measurement, str]]:
@@ -97,14 +104,14 @@ def run_task(
     root = work / f"root-{task}"
     split = ann.stem.removeprefix("instances_")
     convert = [*cocoprep, "convert", str(ann), "--root", str(root), "--task", task, "--quiet"]
-    runs = [(f"{task}: convert (reference)", measure(convert, env=env), "convert")]
+    runs = [(f"{task}: convert (reference)", _synced(convert, env), "convert")]
     floor_cmd = [sys.executable, "-c", FLOOR, str(root), split, task, str(work / "floor.json")]
     export = [*cocoprep, "export", str(root), "--out", str(work / f"out-{task}"), "--quiet"]
     if workers:
         export += ["--workers", str(workers)]
-    runs.append((f"{task}: floor (first)", measure(floor_cmd, env=env), "floor"))
-    runs.append((f"{task}: cocoprep export", measure(export, env=env), "export"))
-    runs.append((f"{task}: floor (last)", measure(floor_cmd, env=env), "floor"))
+    runs.append((f"{task}: floor (first)", _synced(floor_cmd, env), "floor"))
+    runs.append((f"{task}: cocoprep export", _synced(export, env), "export"))
+    runs.append((f"{task}: floor (last)", _synced(floor_cmd, env), "floor"))
     return runs
 
 
