@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
+from dataclasses import replace
 
 from cocoprep.remote.connections import Claim, ConnectionPool, Tuning, split_longest
 from cocoprep.remote.http import RetryPolicy
@@ -92,3 +94,42 @@ def test_an_idle_connection_takes_the_back_half_of_a_range_in_flight():
     taken = sorted(source.writes)
     assert sum(end - start for start, end in taken) == len(BLOB)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(taken))
+
+
+class _Idle:
+    """A RangeSource with nothing to fetch."""
+
+    url = "http://127.0.0.1:9/unused"
+
+    def claim(self, connections: int) -> Claim | None:
+        return None
+
+    def write(self, claim: Claim, data: bytes) -> int:
+        raise AssertionError
+
+    def release(self, claim: Claim) -> None:
+        raise AssertionError
+
+    def fail(self, error: BaseException) -> None:
+        raise AssertionError
+
+
+def _connections_after_start(tuning: Tuning) -> int:
+    pool = ConnectionPool(FAST, tuning)
+    try:
+        pool.add(_Idle())
+        time.sleep(0.3)  # the controller's start; its first probe would take 30 s
+        return pool.connections
+    finally:
+        pool.stop()
+
+
+def test_the_pool_opens_the_cap_at_once_when_one_doubling_reaches_it():
+    slow_probe = Tuning(probe_seconds=30)  # what the old ramp would have waited for
+    assert _connections_after_start(replace(slow_probe, max_connections=16)) == 16
+    assert _connections_after_start(replace(slow_probe, max_connections=12)) == 12
+
+
+def test_the_pool_starts_small_when_the_cap_takes_more_than_one_doubling():
+    tuning = Tuning(start_connections=4, max_connections=16, probe_seconds=30)
+    assert _connections_after_start(tuning) == 4

@@ -37,7 +37,8 @@ class Tuning:
     """How ranged downloads are cut and how many connections carry them.
 
     ``connections=None`` lets the pool find the number (from ``start_connections`` doubling to
-    ``max_connections`` while the rate grows by ``gain``); ranges are cut from the lowest
+    ``max_connections`` while the rate grows by ``gain``; at once to the cap when one doubling
+    reaches it); ranges are cut from the lowest
     missing byte, each ``remaining / (2 * connections)`` long within
     ``[piece_min, piece_max]``, so the archive fills in order and the last ranges are short;
     a range in flight with at least ``2 * piece_min`` bytes to go is split for an idle connection.
@@ -180,7 +181,12 @@ class ConnectionPool:
         if tuning.connections is not None:
             self._spawn(tuning.connections)
             return
-        self._spawn(min(tuning.start_connections, tuning.max_connections))
+        first = min(tuning.start_connections, tuning.max_connections)
+        if 2 * first >= tuning.max_connections:
+            # The first doubling is never judged (there is no rate yet to compare with), and
+            # when it reaches the cap no later step needs the rate it would wait to measure.
+            first = tuning.max_connections
+        self._spawn(first)
         best = 0.0
         while not self._stop.is_set() and self.connections < tuning.max_connections:
             self._stop.wait(tuning.probe_seconds / 2)  # let the new connections ramp up
