@@ -8,9 +8,13 @@ committed) is served from a separate process on 127.0.0.1 with Range support and
   Ultralytics' coco.yaml does), ``aria2c -x8 -s8 -k1M`` + ``unzip`` (``-k1M`` so a small archive
   is cut into eight ranges too), and ``cocoprep download`` with its default connections. Each
   time runs from the first request to the last image on disk; the network floor is the archive
-  size over ``N x rate`` for N connections, and the write floor the time one process takes to
-  write the same members as plain files (bytes already in memory; timed before and after
-  cocoprep, the mean kept, since file creation on this disk varies by the minute).
+  size over ``N x rate`` for N connections (and, measured, N curl processes fetching a range
+  each into /dev/null), and the write floor the time one process takes to write the same
+  members as plain files (bytes already in memory; timed before and after cocoprep, the mean
+  kept, since file creation on this disk varies by the minute). The CPU floors add up the CPU
+  time the job cannot avoid on this machine (the server and the receiving, measured with curl;
+  MD5, CRC-32 and the files, measured from memory) and spread it over the cores: where it
+  exceeds the network floor, the cores, not the network, bound any tool.
 
 Nothing is deleted between the timed runs: each output is set aside (renamed) and all of them go
 with the temporary folder at the end, because ext4 skips recently freed inodes and file creation
@@ -39,6 +43,7 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -191,24 +196,60 @@ def _set_aside(path: Path, work: Path) -> None:
     os.sync()
 
 
-def write_floor(archive: Path, out: Path, work: Path) -> float:
-    """Seconds to write the archive's members as plain files, their bytes already in memory (in
-    a child process, so this one's memory does not grow into the next tool's)."""
+def write_floor(archive: Path, out: Path, work: Path) -> dict[str, float]:
+    """What the job costs this machine without the network, in a child process (so this one's
+    memory does not grow into the next tool's): seconds to write the archive's members as plain
+    files from memory (``write``) and the archive as one file (``archive``), CPU seconds of its
+    MD5 (``md5``) and of the members' CRC-32 (``crc``)."""
     command = [sys.executable, __file__, "--write-floor", str(archive), str(out)]
-    seconds = float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    found = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
     _set_aside(out, work)
-    return seconds
+    return found
 
 
-def _write_members(archive: Path, out: Path) -> float:
+def _write_members(archive: Path, out: Path) -> dict[str, float]:
     with zipfile.ZipFile(archive) as zf:
         members = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    data = archive.read_bytes()
     started = time.perf_counter()
-    for name, data in members:
+    for name, member in members:
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return time.perf_counter() - started
+        path.write_bytes(member)
+    found = {"write": time.perf_counter() - started}
+    started = time.perf_counter()
+    with open(out / "archive", "wb") as file:
+        for at in range(0, len(data), 1 << 18):  # as the bytes arrive
+            file.write(data[at : at + (1 << 18)])
+    found["archive"] = time.perf_counter() - started
+    started = time.process_time()
+    hashlib.md5(data, usedforsecurity=False).hexdigest()
+    found["md5"] = time.process_time() - started
+    started = time.process_time()
+    for _, member in members:
+        zlib.crc32(member)
+    found["crc"] = time.process_time() - started
+    return found
+
+
+def _discarded(url: str, size: int, connections: int, server: _Server) -> tuple:
+    """``connections`` curl processes at once, each fetching its share of ``url`` into
+    /dev/null: the network floor as this machine and server reach it (``_run``'s tuple)."""
+    piece = -(-size // connections)
+    commands = [
+        ["curl", "-s", "-f", "-o", os.devnull, "-r", f"{a}-{min(a + piece, size) - 1}", url]
+        for a in range(0, size, piece)
+    ]
+    started, cpu = time.perf_counter(), 0.0
+    serving = server.cpu()
+    processes = [subprocess.Popen(command) for command in commands]
+    for process in processes:
+        _, status, usage = os.wait4(process.pid, 0)
+        if os.waitstatus_to_exitcode(status):
+            message = f"curl failed with exit code {os.waitstatus_to_exitcode(status)}"
+            raise SystemExit(message)
+        cpu += usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, 0, cpu, server.cpu() - serving
 
 
 def throttled(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[float, int] | str]:
@@ -240,7 +281,14 @@ def throttled(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[floa
         results["cocoprep download"] = _run(command, server=server)
         _count(work / "coco" / "images" / "val2017", args.images)
         _set_aside(work / "coco", work)
-        results["write floor"] = (first + write_floor(archive, out, work)) / 2
+        last = write_floor(archive, out, work)
+        results["write floor"] = {key: (first[key] + last[key]) / 2 for key in first}
+        for connections in (8, 16):
+            name = f"network floor, {connections} curl ranges into /dev/null"
+            if shutil.which("curl") is None:
+                results[name] = "skipped: curl not installed"
+            else:
+                results[name] = _discarded(url, size, connections, server)
     finally:
         server.close()
     return results
@@ -273,21 +321,39 @@ def fast(archive: Path, md5: str, args, work: Path) -> dict[str, tuple[float, in
     return results
 
 
+def _cpu_floors(results: dict, costs: dict[str, float]) -> dict[str, float]:
+    """The wall time the CPU work alone takes on this machine's cores, with every core busy:
+    the server and the receiving (16 curl ranges into /dev/null), the members' CRC-32 and files,
+    the archive's MD5; and with the archive written to disk as well."""
+    measured = results.get("network floor, 16 curl ranges into /dev/null")
+    if not isinstance(measured, tuple):
+        return {}
+    cores = os.cpu_count() or 1
+    _, _, receiving, serving = measured
+    work = serving + receiving + costs["crc"] + costs["write"] + costs["md5"]
+    return {
+        f"CPU floor, {cores} cores: serve, receive, hash, write files": work / cores,
+        f"CPU floor, {cores} cores: the same, and the archive written": (work + costs["archive"])
+        / cores,
+    }
+
+
 def _print(title: str, results: dict, floors: dict[str, float]) -> None:
     print(title)
     best = None
     for name, outcome in results.items():
         if isinstance(outcome, str):
-            print(f"  {name:<46} {outcome}")
+            print(f"  {name:<56} {outcome}")
             continue
         seconds, rss, cpu, serving = outcome
         best = seconds if name.startswith("cocoprep") and best is None else best
         memory = f", peak RSS {rss / 1024:.0f} MiB" if name.startswith("cocoprep") else ""
         served = f", server {serving:.1f} s" if serving else ""
-        print(f"  {name:<46} {seconds:7.2f} s   (CPU {cpu:.1f} s{served}{memory})")
+        ratio = f"   cocoprep {best / seconds:.2f}x" if best and "floor" in name else ""
+        print(f"  {name:<56} {seconds:7.2f} s   (CPU {cpu:.1f} s{served}{memory}){ratio}")
     for name, floor in floors.items():
         ratio = f"   cocoprep {best / floor:.2f}x" if best else ""
-        print(f"  {name:<46} {floor:7.2f} s{ratio}")
+        print(f"  {name:<56} {floor:7.2f} s{ratio}")
 
 
 def main() -> None:
@@ -304,7 +370,7 @@ def main() -> None:
     parser.add_argument("--write-floor", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write_floor:
-        print(_write_members(*args.write_floor))
+        print(json.dumps(_write_members(*args.write_floor)))
         return
     if args.serve:
         serve(args.serve, args.rate, args.latency)
@@ -321,11 +387,12 @@ def main() -> None:
         if args.skip != "throttled":
             results = throttled(archive, md5, args, Path(folder))
             floors = {f"network floor, {n} connections": mb / (n * args.rate) for n in (8, 16)}
-            writing = results.pop("write floor")
-            floors["write floor (same files, no network)"] = writing
+            costs = results.pop("write floor")
+            floors["write floor (same files, no network)"] = costs["write"]
             floors["floor: slower of 16 connections and writing"] = max(
-                mb / (16 * args.rate), writing
+                mb / (16 * args.rate), costs["write"]
             )
+            floors.update(_cpu_floors(results, costs))
             title = (
                 f"throttled: {args.rate:g} MB/s per connection, "
                 f"{args.latency * 1000:g} ms to the first byte"
