@@ -115,17 +115,24 @@ class _Idle:
 
 
 def _connections_after_start(tuning: Tuning) -> int:
+    """The connections the pool opens at its start: the count once it holds for 0.2 s (the
+    tunings here would wait 15 s for their first probe)."""
     pool = ConnectionPool(FAST, tuning)
     try:
         pool.add(_Idle())
-        time.sleep(0.3)  # the controller's start; its first probe would take 30 s
+        deadline, seen = time.monotonic() + 10, -1
+        while (count := pool.connections) != seen or count == 0:
+            if time.monotonic() > deadline:
+                break
+            seen = count
+            time.sleep(0.2)
         return pool.connections
     finally:
         pool.stop()
 
 
 def test_the_pool_opens_the_cap_at_once_when_one_doubling_reaches_it():
-    slow_probe = Tuning(probe_seconds=30)  # what the old ramp would have waited for
+    slow_probe = Tuning(probe_seconds=30)
     assert _connections_after_start(replace(slow_probe, max_connections=16)) == 16
     assert _connections_after_start(replace(slow_probe, max_connections=12)) == 12
 
