@@ -311,7 +311,7 @@ def _all_digits(words: np.ndarray) -> np.ndarray:
     return ((words - _ZEROS) | (words + np.uint64(0x4646464646464646))) & _HIGH_BITS == 0
 
 
-def parse_tokens(text: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, list]:
+def parse_tokens(text: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """The numbers of the tokens ``text[starts[t]:ends[t]]``, each equal to ``float`` of the
     token, and the tokens ``float`` rejects (their values are NaN).
 

@@ -38,10 +38,10 @@ class Tuning:
 
     ``connections=None`` lets the pool find the number (from ``start_connections`` doubling to
     ``max_connections`` while the rate grows by ``gain``; at once to the cap when one doubling
-    reaches it); ranges are cut from the lowest
-    missing byte, each ``remaining / (2 * connections)`` long within
-    ``[piece_min, piece_max]``, so the archive fills in order and the last ranges are short;
-    a range in flight with at least ``2 * piece_min`` bytes to go is split for an idle connection.
+    reaches it); ranges are cut from the lowest missing byte, each
+    ``remaining / (2 * connections)`` long within ``[piece_min, piece_max]``, so the archive
+    fills in order and the last ranges are short; a range in flight with at least
+    ``2 * piece_min`` bytes to go is split for an idle connection.
     """
 
     connections: int | None = None
