@@ -33,25 +33,27 @@ def test_split_longest_leaves_short_claims_whole():
 
 
 class _Blob:
-    """A RangeSource that hands out the whole blob as one claim, then splits claims in flight."""
+    """A RangeSource that hands out ``first`` ranges (the whole blob by default), then splits
+    claims in flight: leaving halves of ``smallest`` bytes, or of the pool's choice."""
 
-    def __init__(self, url: str, smallest: int) -> None:
+    def __init__(
+        self, url: str, smallest: int | None = None, first: list[tuple[int, int]] | None = None
+    ) -> None:
         self.url, self.smallest = url, smallest
         self.lock = threading.Lock()
-        self.whole_given = False
+        self.first = list(first or [(0, len(BLOB))])
         self.claims: set[Claim] = set()
         self.data = bytearray(len(BLOB))
         self.writes: list[tuple[int, int]] = []
         self.done = threading.Event()
         self.errors: list[BaseException] = []
 
-    def claim(self, connections: int) -> Claim | None:
+    def claim(self, connections: int, smallest_split: int) -> Claim | None:
         with self.lock:
-            if not self.whole_given:
-                self.whole_given = True
-                claim = Claim(0, len(BLOB))
+            if self.first:
+                claim = Claim(*self.first.pop(0))
             else:
-                claim = split_longest(self.claims, self.smallest)
+                claim = split_longest(self.claims, self.smallest or smallest_split)
             if claim is not None:
                 self.claims.add(claim)
             return claim
@@ -101,7 +103,7 @@ class _Idle:
 
     url = "http://127.0.0.1:9/unused"
 
-    def claim(self, connections: int) -> Claim | None:
+    def claim(self, connections: int, smallest_split: int) -> Claim | None:
         return None
 
     def write(self, claim: Claim, data: bytes) -> int:
@@ -140,3 +142,39 @@ def test_the_pool_opens_the_cap_at_once_when_one_doubling_reaches_it():
 def test_the_pool_starts_small_when_the_cap_takes_more_than_one_doubling():
     tuning = Tuning(start_connections=4, max_connections=16, probe_seconds=30)
     assert _connections_after_start(tuning) == 4
+
+
+def _fetched(source: _Blob, server: FaultServer, tuning: Tuning) -> ConnectionPool:
+    pool = ConnectionPool(FAST, tuning)
+    try:
+        pool.add(source)
+        assert source.done.wait(20)
+    finally:
+        pool.stop()
+    assert not source.errors
+    assert bytes(source.data) == BLOB
+    return pool
+
+
+def test_the_pool_measures_what_one_connection_receives_while_a_request_waits():
+    tuning = Tuning(connections=1, chunk=16 << 10, piece_min=1 << 20)
+    assert ConnectionPool(FAST, tuning).smallest_split() == 1 << 20  # nothing measured yet
+    with FaultServer() as server:
+        server.serve("blob.bin", BLOB)
+        server.rate, server.latency = 1 << 20, 0.1
+        pool = _fetched(_Blob(server.url + "blob.bin"), server, tuning)
+    # 1 MiB/s for 0.1 s: ~100 KiB (the answer comes after the latency and a little more).
+    assert 64 << 10 <= pool.smallest_split() <= 200 << 10
+
+
+def test_an_idle_connection_splits_a_range_shorter_than_two_pieces_when_that_pays():
+    with FaultServer() as server:
+        server.serve("blob.bin", BLOB)
+        server.rate, server.latency = 256 << 10, 0.05  # ~13 KiB arrive while a request waits
+        first = [(0, 32 << 10), (32 << 10, len(BLOB))]  # the first range gives the measures
+        tuning = Tuning(connections=2, chunk=16 << 10, piece_min=1 << 20)
+        _fetched(_Blob(server.url + "blob.bin", first=first), server, tuning)
+        ranges = [entry[2] for entry in server.gets("blob.bin")]
+    # The 368 KiB range was split, though it is far less than 2 x piece_min.
+    assert sorted(ranges[:2]) == ["bytes=0-32767", "bytes=32768-399999"]
+    assert len(ranges) > 2

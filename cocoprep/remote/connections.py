@@ -3,12 +3,13 @@
 A :class:`ConnectionPool` runs connection threads that take byte ranges from the archives
 registered with it (the first registered first, so its images are ready soonest) and write them
 at their offsets. When a source has no bytes left to hand out, an idle connection takes the back
-half of the longest range still in flight (:func:`split_longest`), so that the last seconds of a
-download are not one slow range. By default the pool opens more connections while the aggregate
-rate still grows (doubling, up to ``Tuning.max_connections``) and stops adding when the last
-step did not pay; ``Tuning.connections`` fixes the number instead. Stopping (Ctrl-C) returns
-every range in flight to its archive and leaves within a fraction of a second, however slow the
-server.
+half of the longest range still in flight (:func:`split_longest`) when that ends it sooner (each
+half is more than one connection receives while a request waits for its first byte, as
+measured), so that the last seconds of a download are not one slow range. By default the pool
+opens more connections while the aggregate rate still grows (doubling, up to
+``Tuning.max_connections``) and stops adding when the last step did not pay;
+``Tuning.connections`` fixes the number instead. Stopping (Ctrl-C) returns every range in flight
+to its archive and leaves within a fraction of a second, however slow the server.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ class Tuning:
     ``max_connections`` while the rate grows by ``gain``; at once to the cap when one doubling
     reaches it); ranges are cut from the lowest missing byte, each
     ``remaining / (2 * connections)`` long within ``[piece_min, piece_max]``, so the archive
-    fills in order and the last ranges are short; a range in flight with at least
-    ``2 * piece_min`` bytes to go is split for an idle connection.
+    fills in order and the last ranges are short; a range in flight is split for an idle
+    connection when each half is more than the measured rate x first-byte latency of one
+    connection (``2 * piece_min`` until both are measured; never below two ``chunk`` reads).
     """
 
     connections: int | None = None
@@ -110,7 +112,10 @@ class RangeSource(Protocol):
 
     url: str
 
-    def claim(self, connections: int) -> Claim | None: ...
+    def claim(self, connections: int, smallest_split: int) -> Claim | None:
+        """A range to fetch: new, or split off one in flight leaving each half at least
+        ``smallest_split`` bytes (:meth:`ConnectionPool.smallest_split`); ``None``: no work."""
+        ...
 
     def write(self, claim: Claim, data: bytes) -> int:
         """Take what of ``data`` (at ``claim.position``) is still the claim's; how many bytes."""
@@ -132,6 +137,8 @@ class ConnectionPool:
         self._threads: list[threading.Thread] = []
         self._received = 0
         self._controller: threading.Thread | None = None
+        self._latency: float | None = None  # seconds from a request to its answer, smoothed
+        self._rate: float | None = None  # bytes per second of one connection, smoothed
 
     @property
     def connections(self) -> int:
@@ -154,6 +161,22 @@ class ConnectionPool:
         with self._cond:
             if source in self._sources:
                 self._sources.remove(source)
+
+    def smallest_split(self) -> int:
+        """The fewest bytes worth handing from a range in flight to an idle connection: what one
+        connection receives while a new request waits for its answer (rate x latency, as
+        measured), so that a split range ends sooner than it would have whole; ``piece_min``
+        until both are measured, and never less than one read."""
+        if self._rate is None or self._latency is None:
+            return self.tuning.piece_min
+        return max(self.tuning.chunk, int(self._rate * self._latency))
+
+    def _observe(self, latency: float, received: int, seconds: float) -> None:
+        """One response: ``latency`` to its answer, then ``received`` bytes in ``seconds``."""
+        self._latency = latency if self._latency is None else 0.7 * self._latency + 0.3 * latency
+        if received >= self.tuning.chunk and seconds > 0:
+            rate = received / seconds
+            self._rate = rate if self._rate is None else 0.7 * self._rate + 0.3 * rate
 
     def wake(self) -> None:
         """Tell idle connections that some source has work again."""
@@ -210,8 +233,9 @@ class ConnectionPool:
         planned = self.tuning.connections or self.tuning.max_connections
         with self._cond:
             while not self._stop.is_set():
+                smallest_split = self.smallest_split()
                 for source in list(self._sources):
-                    claim = source.claim(planned)
+                    claim = source.claim(planned, smallest_split)
                     if claim is not None:
                         return source, claim
                 self._cond.wait(0.2)
@@ -235,18 +259,24 @@ class ConnectionPool:
                 before = claim.position
                 try:
                     headers = {"Range": f"bytes={claim.position}-{claim.end - 1}"}
+                    asked = time.monotonic()
                     with _session().get(
                         url, headers=headers, stream=True, timeout=policy.timeout
                     ) as r:
+                        answered = time.monotonic()
                         _check_status(r, url)
                         if r.status_code != 206 or _content_range_start(r) != claim.position:
                             raise _NoRanges
+                        received = 0
                         for chunk in r.raw.stream(chunk_size, decode_content=False):
                             if self._stop.is_set():
                                 return
-                            self._received += source.write(claim, chunk)
+                            taken = source.write(claim, chunk)
+                            self._received += taken
+                            received += taken
                             if claim.left <= 0:  # done, or the rest went to another connection
                                 break
+                        self._observe(answered - asked, received, time.monotonic() - answered)
                         if claim.left > 0:
                             message = (
                                 f"connection closed at byte {claim.position} of range end "

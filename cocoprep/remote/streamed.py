@@ -181,12 +181,12 @@ class _Job:
 
     # ------------------------------------------------------------------ RangeSource
 
-    def claim(self, connections: int) -> Claim | None:
+    def claim(self, connections: int, smallest_split: int) -> Claim | None:
         with self.lock:
             if self.stopped or self.error is not None:
                 return None
             if not self.todo:
-                claim = split_longest(self.claims, self.tuning.piece_min)
+                claim = split_longest(self.claims, smallest_split)
             else:
                 start, end = self.todo.first()
                 size = self.todo.total // (2 * max(1, connections))
