@@ -77,19 +77,25 @@ class _Blob:
         self.done.set()
 
 
+def _fetched(source: _Blob, tuning: Tuning) -> ConnectionPool:
+    """Run a pool over ``source`` until the blob is in; the pool, stopped."""
+    pool = ConnectionPool(FAST, tuning)
+    try:
+        pool.add(source)
+        assert source.done.wait(20)
+    finally:
+        pool.stop()
+    assert not source.errors
+    assert bytes(source.data) == BLOB
+    return pool
+
+
 def test_an_idle_connection_takes_the_back_half_of_a_range_in_flight():
     with FaultServer() as server:
         server.serve("blob.bin", BLOB)
         server.rate, server.latency = 1 << 20, 0.2  # nothing arrives before the split
         source = _Blob(server.url + "blob.bin", smallest=len(BLOB) // 4)
-        pool = ConnectionPool(FAST, Tuning(connections=2, chunk=16 << 10))
-        try:
-            pool.add(source)
-            assert source.done.wait(10)
-        finally:
-            pool.stop()
-    assert not source.errors
-    assert bytes(source.data) == BLOB
+        _fetched(source, Tuning(connections=2, chunk=16 << 10))
     ranges = sorted(entry[2] for entry in server.gets("blob.bin"))
     assert ranges == ["bytes=0-399999", "bytes=200000-399999"]
     # Every byte was taken once: the first connection stopped where the second began.
@@ -144,25 +150,13 @@ def test_the_pool_starts_small_when_the_cap_takes_more_than_one_doubling():
     assert _connections_after_start(tuning) == 4
 
 
-def _fetched(source: _Blob, server: FaultServer, tuning: Tuning) -> ConnectionPool:
-    pool = ConnectionPool(FAST, tuning)
-    try:
-        pool.add(source)
-        assert source.done.wait(20)
-    finally:
-        pool.stop()
-    assert not source.errors
-    assert bytes(source.data) == BLOB
-    return pool
-
-
 def test_the_pool_measures_what_one_connection_receives_while_a_request_waits():
     tuning = Tuning(connections=1, chunk=16 << 10, piece_min=1 << 20)
     assert ConnectionPool(FAST, tuning).smallest_split() == 1 << 20  # nothing measured yet
     with FaultServer() as server:
         server.serve("blob.bin", BLOB)
         server.rate, server.latency = 1 << 20, 0.1
-        pool = _fetched(_Blob(server.url + "blob.bin"), server, tuning)
+        pool = _fetched(_Blob(server.url + "blob.bin"), tuning)
     # 1 MiB/s for 0.1 s: ~100 KiB (the answer comes after the latency and a little more).
     assert 64 << 10 <= pool.smallest_split() <= 200 << 10
 
@@ -173,7 +167,7 @@ def test_an_idle_connection_splits_a_range_shorter_than_two_pieces_when_that_pay
         server.rate, server.latency = 256 << 10, 0.05  # ~13 KiB arrive while a request waits
         first = [(0, 32 << 10), (32 << 10, len(BLOB))]  # the first range gives the measures
         tuning = Tuning(connections=2, chunk=16 << 10, piece_min=1 << 20)
-        _fetched(_Blob(server.url + "blob.bin", first=first), server, tuning)
+        _fetched(_Blob(server.url + "blob.bin", first=first), tuning)
         ranges = [entry[2] for entry in server.gets("blob.bin")]
     # The 368 KiB range was split, though it is far less than 2 x piece_min.
     assert sorted(ranges[:2]) == ["bytes=0-32767", "bytes=32768-399999"]
