@@ -33,27 +33,26 @@ def test_split_longest_leaves_short_claims_whole():
 
 
 class _Blob:
-    """A RangeSource that hands out ``first`` ranges (the whole blob by default), then splits
-    claims in flight: leaving halves of ``smallest`` bytes, or of the pool's choice."""
+    """A RangeSource that hands out the whole blob as one claim, then splits claims in flight
+    (leaving halves of ``smallest`` bytes)."""
 
-    def __init__(
-        self, url: str, smallest: int | None = None, first: list[tuple[int, int]] | None = None
-    ) -> None:
+    def __init__(self, url: str, smallest: int) -> None:
         self.url, self.smallest = url, smallest
         self.lock = threading.Lock()
-        self.first = list(first or [(0, len(BLOB))])
+        self.whole_given = False
         self.claims: set[Claim] = set()
         self.data = bytearray(len(BLOB))
         self.writes: list[tuple[int, int]] = []
         self.done = threading.Event()
         self.errors: list[BaseException] = []
 
-    def claim(self, connections: int, smallest_split: int) -> Claim | None:
+    def claim(self, connections: int, wait_bytes: int | None) -> Claim | None:
         with self.lock:
-            if self.first:
-                claim = Claim(*self.first.pop(0))
+            if not self.whole_given:
+                self.whole_given = True
+                claim = Claim(0, len(BLOB))
             else:
-                claim = split_longest(self.claims, self.smallest or smallest_split)
+                claim = split_longest(self.claims, self.smallest)
             if claim is not None:
                 self.claims.add(claim)
             return claim
@@ -109,7 +108,7 @@ class _Idle:
 
     url = "http://127.0.0.1:9/unused"
 
-    def claim(self, connections: int, smallest_split: int) -> Claim | None:
+    def claim(self, connections: int, wait_bytes: int | None) -> Claim | None:
         return None
 
     def write(self, claim: Claim, data: bytes) -> int:
@@ -151,24 +150,11 @@ def test_the_pool_starts_small_when_the_cap_takes_more_than_one_doubling():
 
 
 def test_the_pool_measures_what_one_connection_receives_while_a_request_waits():
-    tuning = Tuning(connections=1, chunk=16 << 10, piece_min=1 << 20)
-    assert ConnectionPool(FAST, tuning).smallest_split() == 1 << 20  # nothing measured yet
+    tuning = Tuning(connections=1, chunk=16 << 10)
+    assert ConnectionPool(FAST, tuning).wait_bytes() is None  # nothing measured yet
     with FaultServer() as server:
         server.serve("blob.bin", BLOB)
         server.rate, server.latency = 1 << 20, 0.1
-        pool = _fetched(_Blob(server.url + "blob.bin"), tuning)
+        pool = _fetched(_Blob(server.url + "blob.bin", smallest=len(BLOB)), tuning)
     # 1 MiB/s for 0.1 s: ~100 KiB (the answer comes after the latency and a little more).
-    assert 64 << 10 <= pool.smallest_split() <= 200 << 10
-
-
-def test_an_idle_connection_splits_a_range_shorter_than_two_pieces_when_that_pays():
-    with FaultServer() as server:
-        server.serve("blob.bin", BLOB)
-        server.rate, server.latency = 256 << 10, 0.05  # ~13 KiB arrive while a request waits
-        first = [(0, 32 << 10), (32 << 10, len(BLOB))]  # the first range gives the measures
-        tuning = Tuning(connections=2, chunk=16 << 10, piece_min=1 << 20)
-        _fetched(_Blob(server.url + "blob.bin", first=first), tuning)
-        ranges = [entry[2] for entry in server.gets("blob.bin")]
-    # The 368 KiB range was split, though it is far less than 2 x piece_min.
-    assert sorted(ranges[:2]) == ["bytes=0-32767", "bytes=32768-399999"]
-    assert len(ranges) > 2
+    assert 64 << 10 <= pool.wait_bytes() <= 200 << 10

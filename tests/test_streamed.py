@@ -257,6 +257,19 @@ def test_connections_are_added_while_the_rate_grows_up_to_the_cap(server, archiv
     assert 2 < _pool_run(server, archive, tmp_path, tuning).connections <= 8
 
 
+def test_an_idle_connection_splits_the_last_range_when_each_half_outlasts_a_wait(
+    server, archive, tmp_path
+):
+    server.rate, server.latency = 512 << 10, 0.05  # ~26 KiB arrive while a request waits
+    tuning = Tuning(connections=2, piece_min=256 << 10, piece_max=256 << 10, chunk=16 << 10)
+    _stream(server, archive, tmp_path, tuning=tuning)
+    assert _on_disk(tmp_path) == MEMBERS
+    ranges = server.gets("val2017.zip")[1:]  # after the zip's end
+    # Three pieces of at least 256 KiB, and a split of the last: under 2 x piece_min (the old
+    # rule) it would have run alone.
+    assert len(archive) < 4 * (256 << 10) and len(ranges) > 3
+
+
 def test_a_fixed_number_of_connections_is_kept(server, archive, tmp_path):
     server.rate = 512 << 10
     tuning = Tuning(connections=3, probe_seconds=0.1, piece_min=16 << 10)

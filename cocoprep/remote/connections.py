@@ -40,10 +40,10 @@ class Tuning:
     ``connections=None`` lets the pool find the number (from ``start_connections`` doubling to
     ``max_connections`` while the rate grows by ``gain``; at once to the cap when one doubling
     reaches it); ranges are cut from the lowest missing byte, each
-    ``remaining / (2 * connections)`` long within ``[piece_min, piece_max]``, so the archive
-    fills in order and the last ranges are short; a range in flight is split for an idle
-    connection when each half is more than the measured rate x first-byte latency of one
-    connection (``2 * piece_min`` until both are measured; never below two ``chunk`` reads).
+    ``remaining / (2 * connections)`` long within :meth:`shortest_piece` and ``piece_max``, so
+    the archive fills in order and the last ranges are short; a range in flight is split for an
+    idle connection while each half keeps :meth:`shortest_split` bytes. Both follow the bytes
+    one connection receives while a request waits for its answer, as the pool measures them.
     """
 
     connections: int | None = None
@@ -55,6 +55,31 @@ class Tuning:
     chunk: int = 256 << 10
     probe_seconds: float = 0.25
     save_seconds: float = 1.0
+    piece_waits: int = 8
+
+    def shortest_piece(self, wait_bytes: int | None) -> int:
+        """The shortest new range: ``piece_waits`` times what a connection receives while a
+        request waits for its answer (``wait_bytes``, measured), so that the wait costs at most
+        1/``piece_waits`` of a range's time; ``piece_min`` when that is more or nothing is
+        measured yet; never above ``piece_max``.
+
+        >>> Tuning().shortest_piece(None) == Tuning().shortest_piece(1000) == 1 << 20
+        True
+        >>> Tuning().shortest_piece(1 << 20) == 8 << 20
+        True
+        """
+        waited = 0 if wait_bytes is None else self.piece_waits * wait_bytes
+        return min(self.piece_max, max(self.piece_min, waited))
+
+    def shortest_split(self, wait_bytes: int | None) -> int:
+        """The least each half of a range split for an idle connection keeps: what a connection
+        receives while a request waits (``wait_bytes``), so that the split range ends sooner
+        than it would have whole; ``piece_min`` until that is measured; never below one read.
+
+        >>> Tuning().shortest_split(None), Tuning().shortest_split(100_000)
+        (1048576, 262144)
+        """
+        return self.piece_min if wait_bytes is None else max(self.chunk, wait_bytes)
 
 
 @dataclass(eq=False, slots=True)
@@ -112,9 +137,10 @@ class RangeSource(Protocol):
 
     url: str
 
-    def claim(self, connections: int, smallest_split: int) -> Claim | None:
-        """A range to fetch: new, or split off one in flight leaving each half at least
-        ``smallest_split`` bytes (:meth:`ConnectionPool.smallest_split`); ``None``: no work."""
+    def claim(self, connections: int, wait_bytes: int | None) -> Claim | None:
+        """A range to fetch, new or split off one in flight (sized by
+        :meth:`Tuning.shortest_piece` and :meth:`Tuning.shortest_split` of ``wait_bytes``,
+        :meth:`ConnectionPool.wait_bytes`); ``None``: no work."""
         ...
 
     def write(self, claim: Claim, data: bytes) -> int:
@@ -162,14 +188,12 @@ class ConnectionPool:
             if source in self._sources:
                 self._sources.remove(source)
 
-    def smallest_split(self) -> int:
-        """The fewest bytes worth handing from a range in flight to an idle connection: what one
-        connection receives while a new request waits for its answer (rate x latency, as
-        measured), so that a split range ends sooner than it would have whole; ``piece_min``
-        until both are measured, and never less than one read."""
+    def wait_bytes(self) -> int | None:
+        """What one connection receives while a request waits for its answer: its rate times
+        that latency, as measured (smoothed over responses); ``None`` until both are."""
         if self._rate is None or self._latency is None:
-            return self.tuning.piece_min
-        return max(self.tuning.chunk, int(self._rate * self._latency))
+            return None
+        return int(self._rate * self._latency)
 
     def _observe(self, latency: float, received: int, seconds: float) -> None:
         """One response: ``latency`` to its answer, then ``received`` bytes in ``seconds``."""
@@ -233,9 +257,9 @@ class ConnectionPool:
         planned = self.tuning.connections or self.tuning.max_connections
         with self._cond:
             while not self._stop.is_set():
-                smallest_split = self.smallest_split()
+                wait_bytes = self.wait_bytes()
                 for source in list(self._sources):
-                    claim = source.claim(planned, smallest_split)
+                    claim = source.claim(planned, wait_bytes)
                     if claim is not None:
                         return source, claim
                 self._cond.wait(0.2)

@@ -181,19 +181,18 @@ class _Job:
 
     # ------------------------------------------------------------------ RangeSource
 
-    def claim(self, connections: int, smallest_split: int) -> Claim | None:
+    def claim(self, connections: int, wait_bytes: int | None) -> Claim | None:
         with self.lock:
             if self.stopped or self.error is not None:
                 return None
             if not self.todo:
-                claim = split_longest(self.claims, smallest_split)
+                claim = split_longest(self.claims, self.tuning.shortest_split(wait_bytes))
             else:
                 start, end = self.todo.first()
+                shortest = self.tuning.shortest_piece(wait_bytes)
                 size = self.todo.total // (2 * max(1, connections))
-                size = min(self.tuning.piece_max, max(self.tuning.piece_min, size))
-                claim = Claim(
-                    start, end if end - start - size < self.tuning.piece_min else start + size
-                )
+                size = min(self.tuning.piece_max, max(shortest, size))
+                claim = Claim(start, end if end - start - size < shortest else start + size)
                 self.todo.remove(claim.start, claim.end)
             if claim is not None:
                 self.claims.add(claim)
